@@ -1,0 +1,25 @@
+/*
+** cli.h: the `lowram` subcommands. lowram.c dispatches argv[1] to one of
+** these; each lives in its own cli_<name>.c, parses its own options, prints
+** for people, and returns the process exit status (0 ok, 1 failure, 2 usage).
+** The analysis itself lives in the library modules (trace.h, peak.h, ...),
+** which never print, so the TUI can call them too.
+*/
+#ifndef LR_CLI_H
+#define LR_CLI_H
+
+int lr_cli_record(int argc, char **argv);    /* cli_record.c */
+int lr_cli_import(int argc, char **argv);    /* cli_import.c: import */
+int lr_cli_recover(int argc, char **argv);   /* cli_import.c: recover */
+int lr_cli_symbolize(int argc, char **argv); /* cli_import.c: symbolize */
+int lr_cli_report(int argc, char **argv);    /* cli_report.c */
+int lr_cli_export(int argc, char **argv);    /* cli_export.c */
+int lr_cli_diff(int argc, char **argv);      /* cli_diff.c */
+int lr_cli_sweep(int argc, char **argv);     /* cli_sweep.c */
+int lr_cli_suggest(int argc, char **argv);   /* cli_suggest.c */
+
+/* Prints "lowram <cmd>: <message>\n" to stderr (one line, for bad input). */
+void lr_cli_error(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,62 @@
+/*
+** lowram.c: entry point of the `lowram` command. It only dispatches; every
+** subcommand is a cli_<name>.c file (see cli.h).
+*/
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+typedef struct Command {
+  const char *name;
+  int (*run)(int argc, char **argv);
+  const char *summary;
+} Command;
+
+static const Command commands[] = {
+  {"record", lr_cli_record, "run a program under the recorder and import its trace"},
+  {"import", lr_cli_import, "turn a spool into a SQLite trace"},
+  {"recover", lr_cli_recover, "finish the trace of a process that died"},
+  {"symbolize", lr_cli_symbolize, "name the frames of a trace again, from unstripped copies"},
+  {"report", lr_cli_report, "peak, contributors, leaks, temporaries, phases, timeline"},
+  {"export", lr_cli_export, "CSV or folded stacks of a trace"},
+  {"diff", lr_cli_diff, "compare the peaks and sites of two traces"},
+  {"sweep", lr_cli_sweep, "record a command over a grid of parameters"},
+  {"suggest", lr_cli_suggest, "predict peaks and say what fits a memory budget"},
+};
+
+void lr_cli_error(const char *cmd, const char *fmt, ...) {
+  va_list ap;
+  fprintf(stderr, "lowram %s: ", cmd);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+}
+
+static void usage(FILE *out) {
+  fprintf(out, "usage: lowram COMMAND [ARGS...]   (lowram COMMAND --help for its options)\n\n");
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    usage(stdout);
+    return 0;
+  }
+  if (!strcmp(argv[1], "--version")) {
+    printf("lowram %s\n", LOWRAM_VERSION);
+    return 0;
+  }
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+  fprintf(stderr, "lowram: unknown command '%s'\n", argv[1]);
+  usage(stderr);
+  return 2;
+}

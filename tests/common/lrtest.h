@@ -1,0 +1,42 @@
+/*
+** lrtest.h: helpers shared by the integration tests: run a command and get
+** its exit status, and ask a trace one SQL question. Every helper fails the
+** current CUnit test (with the reason) instead of crashing on bad output.
+*/
+#ifndef LRTEST_H
+#define LRTEST_H
+
+#include <CUnit/CUnit.h>
+#include <stdint.h>
+
+/* Environment variables set by tests/meson.build ("LOWRAM_BIN", ...);
+** aborts the test binary with a message if one is missing. */
+const char *lrt_env(const char *name);
+
+/* Runs argv (argv[0] looked up in PATH if it has no '/') with the extra
+** environment entries `env` ("NAME=value", NULL-terminated, may be NULL)
+** added to this process's. stdout/stderr go to the files named (NULL: the
+** test's own). Returns the exit status, 128+signo if it was killed, or -1
+** if it could not be started. */
+int lrt_run(char *const argv[], char *const env[], const char *out_path,
+            const char *err_path);
+
+/* The first column of the first row of `sql` on the trace at db_path, as an
+** integer (INT64_MIN if no row, the db can't be opened, or the SQL fails;
+** the reason is printed to stderr). */
+int64_t lrt_sql_int(const char *db_path, const char *sql);
+
+/* Same, as text copied into buf; returns buf, or NULL on failure. */
+char *lrt_sql_text(const char *db_path, const char *sql, char *buf, size_t len);
+
+/* A fresh empty directory under $TMPDIR (or /tmp) for one test's files;
+** the path is malloc'd. */
+char *lrt_tmpdir(const char *tag);
+
+/* Reads a whole file into a malloc'd NUL-terminated buffer (NULL on error). */
+char *lrt_read_file(const char *path, size_t *len);
+
+/* Runs the registered CUnit suites verbosely; returns 0 if all passed. */
+int lrt_main(void);
+
+#endif
