@@ -20,6 +20,10 @@ CREATE TABLE meta (
 -- rss_interval_ms, end_reason ('exit','signal','_exit','exec','killed',
 -- 'cut_short'), end_code, end_ns, events, spool_path, spool_bytes,
 -- complete (1 once import finished and aggregates were built).
+-- Also written by the importer: cut_short, last_seq, spool_chunks,
+-- spool_chunks_unused, spool_chunks_corrupt, spool_chunks_truncated,
+-- spool_records, unmatched_frees, unmatched_munmaps, unmatched_allocs,
+-- peak_heap, peak_heap_seq, peak_rss (see schemas/README.md).
 
 CREATE TABLE modules (
   id         INTEGER PRIMARY KEY,
@@ -127,3 +131,13 @@ CREATE VIEW live_changes AS
 -- Blocks still live at exit, i.e. leaks (and mappings never unmapped).
 CREATE VIEW leaks AS
   SELECT * FROM allocations WHERE free_seq IS NULL;
+
+-- Live bytes after every change, per region and over all regions: the
+-- running sums of live_changes (at equal seq, decreases count first, so a
+-- MAP_FIXED or munmap split never shows a peak that did not exist).
+CREATE VIEW live_bytes AS
+  SELECT seq, ns, region, delta,
+         sum(delta) OVER (PARTITION BY region ORDER BY seq, delta
+                          ROWS UNBOUNDED PRECEDING) AS region_live,
+         sum(delta) OVER (ORDER BY seq, delta ROWS UNBOUNDED PRECEDING) AS total_live
+  FROM live_changes;

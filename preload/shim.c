@@ -1,0 +1,723 @@
+/*
+** shim.c: liblowram.so's hooks and hot path.
+**
+** Every interposed function is listed once in LR_HOOKS, which generates the
+** table of real entry points and their dlsym bootstrap. dlsym itself may
+** call calloc/malloc before the real ones are known; those calls are served
+** from a static pool whose blocks free() recognises and ignores.
+**
+** An event costs: the real call, one atomic add (sequence number), a vDSO
+** clock read, an unwind (libunwind's unw_backtrace or a frame-pointer walk),
+** a lock-free stack-table lookup and ~8 bytes appended to the thread's own
+** spool chunk. No lock, no syscall, no malloc (invariants in
+** shim_internal.h).
+*/
+/* The hooks must define the plain symbols (mmap, not mmap64): meson's
+** default -D_FILE_OFFSET_BITS=64 would rename them. */
+#undef _FILE_OFFSET_BITS
+#include <dlfcn.h>
+#include <errno.h>
+#include <link.h>
+#include <malloc.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shim_internal.h"
+#include "unwind.h"
+
+#ifdef __GLIBC__
+#define LR_HOOK_GLIBC(X)                                                        \
+  X(void *, pvalloc, (size_t))                                                  \
+  X(void *, mmap64, (void *, size_t, int, int, int, off64_t))
+#else
+#define LR_HOOK_GLIBC(X)
+#endif
+
+/* return type, name, parameter types */
+#define LR_HOOKS(X)                                                             \
+  X(void *, malloc, (size_t))                                                   \
+  X(void *, calloc, (size_t, size_t))                                           \
+  X(void *, realloc, (void *, size_t))                                          \
+  X(void *, reallocarray, (void *, size_t, size_t))                             \
+  X(void, free, (void *))                                                       \
+  X(int, posix_memalign, (void **, size_t, size_t))                             \
+  X(void *, aligned_alloc, (size_t, size_t))                                    \
+  X(void *, memalign, (size_t, size_t))                                         \
+  X(void *, valloc, (size_t))                                                   \
+  X(void *, mmap, (void *, size_t, int, int, int, off_t))                       \
+  X(int, munmap, (void *, size_t))                                              \
+  X(void *, mremap, (void *, size_t, size_t, int, ...))                         \
+  X(void *, dlopen, (const char *, int))                                        \
+  X(int, dlclose, (void *))                                                     \
+  X(void, exit, (int))                                                          \
+  X(void, _exit, (int))                                                         \
+  X(void, _Exit, (int))                                                         \
+  LR_HOOK_GLIBC(X)
+
+#define LR_REAL_FIELD(ret, name, params) ret(*name) params;
+static struct { LR_HOOKS(LR_REAL_FIELD) } real;
+
+LrShim g_shim;
+__thread LrTls lr_tls __attribute__((tls_model("initial-exec")));
+
+/* ---- bootstrap ------------------------------------------------------- */
+
+static _Alignas(16) unsigned char boot_pool[64 * 1024];
+static size_t boot_used;      /* atomic */
+static int resolving;         /* atomic: dlsym in progress */
+
+static int in_boot_pool(const void *p) {
+  return (const unsigned char *)p >= boot_pool &&
+         (const unsigned char *)p < boot_pool + sizeof boot_pool;
+}
+
+/* Zeroed 16-byte aligned memory for dlsym's own allocations; never freed. */
+static void *boot_alloc(size_t n) {
+  n = (n + 15) & ~(size_t)15;
+  size_t off = __atomic_fetch_add(&boot_used, n, __ATOMIC_RELAXED);
+  if (off + n > sizeof boot_pool) return NULL;
+  return boot_pool + off;
+}
+
+static void resolve(void) {
+  if (__atomic_exchange_n(&resolving, 1, __ATOMIC_ACQ_REL)) return;
+#define LR_RESOLVE(ret, name, params) *(void **)&real.name = dlsym(RTLD_NEXT, #name);
+  LR_HOOKS(LR_RESOLVE)
+  __atomic_store_n(&resolving, 0, __ATOMIC_RELEASE);
+}
+
+/* True when the real malloc family is not known yet (bootstrap). */
+static inline int booting(void) { return __builtin_expect(real.free == NULL, 0); }
+
+/* ---- hot path -------------------------------------------------------- */
+
+uint64_t lr_shim_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  uint64_t ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+  return ns > g_shim.start_ns ? ns - g_shim.start_ns : 0;
+}
+
+static void thread_gone(void *arg) {
+  (void)arg;
+  LrTls *t = &lr_tls;
+  if (t->gen != __atomic_load_n(&g_shim.gen, __ATOMIC_ACQUIRE)) return;
+  int g = t->guard;
+  t->guard = 1;
+  lr_sw_seal(&t->w);
+  t->guard = g;
+}
+
+LrSpoolWriter *lr_shim_writer(LrTls *t) {
+  uint32_t gen = __atomic_load_n(&g_shim.gen, __ATOMIC_ACQUIRE);
+  if (__builtin_expect(t->gen == gen, 1)) return &t->w;
+  t->tid = (uint32_t)syscall(SYS_gettid);
+  lr_sw_init(&t->w, g_shim.spool, t->tid);
+  t->gen = gen;
+  pthread_setspecific(g_shim.key, (void *)1);
+  char name[17] = {0};
+  prctl(PR_GET_NAME, name, 0, 0, 0);
+  lr_sw_thread(&t->w, __atomic_load_n(&g_shim.seq, __ATOMIC_RELAXED), lr_shim_now(),
+               t->tid, name, strlen(name));
+  return &t->w;
+}
+
+static inline int in_shim(uintptr_t ip) {
+  return ip >= g_shim.shim_lo && ip < g_shim.shim_hi;
+}
+
+/* Index of the first frame of the program: past the unwinder's own frames,
+** then past the shim's. */
+static int first_program_frame(const uintptr_t *buf, int n) {
+  int j = 0;
+  while (j < n && !in_shim(buf[j])) j++;
+  if (j == n) j = 0;
+  while (j < n && in_shim(buf[j])) j++;
+  return j;
+}
+
+static int fp_walk(LrTls *t, uintptr_t *buf, int max, uintptr_t *stop) {
+  if (!t->fp_bounds_done) {
+    lr_unwind_fp_bounds(&t->stk_lo, &t->stk_hi);
+    t->fp_bounds_done = 1;
+  }
+  return lr_unwind_fp(buf, max, t->stk_lo, t->stk_hi, stop);
+}
+
+static inline int in_start_code(uintptr_t ip) {
+  return (ip >= g_shim.libc_lo && ip < g_shim.libc_hi) ||
+         (ip >= g_shim.ld_lo && ip < g_shim.ld_hi);
+}
+
+/* Interns ips[0..m) in the stack table, writing its STACK record first if
+** it is new; returns its id. */
+static uint64_t intern(LrSpoolWriter *w, const uintptr_t *ips, uint32_t m) {
+  int is_new;
+  uint32_t slot;
+  uint64_t id = lr_stack_intern(g_shim.stacks, ips, m, &is_new, &slot);
+  if (is_new) {
+    lr_sw_stack(w, id, ips, m);
+    lr_stack_publish(g_shim.stacks, slot, id);
+  }
+  return id;
+}
+
+/* The libunwind backend with a frame-pointer fast path.
+**
+** A frame-pointer walk is ~15x cheaper than unw_backtrace, but it silently
+** skips the caller of any function built without frame pointers, and it
+** stops in the C library's start code (__libc_start_main, start_thread),
+** which keeps none. So a walk is only used as a key: the first time a key
+** is seen, libunwind unwinds for real, and the key is remembered (mapped
+** to libunwind's stack id) only if libunwind's stack is the walk's frames
+** followed by nothing but C library or loader frames (plus the outermost
+** one, _start). Such a tail is fixed by where the walk stopped, which is
+** part of the key (the stack address of its last frame record). Any other
+** difference (a skipped frame) means libunwind is used for that key every
+** time. LOWRAM_UNWIND=libunwind-strict turns this off. */
+static uint64_t stack_checked(LrTls *t, LrSpoolWriter *w, uintptr_t *fbuf, uintptr_t *ubuf,
+                              int max) {
+  uint32_t depth = g_shim.cfg.depth;
+  uintptr_t stop = 0;
+  int fn = fp_walk(t, fbuf, max - 1, &stop);
+  int fj = first_program_frame(fbuf, fn);
+  uint32_t fm = (uint32_t)(fn - fj);
+  if (fm > depth) fm = depth;
+  uintptr_t *key = fbuf + fj;
+  key[fm] = stop;
+  uint64_t tid = fm ? lr_stack_find(g_shim.fp_trusted, key, fm + 1) : 0;
+  if (tid) return g_shim.fp_map[tid];
+  int un = lr_unwind_libunwind(ubuf, max);
+  int uj = first_program_frame(ubuf, un);
+  uint32_t um = (uint32_t)(un - uj), raw = um;
+  if (um > depth) um = depth;
+  uint64_t id = intern(w, ubuf + uj, um);
+  if (!fm || fm > um || memcmp(key, ubuf + uj, fm * sizeof *key)) return id;
+  /* frames beyond the walk: start code only (the outermost may be _start) */
+  uint32_t free_last = raw <= depth ? 1 : 0;
+  for (uint32_t i = fm; i + free_last < um; i++)
+    if (!in_start_code(ubuf[uj + i])) return id;
+  int is_new;
+  uint32_t slot;
+  tid = lr_stack_intern(g_shim.fp_trusted, key, fm + 1, &is_new, &slot);
+  if (is_new && slot != UINT32_MAX && tid < g_shim.fp_map_len) {
+    g_shim.fp_map[tid] = id;
+    lr_stack_publish(g_shim.fp_trusted, slot, tid);
+  } else if (is_new) {
+    lr_stack_publish(g_shim.fp_trusted, slot, ~(uint64_t)0 >> 1);
+  }
+  return id;
+}
+
+/* Unwinds, cuts the shim's frames, and returns the stack's id (writing its
+** STACK record first if it is new). */
+static __attribute__((noinline)) uint64_t stack_id(LrTls *t, LrSpoolWriter *w) {
+  uintptr_t buf[LR_SPOOL_MAX_FRAMES + 24], buf2[LR_SPOOL_MAX_FRAMES + 24];
+  int max = (int)g_shim.cfg.depth + 24, n;
+  if (g_shim.cfg.unwinder == LR_UNWIND_FP)
+    n = fp_walk(t, buf, max, NULL);
+  else if (g_shim.fp_trusted)
+    return stack_checked(t, w, buf, buf2, max);
+  else
+    n = lr_unwind_libunwind(buf, max);
+  int j = first_program_frame(buf, n);
+  uint32_t m = (uint32_t)(n - j);
+  if (m > g_shim.cfg.depth) m = g_shim.cfg.depth;
+  return intern(w, buf + j, m);
+}
+
+/* Records an event that obtained memory; ev->seq is taken here (after the
+** real call) unless the caller set it. */
+static __attribute__((noinline)) void record(LrTls *t, LrEvent *ev, int with_stack) {
+  if (!ev->seq) ev->seq = lr_shim_next_seq();
+  LrSpoolWriter *w = lr_shim_writer(t);
+  if (with_stack) ev->stack = stack_id(t, w);
+  ev->ns = lr_shim_now();
+  lr_sw_event(w, ev);
+}
+
+/* Enters the shim for recording: returns the thread state with its guard
+** taken, or NULL to just forward the call. */
+static inline LrTls *enter(void) {
+  LrTls *t = &lr_tls;
+  if (t->guard || !__atomic_load_n(&g_shim.active, __ATOMIC_RELAXED)) return NULL;
+  t->guard = 1;
+  return t;
+}
+
+static inline void leave(LrTls *t, int saved_errno) {
+  t->guard = 0;
+  errno = saved_errno;
+}
+
+/* ---- the malloc family ------------------------------------------------ */
+
+#define LR_ALLOC_HOOK(KIND, call, size_expr, align_expr)                        \
+  LrTls *t = enter();                                                           \
+  if (!t) return call;                                                          \
+  void *p = call;                                                               \
+  int e = errno;                                                                \
+  if (p) {                                                                      \
+    LrEvent ev = {.kind = (KIND), .addr = (uintptr_t)p, .size = (size_expr),    \
+                  .alignment = (align_expr)};                                   \
+    record(t, &ev, 1);                                                          \
+  }                                                                             \
+  leave(t, e);                                                                  \
+  return p;
+
+LR_EXPORT void *malloc(size_t n) {
+  if (booting()) {
+    if (__atomic_load_n(&resolving, __ATOMIC_ACQUIRE)) return boot_alloc(n);
+    resolve();
+  }
+  LR_ALLOC_HOOK(LR_EV_MALLOC, real.malloc(n), n, 0)
+}
+
+LR_EXPORT void *calloc(size_t c, size_t n) {
+  if (booting()) {
+    if (__atomic_load_n(&resolving, __ATOMIC_ACQUIRE)) {
+      if (n && c > SIZE_MAX / n) return NULL;
+      return boot_alloc(c * n);
+    }
+    resolve();
+  }
+  LR_ALLOC_HOOK(LR_EV_CALLOC, real.calloc(c, n), c * n, 0)
+}
+
+LR_EXPORT void free(void *p) {
+  if (!p || in_boot_pool(p)) return;
+  if (booting()) resolve();
+  LrTls *t = enter();
+  if (!t) {
+    real.free(p);
+    return;
+  }
+  int e = errno;
+  uint64_t seq = lr_shim_next_seq();
+  real.free(p);
+  LrEvent ev = {.kind = LR_EV_FREE, .addr = (uintptr_t)p, .seq = seq};
+  record(t, &ev, 0);
+  leave(t, e);
+}
+
+/* realloc and reallocarray: the old block stops being ours before the call
+** (free_seq), the new one is ours after it (seq). */
+static void *realloc_common(unsigned kind, void *old, size_t n, void *(*call)(void *, size_t, size_t),
+                            size_t a, size_t b) {
+  LrTls *t = enter();
+  if (!t) return call(old, a, b);
+  uint64_t free_seq = old ? lr_shim_next_seq() : 0;
+  void *p = call(old, a, b);
+  int e = errno;
+  if (p || (old && n == 0)) {
+    LrEvent ev = {.kind = kind, .addr = (uintptr_t)p, .size = p ? n : 0,
+                  .old_addr = (uintptr_t)old};
+    ev.seq = lr_shim_next_seq();
+    ev.free_seq = old ? free_seq : ev.seq;
+    record(t, &ev, p != NULL);
+  }
+  leave(t, e);
+  return p;
+}
+
+static void *call_realloc(void *old, size_t a, size_t b) {
+  (void)b;
+  return real.realloc(old, a);
+}
+
+static void *call_reallocarray(void *old, size_t a, size_t b) {
+  if (real.reallocarray) return real.reallocarray(old, a, b);
+  if (b && a > SIZE_MAX / b) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  return real.realloc(old, a * b);
+}
+
+LR_EXPORT void *realloc(void *old, size_t n) {
+  if (booting()) {
+    if (__atomic_load_n(&resolving, __ATOMIC_ACQUIRE)) {
+      void *p = boot_alloc(n);
+      if (p && old && in_boot_pool(old)) memmove(p, old, (size_t)((unsigned char *)p - (unsigned char *)old) < n ? (size_t)((unsigned char *)p - (unsigned char *)old) : n);
+      return p;
+    }
+    resolve();
+  }
+  if (in_boot_pool(old)) { /* dlsym's block: move it to the real heap */
+    void *p = malloc(n);
+    size_t room = (size_t)(boot_pool + sizeof boot_pool - (unsigned char *)old);
+    if (p) memcpy(p, old, n < room ? n : room);
+    return p;
+  }
+  return realloc_common(LR_EV_REALLOC, old, n, call_realloc, n, 0);
+}
+
+LR_EXPORT void *reallocarray(void *old, size_t c, size_t n) {
+  if (booting()) resolve();
+  if (n && c > SIZE_MAX / n) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  return realloc_common(LR_EV_REALLOCARRAY, old, c * n, call_reallocarray, c, n);
+}
+
+LR_EXPORT int posix_memalign(void **out, size_t align, size_t n) {
+  if (booting()) resolve();
+  LrTls *t = enter();
+  if (!t) return real.posix_memalign(out, align, n);
+  int r = real.posix_memalign(out, align, n);
+  int e = errno;
+  if (r == 0) {
+    LrEvent ev = {.kind = LR_EV_POSIX_MEMALIGN, .addr = (uintptr_t)*out, .size = n,
+                  .alignment = align};
+    record(t, &ev, 1);
+  }
+  leave(t, e);
+  return r;
+}
+
+LR_EXPORT void *aligned_alloc(size_t align, size_t n) {
+  if (booting()) resolve();
+  LR_ALLOC_HOOK(LR_EV_ALIGNED_ALLOC, real.aligned_alloc(align, n), n, align)
+}
+
+LR_EXPORT void *memalign(size_t align, size_t n) {
+  if (booting()) resolve();
+  LR_ALLOC_HOOK(LR_EV_MEMALIGN, real.memalign(align, n), n, align)
+}
+
+LR_EXPORT void *valloc(size_t n) {
+  if (booting()) resolve();
+  LR_ALLOC_HOOK(LR_EV_VALLOC, real.valloc(n), n, 0)
+}
+
+#ifdef __GLIBC__
+LR_EXPORT void *pvalloc(size_t n) {
+  if (booting()) resolve();
+  LR_ALLOC_HOOK(LR_EV_PVALLOC, real.pvalloc(n), n, 0)
+}
+#endif
+
+/* ---- the mmap family -------------------------------------------------- */
+
+static void record_mmap(LrTls *t, unsigned kind, void *p, size_t len, int prot, int flags,
+                        int fd, uint64_t off) {
+  char path[LR_CONFIG_PATH_MAX];
+  ssize_t pl = 0;
+  if (!(flags & MAP_ANONYMOUS) && fd >= 0) {
+    /* mmap is a syscall already: one more to name the file is fine */
+    char link[40] = "/proc/self/fd/";
+    size_t k = 14;
+    char d[12];
+    int nd = 0;
+    for (unsigned v = (unsigned)fd; v || !nd; v /= 10) d[nd++] = (char)('0' + v % 10);
+    while (nd) link[k++] = d[--nd];
+    link[k] = 0;
+    pl = readlink(link, path, sizeof path);
+    if (pl < 0) pl = 0;
+  }
+  LrEvent ev = {.kind = kind, .addr = (uintptr_t)p, .size = len, .prot = (unsigned)prot,
+                .flags = (unsigned)flags, .offset = off, .path = path,
+                .path_len = (size_t)pl};
+  record(t, &ev, 1);
+}
+
+LR_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off) {
+  if (booting()) resolve();
+  LrTls *t = enter();
+  if (!t) return real.mmap(addr, len, prot, flags, fd, off);
+  void *p = real.mmap(addr, len, prot, flags, fd, off);
+  int e = errno;
+  if (p != MAP_FAILED) record_mmap(t, LR_EV_MMAP, p, len, prot, flags, fd, (uint64_t)off);
+  leave(t, e);
+  return p;
+}
+
+#ifdef __GLIBC__
+LR_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t off) {
+  if (booting()) resolve();
+  LrTls *t = enter();
+  if (!t) return real.mmap64(addr, len, prot, flags, fd, off);
+  void *p = real.mmap64(addr, len, prot, flags, fd, off);
+  int e = errno;
+  if (p != MAP_FAILED) record_mmap(t, LR_EV_MMAP64, p, len, prot, flags, fd, (uint64_t)off);
+  leave(t, e);
+  return p;
+}
+#endif
+
+LR_EXPORT int munmap(void *addr, size_t len) {
+  if (booting()) resolve();
+  LrTls *t = enter();
+  if (!t) return real.munmap(addr, len);
+  uint64_t seq = lr_shim_next_seq();
+  int r = real.munmap(addr, len);
+  int e = errno;
+  if (r == 0) {
+    LrEvent ev = {.kind = LR_EV_MUNMAP, .addr = (uintptr_t)addr, .size = len, .seq = seq};
+    record(t, &ev, 0);
+  }
+  leave(t, e);
+  return r;
+}
+
+LR_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...) {
+  void *new_addr = NULL;
+  if (flags & MREMAP_FIXED) {
+    va_list ap;
+    va_start(ap, flags);
+    new_addr = va_arg(ap, void *);
+    va_end(ap);
+  }
+  if (booting()) resolve();
+  LrTls *t = enter();
+  if (!t) return real.mremap(old, old_len, new_len, flags, new_addr);
+  uint64_t free_seq = lr_shim_next_seq();
+  void *p = real.mremap(old, old_len, new_len, flags, new_addr);
+  int e = errno;
+  if (p != MAP_FAILED) {
+    LrEvent ev = {.kind = LR_EV_MREMAP, .addr = (uintptr_t)p, .size = new_len,
+                  .old_addr = (uintptr_t)old, .old_size = old_len,
+                  .flags = (unsigned)flags, .free_seq = free_seq};
+    ev.seq = lr_shim_next_seq();
+    record(t, &ev, 1);
+  }
+  leave(t, e);
+  return p;
+}
+
+/* ---- modules, exits --------------------------------------------------- */
+
+/* dlopen searches a bare name with its *caller's* RPATH/RUNPATH, and the
+** caller of the real dlopen is now the shim. So look the name up in the
+** program's caller's search path first (what it would have found), after
+** checking it is not already loaded under that name. Bionic will need its
+** loader's caller-aware entry (__loader_dlopen) here instead. */
+static void *dlopen_as_caller(const char *file, int mode, const void *caller) {
+#ifdef __GLIBC__
+  Dl_info info;
+  struct link_map *lm = NULL;
+  if (!file || strchr(file, '/') || !dladdr1(caller, &info, (void **)&lm, RTLD_DL_LINKMAP) ||
+      !lm || real.dlopen(file, mode | RTLD_NOLOAD))
+    return real.dlopen(file, mode);
+  Dl_serinfo size;
+  if (dlinfo(lm, RTLD_DI_SERINFOSIZE, &size) != 0) return real.dlopen(file, mode);
+  Dl_serinfo *si = real.malloc(size.dls_size);
+  void *h = NULL;
+  if (si) {
+    si->dls_size = size.dls_size;
+    si->dls_cnt = size.dls_cnt;
+    if (dlinfo(lm, RTLD_DI_SERINFO, si) == 0) {
+      size_t fl = strlen(file);
+      for (unsigned i = 0; i < si->dls_cnt && !h; i++) {
+        char path[LR_CONFIG_PATH_MAX];
+        const char *d = si->dls_serpath[i].dls_name;
+        size_t dl = strlen(d);
+        if (!dl || dl + fl + 2 > sizeof path) continue;
+        memcpy(path, d, dl);
+        path[dl] = '/';
+        memcpy(path + dl + 1, file, fl + 1);
+        if (access(path, F_OK) == 0) h = real.dlopen(path, mode);
+      }
+    }
+    real.free(si);
+  }
+  return h ? h : real.dlopen(file, mode);
+#else
+  (void)caller;
+  return real.dlopen(file, mode);
+#endif
+}
+
+LR_EXPORT void *dlopen(const char *file, int mode) {
+  if (booting()) resolve();
+  const void *caller = __builtin_return_address(0);
+  /* the loader's allocations and the library's constructors' are the
+  ** program's: they are recorded (the search itself uses real malloc) */
+  void *h = dlopen_as_caller(file, mode, caller);
+  LrTls *t = h ? enter() : NULL;
+  if (t) {
+    int e = errno;
+    lr_session_modules_sync();
+    leave(t, e);
+  }
+  return h;
+}
+
+LR_EXPORT int dlclose(void *h) {
+  if (booting()) resolve();
+  int r = real.dlclose(h);
+  LrTls *t = r == 0 ? enter() : NULL;
+  if (t) {
+    int e = errno;
+    lr_session_modules_sync();
+    leave(t, e);
+  }
+  return r;
+}
+
+LR_EXPORT void exit(int status) {
+  if (booting()) resolve();
+  g_shim.exit_status = status;
+  __atomic_store_n(&g_shim.exit_known, 1, __ATOMIC_RELEASE);
+  real.exit(status);
+  __builtin_unreachable();
+}
+
+static _Noreturn void quick_exit_common(void (*fn)(int), int status) {
+  if (__atomic_load_n(&g_shim.active, __ATOMIC_ACQUIRE)) {
+    lr_tls.guard = 1;
+    lr_session_end(LR_END__EXIT, status);
+  }
+  if (fn) fn(status);
+  syscall(SYS_exit_group, status);
+  __builtin_unreachable();
+}
+
+LR_EXPORT void _exit(int status) {
+  if (booting()) resolve();
+  quick_exit_common(real._exit, status);
+}
+
+LR_EXPORT void _Exit(int status) {
+  if (booting()) resolve();
+  quick_exit_common(real._Exit, status);
+}
+
+#ifdef __GLIBC__
+/* Wraps main so that a return from it yields the exit status too (exit()
+** inside libc is not reached through our exit hook). */
+typedef int (*lr_main_fn)(int, char **, char **);
+static lr_main_fn real_main;
+
+static int main_wrapper(int argc, char **argv, char **envp) {
+  int r = real_main(argc, argv, envp);
+  g_shim.exit_status = r;
+  __atomic_store_n(&g_shim.exit_known, 1, __ATOMIC_RELEASE);
+  return r;
+}
+
+LR_EXPORT int __libc_start_main(lr_main_fn main_fn, int argc, char **argv, void (*init)(void),
+                                void (*fini)(void), void (*rtld_fini)(void), void *stack_end) {
+  int (*next)(lr_main_fn, int, char **, void (*)(void), void (*)(void), void (*)(void),
+              void *);
+  *(void **)&next = dlsym(RTLD_NEXT, "__libc_start_main");
+  real_main = main_fn;
+  return next(main_wrapper, argc, argv, init, fini, rtld_fini, stack_end);
+}
+#endif
+
+/* ---- annotations (looked up by lowram.h) ------------------------------ */
+
+static size_t cut255(const char *s) {
+  size_t n = 0;
+  if (s)
+    while (n < 255 && s[n]) n++;
+  return n;
+}
+
+LR_EXPORT void lowram_shim_mark_v1(const char *name) {
+  LrTls *t = enter();
+  if (!t) return;
+  int e = errno;
+  uint64_t seq = lr_shim_next_seq();
+  LrSpoolWriter *w = lr_shim_writer(t);
+  lr_sw_mark(w, seq, lr_shim_now(), name ? name : "", cut255(name));
+  leave(t, e);
+}
+
+LR_EXPORT void lowram_shim_param_v1(const char *name, int64_t value) {
+  LrTls *t = enter();
+  if (!t) return;
+  int e = errno;
+  uint64_t seq = lr_shim_next_seq();
+  LrSpoolWriter *w = lr_shim_writer(t);
+  lr_sw_param_int(w, seq, lr_shim_now(), name ? name : "", cut255(name), value);
+  leave(t, e);
+}
+
+LR_EXPORT void lowram_shim_param_str_v1(const char *name, const char *value) {
+  LrTls *t = enter();
+  if (!t) return;
+  int e = errno;
+  uint64_t seq = lr_shim_next_seq();
+  LrSpoolWriter *w = lr_shim_writer(t);
+  lr_sw_param_str(w, seq, lr_shim_now(), name ? name : "", cut255(name),
+                  value ? value : "", cut255(value));
+  leave(t, e);
+}
+
+/* ---- start and end ---------------------------------------------------- */
+
+static const char *env_get(const char *name, void *ctx) {
+  (void)ctx;
+  return getenv(name);
+}
+
+static void say(const char *msg) {
+  size_t n = strlen(msg);
+  while (n) {
+    ssize_t w = write(2, msg, n);
+    if (w <= 0) return;
+    msg += w;
+    n -= (size_t)w;
+  }
+}
+
+__attribute__((constructor(101))) static void lr_shim_init(void) {
+  if (booting()) resolve();
+  LrTls *t = &lr_tls;
+  t->guard = 1;
+  if (getauxval(AT_SECURE)) {
+    say("lowram: secure-mode (setuid/setgid) process: not tracing it\n");
+    return;
+  }
+#ifdef LR_HAVE_LIBUNWIND
+  int fp_only = 0;
+#else
+  int fp_only = 1;
+#endif
+  char err[200];
+  lr_config_parse(&g_shim.cfg, env_get, NULL, LR_DEFAULT_UNWINDER, fp_only, err, sizeof err);
+  if (err[0]) {
+    say(err);
+    say("\n");
+  }
+  lr_session_self_range(&g_shim.shim_lo, &g_shim.shim_hi);
+  lr_session_text_range((uintptr_t)real.malloc, &g_shim.libc_lo, &g_shim.libc_hi);
+  /* the dynamic loader's text: __tls_get_addr lives there (glibc) */
+  void *ld_fn = dlsym(RTLD_DEFAULT, "__tls_get_addr");
+  if (ld_fn) lr_session_text_range((uintptr_t)ld_fn, &g_shim.ld_lo, &g_shim.ld_hi);
+  if (pthread_key_create(&g_shim.key, thread_gone) != 0) {
+    say("lowram: no thread key: not tracing\n");
+    return;
+  }
+  char prev[LR_CONFIG_PATH_MAX];
+  uint64_t exec_index =
+      lr_config_exec_index(getenv(LR_EXEC_ENV), (long)getpid(), prev, sizeof prev);
+  if (lr_session_start((long)getppid(), exec_index) != 0) return;
+  if (exec_index && prev[0]) lr_session_mark_prev_exec(prev);
+  lr_session_exec_env();
+  pthread_atfork(NULL, NULL, lr_session_after_fork);
+  lr_session_install_signals();
+  __atomic_store_n(&g_shim.active, 1, __ATOMIC_RELEASE);
+  t->guard = 0;
+}
+
+__attribute__((destructor(101))) static void lr_shim_fini(void) {
+  if (!__atomic_load_n(&g_shim.active, __ATOMIC_ACQUIRE)) return;
+  LrTls *t = &lr_tls;
+  int g = t->guard;
+  t->guard = 1;
+  int known = __atomic_load_n(&g_shim.exit_known, __ATOMIC_ACQUIRE);
+  lr_session_end(LR_END_EXIT, known ? g_shim.exit_status : 0);
+  t->guard = g;
+}

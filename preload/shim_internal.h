@@ -1,0 +1,82 @@
+/*
+** shim_internal.h: state shared by the shim's two halves, shim.c (bootstrap,
+** hooks, hot path) and shim_session.c (the spool session: start, fork,
+** exec, end, modules, argv, RSS sampler). Not a public interface.
+**
+** Invariants:
+**   1. g_shim.active is 1 only while a spool is open and recording is on;
+**      every hook checks it (and the thread's guard) before recording.
+**   2. A thread records only while its guard is 0; the guard is 1 during
+**      any work the shim does, so allocations made by libc, libunwind or
+**      the shim itself on the shim's behalf are never recorded or re-entered.
+**   3. g_shim.gen changes when a fork child starts its own spool; a thread
+**      whose tls.gen differs re-initialises its writer before writing.
+*/
+#ifndef LR_SHIM_INTERNAL_H
+#define LR_SHIM_INTERNAL_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "shim_config.h"
+#include "spool_writer.h"
+#include "stack_table.h"
+
+#define LR_HIDDEN __attribute__((visibility("hidden")))
+#define LR_EXPORT __attribute__((visibility("default")))
+
+typedef struct LrTls {
+  int guard;
+  uint32_t gen;             /* g_shim.gen when w was set up; 0 = never */
+  uint32_t tid;
+  uint32_t fp_bounds_done;
+  uintptr_t stk_lo, stk_hi;
+  LrSpoolWriter w;
+} LrTls;
+
+typedef struct LrShim {
+  int active;               /* atomic; invariant 1 */
+  uint32_t gen;             /* invariant 3 */
+  LrSpool *spool;
+  LrStackTable *stacks;
+  LrStackTable *fp_trusted;  /* fp walks libunwind confirmed; NULL: not used */
+  uint64_t *fp_map;          /* fp_trusted id -> stacks id */
+  uint64_t fp_map_len;
+  uintptr_t libc_lo, libc_hi, ld_lo, ld_hi; /* start code, see stack_checked */
+  uint64_t seq;             /* atomic: last sequence number handed out */
+  uint64_t start_ns;        /* CLOCK_MONOTONIC at start */
+  LrShimConfig cfg;
+  uintptr_t shim_lo, shim_hi; /* the shim's own code, cut from stacks */
+  pthread_key_t key;
+  int exit_known;
+  int exit_status;
+  char trace[LR_CONFIG_PATH_MAX];
+  char spool_path[LR_CONFIG_PATH_MAX];
+} LrShim;
+
+extern LrShim g_shim LR_HIDDEN;
+extern __thread LrTls lr_tls __attribute__((tls_model("initial-exec"))) LR_HIDDEN;
+
+uint64_t lr_shim_now(void) LR_HIDDEN;
+/* The thread's writer, set up (with a THREAD record) on first use. */
+LrSpoolWriter *lr_shim_writer(LrTls *t) LR_HIDDEN;
+static inline uint64_t lr_shim_next_seq(void) {
+  return __atomic_add_fetch(&g_shim.seq, 1, __ATOMIC_RELAXED);
+}
+
+/* shim_session.c */
+int lr_session_start(long ppid, uint64_t exec_index) LR_HIDDEN;
+void lr_session_after_fork(void) LR_HIDDEN;
+void lr_session_end(uint32_t reason, int64_t code) LR_HIDDEN;
+void lr_session_modules_sync(void) LR_HIDDEN;
+void lr_session_install_signals(void) LR_HIDDEN;
+void lr_session_mark_prev_exec(const char *prev_spool) LR_HIDDEN;
+void lr_session_exec_env(void) LR_HIDDEN;
+/* Finds the shim's own text range. */
+void lr_session_self_range(uintptr_t *lo, uintptr_t *hi) LR_HIDDEN;
+/* The executable segment containing addr ([0,0) if none). */
+void lr_session_text_range(uintptr_t addr, uintptr_t *lo, uintptr_t *hi) LR_HIDDEN;
+
+#endif /* LR_SHIM_INTERNAL_H */

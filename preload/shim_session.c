@@ -1,0 +1,436 @@
+/*
+** shim_session.c: one spool per process image. Opens the output file under
+** the naming rules of shim_config.h, writes the header, argv and module
+** map, runs the RSS sampler, restarts everything in a fork child, tells
+** an exec'd image its index, and marks how the run ended (exit, _exit,
+** fatal signal, exec). Runs with the calling thread's guard set.
+**
+** Invariants:
+**   1. The spool file is created with O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600:
+**      an existing file or symlink is never written through.
+**   2. The known-module list changes only under mods_lock, which is never
+**      held while unwinding or allocating.
+*/
+#include <dlfcn.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <link.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shim_internal.h"
+#include "unwind.h"
+
+#define MAX_MODULES 1024
+
+typedef struct Mod {
+  uint64_t base, size;
+} Mod;
+
+static Mod mods[MAX_MODULES];
+static int nmods;
+static int mods_lock;
+static char exe_path[LR_CONFIG_PATH_MAX];
+static char exec_env[LR_CONFIG_PATH_MAX + 64];
+static struct sigaction old_actions[NSIG];
+static const int fatal_signals[] = {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL};
+
+static void say(const char *a, const char *b, const char *c) {
+  const char *parts[] = {"lowram: ", a, b, c, "\n"};
+  for (int i = 0; i < 5; i++)
+    if (parts[i] && write(2, parts[i], strlen(parts[i])) < 0) return;
+}
+
+static uint64_t clock_ns(clockid_t id) {
+  struct timespec ts;
+  clock_gettime(id, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Reads a small /proc file with raw syscalls into buf; returns its length. */
+static size_t read_proc(const char *path, char *buf, size_t cap) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  size_t n = 0;
+  while (n < cap) {
+    ssize_t r = read(fd, buf + n, cap - n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    n += (size_t)r;
+  }
+  close(fd);
+  return n;
+}
+
+/* The value of "Key:  123 kB" in a /proc status-like text, in bytes. */
+static uint64_t proc_kb(const char *buf, size_t len, const char *key) {
+  size_t kl = strlen(key);
+  for (size_t i = 0; i + kl < len; i++) {
+    if ((i == 0 || buf[i - 1] == '\n') && !memcmp(buf + i, key, kl)) {
+      uint64_t v = 0;
+      for (i += kl; i < len && (buf[i] == ' ' || buf[i] == '\t'); i++) {}
+      for (; i < len && buf[i] >= '0' && buf[i] <= '9'; i++) v = v * 10 + (uint64_t)(buf[i] - '0');
+      return v * 1024;
+    }
+  }
+  return 0;
+}
+
+/* ---- modules ---------------------------------------------------------- */
+
+typedef struct ModInfo {
+  uint64_t base, size;
+  const char *path;
+  const uint8_t *bid;
+  size_t bid_len;
+} ModInfo;
+
+static void mod_info(struct dl_phdr_info *info, ModInfo *m) {
+  m->base = info->dlpi_addr;
+  m->size = 0;
+  m->bid = NULL;
+  m->bid_len = 0;
+  for (int i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+    if (ph->p_type == PT_LOAD && ph->p_vaddr + ph->p_memsz > m->size)
+      m->size = ph->p_vaddr + ph->p_memsz;
+    if (ph->p_type == PT_NOTE && !m->bid) {
+      const uint8_t *p = (const uint8_t *)(info->dlpi_addr + ph->p_vaddr);
+      const uint8_t *end = p + ph->p_memsz;
+      while (p + sizeof(ElfW(Nhdr)) <= end) {
+        const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)p;
+        size_t nsz = (nh->n_namesz + 3u) & ~3u, dsz = (nh->n_descsz + 3u) & ~3u;
+        const uint8_t *name = p + sizeof *nh, *desc = name + nsz;
+        if (desc + dsz > end) break;
+        if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 && !memcmp(name, "GNU", 4)) {
+          m->bid = desc;
+          m->bid_len = nh->n_descsz;
+          break;
+        }
+        p = desc + dsz;
+      }
+    }
+  }
+  m->path = info->dlpi_name ? info->dlpi_name : "";
+  if (!m->path[0] && exe_path[0]) m->path = exe_path;
+}
+
+typedef struct SyncCtx {
+  Mod now[MAX_MODULES];
+  int n;
+  LrSpoolWriter *w;
+  uint64_t seq;
+} SyncCtx;
+
+static int known(uint64_t base) {
+  for (int i = 0; i < nmods; i++)
+    if (mods[i].base == base) return 1;
+  return 0;
+}
+
+static int sync_cb(struct dl_phdr_info *info, size_t size, void *arg) {
+  (void)size;
+  SyncCtx *c = arg;
+  ModInfo m;
+  mod_info(info, &m);
+  if (m.size == 0 || c->n >= MAX_MODULES) return 0;
+  c->now[c->n].base = m.base;
+  c->now[c->n].size = m.size;
+  c->n++;
+  if (!known(m.base)) {
+    if (!c->seq) c->seq = nmods ? lr_shim_next_seq() : 0;
+    lr_sw_module(c->w, c->seq, m.base, m.size, m.bid, m.bid_len, m.path, strlen(m.path));
+  }
+  return 0;
+}
+
+static SyncCtx sync_ctx; /* under mods_lock: too big for a thread's stack */
+
+void lr_session_modules_sync(void) {
+  while (__atomic_exchange_n(&mods_lock, 1, __ATOMIC_ACQUIRE)) sched_yield();
+  SyncCtx *c = &sync_ctx;
+  c->n = 0;
+  c->w = lr_shim_writer(&lr_tls);
+  c->seq = 0;
+  dl_iterate_phdr(sync_cb, c);
+  for (int i = 0; i < nmods; i++) {
+    int still = 0;
+    for (int k = 0; k < c->n && !still; k++) still = c->now[k].base == mods[i].base;
+    if (!still) {
+      if (!c->seq) c->seq = lr_shim_next_seq();
+      lr_sw_unmodule(c->w, c->seq, mods[i].base);
+    }
+  }
+  memcpy(mods, c->now, sizeof(Mod) * (size_t)c->n);
+  nmods = c->n;
+  __atomic_store_n(&mods_lock, 0, __ATOMIC_RELEASE);
+}
+
+static int self_cb(struct dl_phdr_info *info, size_t size, void *arg) {
+  (void)size;
+  uintptr_t *r = arg, me = r[2];
+  for (int i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+    uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
+    if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && me >= lo && me < hi) {
+      r[0] = lo;
+      r[1] = hi;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+void lr_session_text_range(uintptr_t addr, uintptr_t *lo, uintptr_t *hi) {
+  uintptr_t r[3] = {0, 0, addr};
+  dl_iterate_phdr(self_cb, r);
+  *lo = r[0];
+  *hi = r[1];
+}
+
+void lr_session_self_range(uintptr_t *lo, uintptr_t *hi) {
+  lr_session_text_range((uintptr_t)&lr_session_self_range, lo, hi);
+}
+
+/* ---- RSS sampler -------------------------------------------------------- */
+
+static void sample_rss(LrSpoolWriter *w) {
+  char buf[8192];
+  size_t n = read_proc("/proc/self/status", buf, sizeof buf);
+  if (!n) return;
+  uint64_t v[4] = {proc_kb(buf, n, "VmRSS:"), proc_kb(buf, n, "RssAnon:"),
+                   proc_kb(buf, n, "RssFile:"), proc_kb(buf, n, "RssShmem:")};
+  lr_sw_rss(w, __atomic_load_n(&g_shim.seq, __ATOMIC_RELAXED), lr_shim_now(), v);
+}
+
+static void *sampler(void *arg) {
+  uint32_t gen = (uint32_t)(uintptr_t)arg;
+  LrTls *t = &lr_tls;
+  t->guard = 1; /* this thread never records its own allocations */
+  t->tid = (uint32_t)syscall(SYS_gettid);
+  t->gen = gen;
+  lr_sw_init(&t->w, g_shim.spool, t->tid);
+  struct timespec iv = {(time_t)(g_shim.cfg.rss_interval_ms / 1000),
+                        (long)(g_shim.cfg.rss_interval_ms % 1000) * 1000000L};
+  /* started before recording is switched on: wait for it, stop when a fork
+  ** child's new session (another gen) takes over */
+  while (__atomic_load_n(&g_shim.gen, __ATOMIC_ACQUIRE) == gen) {
+    if (__atomic_load_n(&g_shim.active, __ATOMIC_ACQUIRE)) sample_rss(&t->w);
+    nanosleep(&iv, NULL);
+  }
+  return NULL;
+}
+
+static void start_sampler(void) {
+  if (!g_shim.cfg.rss_interval_ms) return;
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pthread_t th;
+  pthread_attr_t a;
+  pthread_attr_init(&a);
+  pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&a, 64 * 1024);
+  if (pthread_create(&th, &a, sampler, (void *)(uintptr_t)g_shim.gen) != 0)
+    say("cannot start the RSS sampler thread", "", "");
+  pthread_attr_destroy(&a);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* ---- session ------------------------------------------------------------ */
+
+/* Creates the spool under the first free name (shim_config.h rules). */
+static int open_spool(void) {
+  char base[LR_CONFIG_PATH_MAX];
+  long pid = (long)getpid();
+  if (lr_config_expand(base, sizeof base, g_shim.cfg.out_template, pid) != 0) {
+    say("LOWRAM_OUT is too long or has a bad %-sequence: ", g_shim.cfg.out_template,
+        " (not tracing)");
+    return -1;
+  }
+  for (unsigned k = 0; k < 1000; k++) {
+    char *tr = g_shim.trace, *sp = g_shim.spool_path;
+    size_t cap = sizeof g_shim.trace - sizeof LR_SPOOL_SUFFIX;
+    if (lr_config_candidate(tr, cap, base, pid, k) != 0) break;
+    size_t tl = strlen(tr);
+    memcpy(sp, tr, tl);
+    memcpy(sp + tl, LR_SPOOL_SUFFIX, sizeof LR_SPOOL_SUFFIX);
+    struct stat st;
+    if (lstat(tr, &st) == 0) continue; /* the trace name is taken */
+    int fd = open(sp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd >= 0) return fd;
+    if (errno != EEXIST) {
+      say("cannot create ", sp, strerror(errno));
+      return -1;
+    }
+  }
+  say("no free trace name near ", base, " (not tracing)");
+  return -1;
+}
+
+static void write_start_records(void) {
+  LrSpoolWriter *w = lr_shim_writer(&lr_tls);
+  char args[16384];
+  size_t n = read_proc("/proc/self/cmdline", args, sizeof args);
+  lr_sw_argv(w, args, n);
+  nmods = 0;
+  lr_session_modules_sync();
+}
+
+int lr_session_start(long ppid, uint64_t exec_index) {
+  int fd = open_spool();
+  if (fd < 0) return -1;
+  if (!exe_path[0]) {
+    ssize_t n = readlink("/proc/self/exe", exe_path, sizeof exe_path - 1);
+    exe_path[n > 0 ? n : 0] = 0;
+  }
+  char mi[4096];
+  size_t mn = read_proc("/proc/meminfo", mi, sizeof mi);
+  LrSpoolOpts o = {
+    .chunk_size = g_shim.cfg.chunk_size,
+    .stack_depth = g_shim.cfg.depth,
+    .rss_interval_ms = g_shim.cfg.rss_interval_ms,
+    .unwinder = g_shim.cfg.unwinder,
+    .pid = (uint64_t)getpid(),
+    .ppid = (uint64_t)ppid,
+    .exec_index = exec_index,
+    .start_mono_ns = clock_ns(CLOCK_MONOTONIC),
+    .start_realtime_ns = clock_ns(CLOCK_REALTIME),
+    .mem_total = proc_kb(mi, mn, "MemTotal:"),
+  };
+  g_shim.start_ns = o.start_mono_ns;
+  g_shim.seq = 0;
+  int r = lr_spool_create(&g_shim.spool, fd, &o);
+  if (r != 0) {
+    say("cannot set up the spool ", g_shim.spool_path, strerror(-r));
+    close(fd);
+    unlink(g_shim.spool_path);
+    return -1;
+  }
+  g_shim.stacks = lr_stack_table_new(18, 64u << 20);
+  if (!g_shim.stacks) {
+    say("cannot map the stack table (not tracing)", "", "");
+    return -1;
+  }
+  /* NULL (the check is off) if it cannot be mapped: plain libunwind then */
+  if (g_shim.cfg.unwinder == LR_UNWIND_LIBUNWIND && g_shim.cfg.fp_check &&
+      lr_unwind_available(LR_UNWIND_LIBUNWIND)) {
+    g_shim.fp_map_len = (uint64_t)1 << 16;
+    g_shim.fp_map = (uint64_t *)syscall(SYS_mmap, NULL, g_shim.fp_map_len * sizeof(uint64_t),
+                                        PROT_READ | PROT_WRITE,
+                                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if ((void *)g_shim.fp_map == MAP_FAILED) g_shim.fp_map = NULL;
+    if (g_shim.fp_map) g_shim.fp_trusted = lr_stack_table_new(16, 16u << 20);
+  }
+  __atomic_add_fetch(&g_shim.gen, 1, __ATOMIC_RELEASE);
+  write_start_records();
+  start_sampler();
+  return 0;
+}
+
+void lr_session_after_fork(void) {
+  if (!__atomic_load_n(&g_shim.active, __ATOMIC_ACQUIRE)) return;
+  LrTls *t = &lr_tls;
+  int g = t->guard;
+  t->guard = 1;
+  __atomic_store_n(&g_shim.active, 0, __ATOMIC_RELEASE);
+  /* the parent's chunk, header and stack ids are not ours to touch */
+  lr_sw_drop(&t->w);
+  t->gen = 0;
+  lr_spool_abandon(g_shim.spool);
+  g_shim.spool = NULL;
+  lr_stack_table_free(g_shim.stacks);
+  g_shim.stacks = NULL;
+  lr_stack_table_free(g_shim.fp_trusted);
+  g_shim.fp_trusted = NULL;
+  if (g_shim.fp_map) syscall(SYS_munmap, g_shim.fp_map, g_shim.fp_map_len * sizeof(uint64_t));
+  g_shim.fp_map = NULL;
+  __atomic_store_n(&mods_lock, 0, __ATOMIC_RELEASE);
+  g_shim.exit_known = 0;
+  if (lr_session_start((long)getppid(), 0) == 0) {
+    lr_session_exec_env();
+    __atomic_store_n(&g_shim.active, 1, __ATOMIC_RELEASE);
+  }
+  t->guard = g;
+}
+
+void lr_session_end(uint32_t reason, int64_t code) {
+  if (!g_shim.spool) return;
+  if (reason != LR_END_SIGNAL) {
+    LrSpoolWriter *w = lr_shim_writer(&lr_tls);
+    sample_rss(w); /* the last word on resident memory */
+  }
+  lr_spool_end(g_shim.spool, reason, code, lr_shim_now());
+  if (reason != LR_END_SIGNAL) lr_sw_seal(&lr_tls.w);
+}
+
+/* The previous image of this process was replaced by us: say so in its
+** spool (it had no chance to). */
+void lr_session_mark_prev_exec(const char *prev) {
+  int fd = open(prev, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return;
+  LrSpoolHeader *h = (LrSpoolHeader *)syscall(SYS_mmap, NULL, LR_SPOOL_HEADER_SIZE,
+                                              PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if ((void *)h != MAP_FAILED) {
+    if (!memcmp(h->magic, LR_SPOOL_MAGIC, 8) && h->pid == (uint64_t)getpid() &&
+        !(h->flags & LR_SPOOL_ENDED)) {
+      uint64_t now = clock_ns(CLOCK_MONOTONIC);
+      h->end_reason = LR_END_EXEC;
+      h->end_code = 0;
+      h->end_ns = now > h->start_mono_ns ? now - h->start_mono_ns : 0;
+      __atomic_fetch_or(&h->flags, LR_SPOOL_ENDED, __ATOMIC_RELEASE);
+    }
+    syscall(SYS_munmap, h, LR_SPOOL_HEADER_SIZE);
+  }
+  close(fd);
+}
+
+/* Tells an image exec'd from this one its index and our spool. The string
+** lives in a static buffer handed to putenv once; a fork child rewrites it
+** in place, so no allocation happens after start. */
+void lr_session_exec_env(void) {
+  static int put;
+  LrSpoolHeader *h = lr_spool_header(g_shim.spool);
+  if (lr_config_exec_env(exec_env, sizeof exec_env, (long)getpid(), h->exec_index,
+                         g_shim.spool_path) != 0)
+    return;
+  if (!put && getenv(LR_EXEC_ENV) != exec_env + sizeof LR_EXEC_ENV) {
+    putenv(exec_env);
+    put = 1;
+  }
+}
+
+static void on_fatal(int sig, siginfo_t *si, void *uc) {
+  (void)uc;
+  int e = errno;
+  lr_tls.guard = 1;
+  if (g_shim.spool) lr_session_end(LR_END_SIGNAL, sig);
+  sigaction(sig, &old_actions[sig], NULL);
+  /* a fault re-executes and meets the old action; a sent signal is re-sent */
+  if (si->si_code <= 0 || sig == SIGABRT) raise(sig);
+  errno = e;
+}
+
+void lr_session_install_signals(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = on_fatal;
+  sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+  sigfillset(&sa.sa_mask);
+  for (size_t i = 0; i < sizeof fatal_signals / sizeof *fatal_signals; i++) {
+    int s = fatal_signals[i];
+    struct sigaction old;
+    if (sigaction(s, NULL, &old) != 0) continue;
+    /* leave a program's (or a sanitizer's) own handler alone */
+    if (!(old.sa_flags & SA_SIGINFO) && old.sa_handler != SIG_DFL) continue;
+    if ((old.sa_flags & SA_SIGINFO)) continue;
+    old_actions[s] = old;
+    sigaction(s, &sa, NULL);
+  }
+}

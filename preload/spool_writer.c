@@ -1,0 +1,414 @@
+/*
+** spool_writer.c: creates a spool, hands chunks to writers and encodes the
+** records of schemas/lr_spool_format.h. See spool_writer.h for the
+** invariants. Mappings go through raw syscalls so that, inside the shim,
+** they never reach the shim's own mmap hooks.
+*/
+#include "spool_writer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+struct LrSpool {
+  int fd;
+  uint32_t chunk_size;
+  LrSpoolHeader *hdr;          /* MAP_SHARED, LR_SPOOL_HEADER_SIZE bytes */
+  uint32_t next_chunk;         /* atomic */
+  uint32_t cut_short;          /* atomic */
+  uint32_t populate;           /* MADV_POPULATE_WRITE works here */
+};
+
+static void *sys_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off) {
+#if defined(SYS_mmap2) && !defined(SYS_mmap)
+  return (void *)syscall(SYS_mmap2, addr, len, prot, flags, fd, off / 4096);
+#else
+  return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+#endif
+}
+
+static int sys_munmap(void *addr, size_t len) {
+  return (int)syscall(SYS_munmap, addr, len);
+}
+
+/* Reserves [off, off+len) on disk; -errno on failure. */
+static int reserve(int fd, off_t off, off_t len) {
+  if (fallocate(fd, 0, off, len) == 0) return 0;
+  if (errno != EOPNOTSUPP && errno != ENOSYS) return -errno;
+  static const char zeros[16384];
+  while (len > 0) {
+    size_t n = len < (off_t)sizeof zeros ? (size_t)len : sizeof zeros;
+    ssize_t w = pwrite(fd, zeros, n, off);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    off += w;
+    len -= w;
+  }
+  return 0;
+}
+
+int lr_spool_create(LrSpool **out, int fd, const LrSpoolOpts *o) {
+  long pg = sysconf(_SC_PAGESIZE);
+  if (pg <= 0) pg = 4096;
+  uint32_t cs = o->chunk_size < 65536 ? 65536 : o->chunk_size;
+  cs = (uint32_t)((cs + (uint32_t)pg - 1) / (uint32_t)pg * (uint32_t)pg);
+  int r = reserve(fd, 0, LR_SPOOL_HEADER_SIZE);
+  if (r) return r;
+  LrSpoolHeader *h = sys_mmap(NULL, LR_SPOOL_HEADER_SIZE, PROT_READ | PROT_WRITE,
+                              MAP_SHARED, fd, 0);
+  if (h == MAP_FAILED) return -errno;
+  LrSpool *s = sys_mmap(NULL, sizeof(LrSpool), PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (s == MAP_FAILED) {
+    r = -errno;
+    sys_munmap(h, LR_SPOOL_HEADER_SIZE);
+    return r;
+  }
+  memset(s, 0, sizeof *s);
+  s->fd = fd;
+  s->chunk_size = cs;
+  s->hdr = h;
+  s->populate = 1;
+  memset(h, 0, sizeof *h);
+  h->version = LR_SPOOL_VERSION;
+  h->header_size = LR_SPOOL_HEADER_SIZE;
+  h->chunk_size = cs;
+  h->pid = o->pid;
+  h->ppid = o->ppid;
+  h->start_realtime_ns = o->start_realtime_ns;
+  h->start_mono_ns = o->start_mono_ns;
+  h->page_size = (uint32_t)pg;
+  h->pointer_size = (uint32_t)sizeof(void *);
+#if defined(__x86_64__)
+  memcpy(h->arch, "x86_64", 6);
+#elif defined(__aarch64__)
+  memcpy(h->arch, "aarch64", 7);
+#elif defined(__arm__)
+  memcpy(h->arch, "arm", 3);
+#elif defined(__i386__)
+  memcpy(h->arch, "i386", 4);
+#elif defined(__riscv)
+  memcpy(h->arch, "riscv64", 7);
+#else
+  memcpy(h->arch, "unknown", 7);
+#endif
+  h->mem_total = o->mem_total;
+  h->stack_depth = o->stack_depth;
+  h->rss_interval_ms = o->rss_interval_ms;
+  h->unwinder = o->unwinder;
+  h->exec_index = o->exec_index;
+  /* the magic last: a header with a magic is a complete header */
+  __atomic_thread_fence(__ATOMIC_RELEASE);
+  memcpy(h->magic, LR_SPOOL_MAGIC, 8);
+  *out = s;
+  return 0;
+}
+
+void lr_spool_abandon(LrSpool *s) {
+  if (!s) return;
+  sys_munmap(s->hdr, LR_SPOOL_HEADER_SIZE);
+  close(s->fd);
+  sys_munmap(s, sizeof *s);
+}
+
+void lr_spool_close(LrSpool *s) { lr_spool_abandon(s); }
+
+LrSpoolHeader *lr_spool_header(LrSpool *s) { return s->hdr; }
+uint32_t lr_spool_chunk_size(const LrSpool *s) { return s->chunk_size; }
+
+int lr_spool_cut_short(const LrSpool *s) {
+  return __atomic_load_n(&s->cut_short, __ATOMIC_RELAXED) != 0;
+}
+
+void lr_spool_end(LrSpool *s, uint32_t reason, int64_t code, uint64_t ns) {
+  LrSpoolHeader *h = s->hdr;
+  if (__atomic_load_n(&h->flags, __ATOMIC_ACQUIRE) & LR_SPOOL_ENDED) return;
+  h->end_reason = reason;
+  h->end_code = code;
+  h->end_ns = ns;
+  __atomic_fetch_or(&h->flags, LR_SPOOL_ENDED, __ATOMIC_RELEASE);
+}
+
+void lr_sw_init(LrSpoolWriter *w, LrSpool *s, uint32_t tid) {
+  memset(w, 0, sizeof *w);
+  w->spool = s;
+  w->tid = tid;
+}
+
+static int claim(LrSpoolWriter *w) {
+  LrSpool *s = w->spool;
+  if (__atomic_load_n(&s->cut_short, __ATOMIC_RELAXED)) return -1;
+  uint32_t idx = __atomic_fetch_add(&s->next_chunk, 1, __ATOMIC_RELAXED);
+  off_t off = (off_t)LR_SPOOL_HEADER_SIZE + (off_t)idx * s->chunk_size;
+  uint8_t *c = MAP_FAILED;
+  if (reserve(s->fd, off, s->chunk_size) == 0)
+    c = sys_mmap(NULL, s->chunk_size, PROT_READ | PROT_WRITE, MAP_SHARED, s->fd, off);
+  if (c == MAP_FAILED) {
+    __atomic_store_n(&s->cut_short, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_or(&s->hdr->flags, LR_SPOOL_CUT_SHORT, __ATOMIC_RELEASE);
+    return -1;
+  }
+  /* One batched write fault instead of one trap per page in the hot path. */
+  if (__atomic_load_n(&s->populate, __ATOMIC_RELAXED) &&
+      madvise(c, s->chunk_size, MADV_POPULATE_WRITE) != 0)
+    __atomic_store_n(&s->populate, 0, __ATOMIC_RELAXED);
+  LrChunkHeader *ch = (LrChunkHeader *)c;
+  ch->index = idx;
+  ch->tid = w->tid;
+  ch->used = 0;
+  ch->flags = 0;
+  ch->sum = 0;
+  __atomic_store_n(&ch->magic, LR_CHUNK_MAGIC, __ATOMIC_RELEASE);
+  w->chunk = c;
+  w->used = 0;
+  w->cap = s->chunk_size - (uint32_t)sizeof(LrChunkHeader);
+  w->prev_seq = 0;
+  w->prev_ns = 0;
+  w->prev_addr = 0;
+  return 0;
+}
+
+uint64_t lr_sw_sum64(const void *data, size_t len) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  /* lr_sum64 with whole-word loads: the same value, several times faster */
+  const uint8_t *p = data;
+  uint64_t h = 0xcbf29ce484222325ull, w;
+  size_t i = 0;
+  for (; i + 8 <= len; i += 8) {
+    memcpy(&w, p + i, 8);
+    h = (h ^ w) * 0x100000001b3ull;
+  }
+  if (i < len) {
+    w = 0;
+    memcpy(&w, p + i, len - i);
+    h = (h ^ w) * 0x100000001b3ull;
+  }
+  return h;
+#else
+  return lr_sum64(data, len);
+#endif
+}
+
+void lr_sw_seal(LrSpoolWriter *w) {
+  if (!w->chunk) return;
+  LrChunkHeader *ch = (LrChunkHeader *)w->chunk;
+  ch->sum = lr_sw_sum64(w->chunk + sizeof *ch, w->used);
+  __atomic_fetch_or(&ch->flags, LR_CHUNK_SEALED, __ATOMIC_RELEASE);
+  sys_munmap(w->chunk, w->spool->chunk_size);
+  w->chunk = NULL;
+}
+
+void lr_sw_drop(LrSpoolWriter *w) {
+  if (w->chunk && w->spool) sys_munmap(w->chunk, w->spool->chunk_size);
+  w->chunk = NULL;
+  w->spool = NULL;
+}
+
+uint8_t *lr_sw_begin(LrSpoolWriter *w, size_t max) {
+  if (__builtin_expect(w->chunk != NULL && w->cap - w->used >= max, 1))
+    return w->chunk + sizeof(LrChunkHeader) + w->used;
+  if (w->failed || !w->spool) return NULL;
+  if (max > w->spool->chunk_size - sizeof(LrChunkHeader)) return NULL;
+  lr_sw_seal(w);
+  if (claim(w) != 0) {
+    w->failed = 1;
+    return NULL;
+  }
+  return w->chunk + sizeof(LrChunkHeader);
+}
+
+void lr_sw_commit(LrSpoolWriter *w, uint8_t *end) {
+  w->used = (uint32_t)(end - (w->chunk + sizeof(LrChunkHeader)));
+  __atomic_store_n(&((LrChunkHeader *)w->chunk)->used, w->used, __ATOMIC_RELEASE);
+}
+
+/* Bytes a str field of n bytes can take. */
+static size_t str_max(size_t n) {
+  return 10 + (n > LR_SPOOL_MAX_STR ? LR_SPOOL_MAX_STR : n);
+}
+
+int lr_sw_event(LrSpoolWriter *w, const LrEvent *ev) {
+  uint8_t *p = lr_sw_begin(w, 1 + 10 * 10 + str_max(ev->path_len));
+  if (!p) return -1;
+  *p++ = (uint8_t)ev->kind;
+  p = lr_sw_dseq(w, p, ev->seq);
+  p = lr_sw_dns(w, p, ev->ns);
+  p = lr_sw_daddr(w, p, ev->addr);
+  switch (ev->kind) {
+  case LR_EV_FREE:
+    break;
+  case LR_EV_MUNMAP:
+    p = lr_put_uv(p, ev->size);
+    break;
+  case LR_EV_POSIX_MEMALIGN: case LR_EV_ALIGNED_ALLOC: case LR_EV_MEMALIGN:
+    p = lr_put_uv(p, ev->size);
+    p = lr_put_uv(p, ev->stack);
+    p = lr_put_uv(p, ev->alignment);
+    break;
+  case LR_EV_REALLOC: case LR_EV_REALLOCARRAY:
+    p = lr_put_uv(p, ev->size);
+    p = lr_put_uv(p, ev->stack);
+    p = lr_put_sv(p, (int64_t)(ev->old_addr - ev->addr));
+    p = lr_put_uv(p, ev->seq - ev->free_seq);
+    break;
+  case LR_EV_MMAP: case LR_EV_MMAP64:
+    p = lr_put_uv(p, ev->size);
+    p = lr_put_uv(p, ev->stack);
+    p = lr_put_uv(p, ev->prot);
+    p = lr_put_uv(p, ev->flags);
+    p = lr_put_uv(p, ev->offset);
+    p = lr_sw_str(p, ev->path ? ev->path : "", ev->path ? ev->path_len : 0);
+    break;
+  case LR_EV_MREMAP:
+    p = lr_put_uv(p, ev->size);
+    p = lr_put_uv(p, ev->stack);
+    p = lr_put_sv(p, (int64_t)(ev->old_addr - ev->addr));
+    p = lr_put_uv(p, ev->old_size);
+    p = lr_put_uv(p, ev->flags);
+    p = lr_put_uv(p, ev->seq - ev->free_seq);
+    break;
+  default: /* malloc calloc valloc pvalloc */
+    p = lr_put_uv(p, ev->size);
+    p = lr_put_uv(p, ev->stack);
+    break;
+  }
+  lr_sw_commit(w, p);
+  return 0;
+}
+
+int lr_sw_stack(LrSpoolWriter *w, uint64_t id, const uintptr_t *ips, uint32_t n) {
+  if (n > LR_SPOOL_MAX_FRAMES) n = LR_SPOOL_MAX_FRAMES;
+  uint8_t *p = lr_sw_begin(w, 1 + 20 + (size_t)n * 10);
+  if (!p) return -1;
+  *p++ = LR_REC_STACK;
+  p = lr_put_uv(p, id);
+  p = lr_put_uv(p, n);
+  uint64_t prev = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    p = lr_put_sv(p, (int64_t)((uint64_t)ips[i] - prev));
+    prev = ips[i];
+  }
+  lr_sw_commit(w, p);
+  return 0;
+}
+
+int lr_sw_module(LrSpoolWriter *w, uint64_t seq, uint64_t base, uint64_t size,
+                 const uint8_t *build_id, size_t build_id_len, const char *path,
+                 size_t path_len) {
+  if (build_id_len > 64) build_id_len = 64;
+  uint8_t *p = lr_sw_begin(w, 1 + 30 + str_max(build_id_len) + str_max(path_len));
+  if (!p) return -1;
+  *p++ = LR_REC_MODULE;
+  p = lr_sw_dseq(w, p, seq);
+  p = lr_put_uv(p, base);
+  p = lr_put_uv(p, size);
+  p = lr_sw_str(p, (const char *)build_id, build_id_len);
+  p = lr_sw_str(p, path, path_len);
+  lr_sw_commit(w, p);
+  return 0;
+}
+
+int lr_sw_unmodule(LrSpoolWriter *w, uint64_t seq, uint64_t base) {
+  uint8_t *p = lr_sw_begin(w, 21);
+  if (!p) return -1;
+  *p++ = LR_REC_UNMODULE;
+  p = lr_sw_dseq(w, p, seq);
+  p = lr_put_uv(p, base);
+  lr_sw_commit(w, p);
+  return 0;
+}
+
+int lr_sw_rss(LrSpoolWriter *w, uint64_t seq, uint64_t ns, const uint64_t v[4]) {
+  uint8_t *p = lr_sw_begin(w, 61);
+  if (!p) return -1;
+  *p++ = LR_REC_RSS;
+  p = lr_sw_dseq(w, p, seq);
+  p = lr_sw_dns(w, p, ns);
+  for (int i = 0; i < 4; i++) p = lr_put_uv(p, v[i]);
+  lr_sw_commit(w, p);
+  return 0;
+}
+
+int lr_sw_mark(LrSpoolWriter *w, uint64_t seq, uint64_t ns, const char *name, size_t n) {
+  uint8_t *p = lr_sw_begin(w, 21 + str_max(n));
+  if (!p) return -1;
+  *p++ = LR_REC_MARK;
+  p = lr_sw_dseq(w, p, seq);
+  p = lr_sw_dns(w, p, ns);
+  p = lr_sw_str(p, name, n);
+  lr_sw_commit(w, p);
+  return 0;
+}
+
+int lr_sw_param_int(LrSpoolWriter *w, uint64_t seq, uint64_t ns, const char *name,
+                    size_t n, int64_t value) {
+  uint8_t *p = lr_sw_begin(w, 41 + str_max(n));
+  if (!p) return -1;
+  *p++ = LR_REC_PARAM;
+  p = lr_sw_dseq(w, p, seq);
+  p = lr_sw_dns(w, p, ns);
+  p = lr_sw_str(p, name, n);
+  p = lr_put_uv(p, LR_PARAM_INT);
+  p = lr_put_sv(p, value);
+  lr_sw_commit(w, p);
+  return 0;
+}
+
+int lr_sw_param_str(LrSpoolWriter *w, uint64_t seq, uint64_t ns, const char *name,
+                    size_t n, const char *value, size_t vn) {
+  uint8_t *p = lr_sw_begin(w, 31 + str_max(n) + str_max(vn));
+  if (!p) return -1;
+  *p++ = LR_REC_PARAM;
+  p = lr_sw_dseq(w, p, seq);
+  p = lr_sw_dns(w, p, ns);
+  p = lr_sw_str(p, name, n);
+  p = lr_put_uv(p, LR_PARAM_STR);
+  p = lr_sw_str(p, value, vn);
+  lr_sw_commit(w, p);
+  return 0;
+}
+
+int lr_sw_argv(LrSpoolWriter *w, const char *args, size_t len) {
+  /* keep the record well inside one chunk whatever the command line */
+  size_t room = w->spool ? lr_spool_chunk_size(w->spool) / 2 : 0;
+  if (len > room) len = room;
+  size_t argc = 0;
+  for (size_t i = 0; i < len; i++)
+    if (args[i] == '\0') argc++;
+  if (len && args[len - 1] != '\0') argc++;
+  uint8_t *p = lr_sw_begin(w, 11 + len + argc * 10);
+  if (!p) return -1;
+  *p++ = LR_REC_ARGV;
+  p = lr_put_uv(p, argc);
+  size_t start = 0;
+  for (size_t i = 0; i <= len; i++) {
+    if (i == len || args[i] == '\0') {
+      if (i > start || i < len) p = lr_sw_str(p, args + start, i - start);
+      start = i + 1;
+    }
+  }
+  lr_sw_commit(w, p);
+  return 0;
+}
+
+int lr_sw_thread(LrSpoolWriter *w, uint64_t seq, uint64_t ns, uint32_t tid,
+                 const char *name, size_t n) {
+  uint8_t *p = lr_sw_begin(w, 31 + str_max(n));
+  if (!p) return -1;
+  *p++ = LR_REC_THREAD;
+  p = lr_sw_dseq(w, p, seq);
+  p = lr_sw_dns(w, p, ns);
+  p = lr_put_uv(p, tid);
+  p = lr_sw_str(p, name, n);
+  lr_sw_commit(w, p);
+  return 0;
+}

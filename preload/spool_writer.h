@@ -1,0 +1,137 @@
+/*
+** spool_writer.h: the writing side of the spool (schemas/lr_spool_format.h).
+**
+** An LrSpool is one open spool file: its mapped header and the atomic chunk
+** counter. An LrSpoolWriter is one writer's state (a thread's, or the RSS
+** sampler's): the chunk it owns and its delta state. Writers never share a
+** chunk, so appending takes no lock; claiming a chunk is one atomic add plus
+** a reservation (fallocate) and a mapping, once per chunk_size bytes.
+**
+** Invariants:
+**   1. A chunk is reserved on disk before it is mapped, so a store to it can
+**      never raise SIGBUS for lack of space. If a reservation fails the spool
+**      is marked LR_SPOOL_CUT_SHORT and every later lr_sw_begin fails.
+**   2. `used` in the mapped chunk header is stored (release) only after the
+**      record bytes before it are complete (lr_sw_commit).
+**   3. prev_seq/prev_ns/prev_addr restart at 0 with every chunk, and
+**      lr_sw_begin is called before a record is encoded, so a record never
+**      straddles two chunks or two delta states.
+**   4. Nothing here calls malloc; the LrSpool itself lives in an anonymous
+**      mapping.
+*/
+#ifndef LR_SPOOL_WRITER_H
+#define LR_SPOOL_WRITER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lr_spool_format.h"
+
+typedef struct LrSpool LrSpool;
+
+typedef struct LrSpoolOpts {
+  uint32_t chunk_size;      /* rounded up to a page multiple, at least 64 KiB */
+  uint32_t stack_depth;
+  uint32_t rss_interval_ms;
+  uint32_t unwinder;        /* 0 libunwind, 1 frame pointers */
+  uint64_t pid, ppid, exec_index;
+  uint64_t start_mono_ns, start_realtime_ns;
+  uint64_t mem_total;
+} LrSpoolOpts;
+
+/* One writer. Its fields are private to spool_writer.c; the struct is in
+** the header only so that the shim can keep it in initial-exec TLS. */
+typedef struct LrSpoolWriter {
+  LrSpool *spool;
+  uint8_t *chunk;       /* mapped chunk, NULL when none */
+  uint32_t used, cap;   /* payload bytes written / available */
+  uint32_t tid;
+  uint32_t failed;      /* set once a chunk could not be claimed */
+  uint64_t prev_seq, prev_ns;
+  int64_t prev_addr;
+} LrSpoolWriter;
+
+/* Takes ownership of the open, empty, writable `fd`: sizes it, maps and
+** fills the header. Returns 0, or -errno. */
+int lr_spool_create(LrSpool **out, int fd, const LrSpoolOpts *opts);
+/* Unmaps and closes without touching the file (a fork child's copy of its
+** parent's spool). */
+void lr_spool_abandon(LrSpool *s);
+/* Unmaps and closes (the file stays as written). */
+void lr_spool_close(LrSpool *s);
+LrSpoolHeader *lr_spool_header(LrSpool *s);
+uint32_t lr_spool_chunk_size(const LrSpool *s);
+/* Marks how the run ended (first caller wins); async-signal-safe. */
+void lr_spool_end(LrSpool *s, uint32_t reason, int64_t code, uint64_t ns);
+/* Nonzero once the spool was cut short. */
+int lr_spool_cut_short(const LrSpool *s);
+
+/* Starts a writer on `s` for thread `tid` (no chunk is claimed yet). */
+void lr_sw_init(LrSpoolWriter *w, LrSpool *s, uint32_t tid);
+/* Room for a record of at most `max` bytes: returns where to encode it, or
+** NULL if recording stopped (cut short). May seal the current chunk and
+** claim a new one (resetting the delta state), so call it before encoding. */
+uint8_t *lr_sw_begin(LrSpoolWriter *w, size_t max);
+/* Publishes the record that ends at `end` (invariant 2). */
+void lr_sw_commit(LrSpoolWriter *w, uint8_t *end);
+/* lr_sum64, computed faster (same result). */
+uint64_t lr_sw_sum64(const void *data, size_t len);
+/* Seals and unmaps the current chunk, if any. */
+void lr_sw_seal(LrSpoolWriter *w);
+/* Forgets the chunk without writing to it (fork child). */
+void lr_sw_drop(LrSpoolWriter *w);
+
+/* Field encoders that update the delta state. */
+static inline uint8_t *lr_sw_dseq(LrSpoolWriter *w, uint8_t *p, uint64_t seq) {
+  p = lr_put_uv(p, seq - w->prev_seq);
+  w->prev_seq = seq;
+  return p;
+}
+static inline uint8_t *lr_sw_dns(LrSpoolWriter *w, uint8_t *p, uint64_t ns) {
+  /* the clock is monotonic per thread, but guard against a zero-clamped start */
+  uint64_t d = ns >= w->prev_ns ? ns - w->prev_ns : 0;
+  w->prev_ns += d;
+  return lr_put_uv(p, d);
+}
+static inline uint8_t *lr_sw_daddr(LrSpoolWriter *w, uint8_t *p, uint64_t addr) {
+  p = lr_put_sv(p, (int64_t)(addr - (uint64_t)w->prev_addr));
+  w->prev_addr = (int64_t)addr;
+  return p;
+}
+static inline uint8_t *lr_sw_str(uint8_t *p, const char *s, size_t n) {
+  if (n > LR_SPOOL_MAX_STR) n = LR_SPOOL_MAX_STR;
+  p = lr_put_uv(p, n);
+  for (size_t i = 0; i < n; i++) p[i] = (uint8_t)s[i];
+  return p + n;
+}
+
+/* Whole records. Each returns 0, or -1 if recording stopped. `ev` holds
+** what an event record carries; unused fields are ignored. */
+typedef struct LrEvent {
+  uint32_t kind;          /* LrEventKind */
+  uint64_t seq, ns, addr, size, stack;
+  uint64_t alignment;     /* memalign family */
+  uint64_t old_addr, free_seq, old_size; /* realloc, mremap */
+  uint64_t prot, flags, offset;          /* mmap family */
+  const char *path;       /* mmap: file path or NULL */
+  size_t path_len;
+} LrEvent;
+
+int lr_sw_event(LrSpoolWriter *w, const LrEvent *ev);
+int lr_sw_stack(LrSpoolWriter *w, uint64_t id, const uintptr_t *ips, uint32_t n);
+int lr_sw_module(LrSpoolWriter *w, uint64_t seq, uint64_t base, uint64_t size,
+                 const uint8_t *build_id, size_t build_id_len, const char *path,
+                 size_t path_len);
+int lr_sw_unmodule(LrSpoolWriter *w, uint64_t seq, uint64_t base);
+int lr_sw_rss(LrSpoolWriter *w, uint64_t seq, uint64_t ns, const uint64_t vals[4]);
+int lr_sw_mark(LrSpoolWriter *w, uint64_t seq, uint64_t ns, const char *name, size_t n);
+int lr_sw_param_int(LrSpoolWriter *w, uint64_t seq, uint64_t ns, const char *name,
+                    size_t n, int64_t value);
+int lr_sw_param_str(LrSpoolWriter *w, uint64_t seq, uint64_t ns, const char *name,
+                    size_t n, const char *value, size_t vn);
+/* argv as NUL-separated strings (the /proc/self/cmdline form). */
+int lr_sw_argv(LrSpoolWriter *w, const char *args, size_t len);
+int lr_sw_thread(LrSpoolWriter *w, uint64_t seq, uint64_t ns, uint32_t tid,
+                 const char *name, size_t n);
+
+#endif /* LR_SPOOL_WRITER_H */

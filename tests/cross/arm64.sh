@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# tests/cross/arm64.sh HOST_BUILD_DIR: the phone path without a phone.
+# Cross-builds liblowram.so (frame-pointer unwinder, no libunwind needed on
+# the device) and qrun for aarch64, runs qrun under qemu-user in plain
+# LD_PRELOAD mode, then imports and reports the spool with the host's lowram,
+# which names the arm64 frames from the arm64 binary. Asserts real numbers:
+# the KV cache bytes equal 2 x layers x seq x kv_dim x batch x 4, and the
+# tokens match the host's x86-64 run of the same model.
+set -euo pipefail
+host=$(cd "$1" && pwd)
+src=$(cd "$(dirname "$0")/../.." && pwd)
+work=$(mktemp -d /tmp/lowram-arm64-XXXXXX)
+trap 'rm -rf "$work"' EXIT
+fail() { echo "FAIL arm64: $*"; exit 1; }
+
+meson setup "$work/build" "$src" --cross-file "$src/cross/aarch64-linux-gnu.ini" \
+  -Danalyzer=false -Dtests=false -Dunwind=fp --werror >/dev/null
+ninja -C "$work/build" >/dev/null
+readelf -h "$work/build/preload/liblowram.so" | grep -q AArch64 || fail "shim is not aarch64"
+
+q=(qemu-aarch64 -L /usr/aarch64-linux-gnu)
+qrun_arm=$work/build/runner/qrun
+"${q[@]}" "$qrun_arm" gen -o "$work/m.qrun" --dim 64 --layers 2 --heads 4 --kv-heads 4 \
+  --hidden 128 --vocab 256 --max-seq 128 --quant q4 --seed 7
+args=(run -m "$work/m.qrun" --seq-len 64 --prompt-len 8 --tokens 8 --batch 2)
+"${q[@]}" -E LD_PRELOAD="$work/build/preload/liblowram.so" -E LOWRAM_OUT="$work/arm.db" \
+  "$qrun_arm" "${args[@]}" >"$work/arm.out" 2>/dev/null
+"$host/runner/qrun" "${args[@]}" >"$work/host.out" 2>/dev/null
+cmp -s "$work/arm.out" "$work/host.out" || fail "tokens differ between aarch64 and the host"
+
+"$host/analyzer/lowram" report "$work/arm.db" >"$work/report.txt" || fail "report failed"
+arch=$(sqlite3 "$work/arm.db" "SELECT value FROM meta WHERE key='arch'")
+[ "$arch" = aarch64 ] || fail "meta.arch is '$arch'"
+kv=$(sqlite3 "$work/arm.db" "SELECT sum(a.size) FROM allocations a JOIN stack_frames f
+       ON f.stack_id = a.stack_id AND f.depth = 0 WHERE f.function = 'qr_alloc_kv_cache'")
+want=$((2 * 2 * 64 * 64 * 2 * 4))
+[ "$kv" = "$want" ] || fail "KV cache bytes $kv, want $want"
+echo "ok arm64: qrun tokens match the host; KV cache $kv bytes named from the arm64 binary"

@@ -1,0 +1,38 @@
+/* test_main.c: the 'import' suite (argv[1] = the symtarget program). */
+#include <CUnit/Basic.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "lrtest.h"
+#include "test_import.h"
+
+static const char *symtarget;
+
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f) {
+  (void)st;
+  (void)flag;
+  (void)f;
+  return remove(p);
+}
+const char *ti_symtarget(void) { return symtarget; }
+void ti_set_symtarget(const char *path);
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fprintf(stderr, "usage: test_import SYMTARGET\n");
+    return 2;
+  }
+  symtarget = argv[1];
+  ti_set_symtarget(argv[1]);
+  if (CU_initialize_registry() != CUE_SUCCESS) return 1;
+  CU_pSuite s = CU_add_suite("import", NULL, NULL);
+  ti_add_tests_basic(s);
+  ti_add_tests_damage(s);
+  ti_add_tests_symbols(s);
+  ti_add_tests_cli(s);
+  int rc = lrt_main();
+  /* keep the files of a failed run (or on request) to look at */
+  if (rc == 0 && !getenv("LRTEST_KEEP")) nftw(ti_dir(), rm_one, 16, FTW_DEPTH | FTW_PHYS);
+  return rc;
+}

@@ -1,0 +1,200 @@
+/*
+** test_record.c: records rec_prog.c (known allocations) with
+** `lowram record` and checks the report's numbers; then runs the same
+** program under valgrind massif (--peak-inaccuracy=0) and checks that
+** its heap peak matches lowram's heap-only peak within allocator rounding
+** (skipped when valgrind is not installed). argv[1]: rec_prog.
+*/
+#include <CUnit/CUnit.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agg.h"
+#include "lrtest.h"
+#include "peak.h"
+#include "report.h"
+#include "tbuild.h"
+
+#define MiB (1 << 20)
+
+static const char *prog;
+static char *dir;
+static char trace[512];
+
+static int recorded(void) {
+  static int done = 0, ok = 0;
+  if (done) return ok;
+  done = 1;
+  char out[600], err[600];
+  snprintf(out, sizeof out, "%s/record.out", dir);
+  snprintf(err, sizeof err, "%s/record.err", dir);
+  char *argv[] = {(char *)lrt_env("LOWRAM_BIN"), "record", "-o", trace, "--", (char *)prog,
+                  NULL};
+  int rc = lrt_run(argv, NULL, out, err);
+  ok = rc == 0 && access(trace, R_OK) == 0;
+  if (!ok) {
+    char *e = lrt_read_file(err, NULL);
+    fprintf(stderr, "lowram record failed (%d): %s\n", rc, e ? e : "?");
+    free(e);
+  }
+  return ok;
+}
+
+static sqlite3 *open_trace(void) {
+  sqlite3 *db = NULL;
+  if (sqlite3_open_v2(trace, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) return NULL;
+  LrErr err = {{0}};
+  if (lr_agg_ensure(db, trace, &err)) {
+    fprintf(stderr, "%s\n", err.msg);
+    sqlite3_close(db);
+    return NULL;
+  }
+  return db;
+}
+
+static const LrGroup *group(const LrGroups *g, const char *key) {
+  for (size_t i = 0; i < g->n; i++)
+    if (!strcmp(g->v[i].key, key)) return &g->v[i];
+  return NULL;
+}
+
+static void test_recorded_peak(void) {
+  CU_ASSERT_FATAL(recorded());
+  sqlite3 *db = open_trace();
+  CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+  LrReportOpts o = {0};
+  o.by = LR_BY_FUNCTION;
+  LrReport *r = NULL;
+  LrErr err = {{0}};
+  CU_ASSERT_EQUAL_FATAL(lr_report_build(db, trace, &o, &r, &err), 0);
+  int64_t peak = r->peak.live.heap + r->peak.live.anon;
+  /* 9 MiB by construction; the C runtime may hold a few small blocks */
+  CU_ASSERT(peak >= 9 * MiB);
+  CU_ASSERT(peak - 9 * MiB < 4096);
+  CU_ASSERT_EQUAL(r->peak.live.anon, 2 * MiB);
+  CU_ASSERT_STRING_EQUAL(r->peak.marker, "prefill");
+  CU_ASSERT(r->heap_peak >= 7 * MiB && r->heap_peak - 7 * MiB < 4096);
+  CU_ASSERT_EQUAL(r->contributors.bytes, peak);
+  const LrGroup *g = group(&r->contributors, "prefill_step");
+  CU_ASSERT_PTR_NOT_NULL(g);
+  if (g) {
+    CU_ASSERT_EQUAL(g->bytes, 3 * MiB);
+    CU_ASSERT_EQUAL(g->count, 3);
+  }
+  g = group(&r->contributors, "load_weights");
+  CU_ASSERT(g && g->bytes == 4 * MiB && g->count == 1);
+  g = group(&r->contributors, "map_weights");
+  CU_ASSERT(g && g->bytes == 2 * MiB && g->count == 1);
+  g = group(&r->leaks, "leak_it");
+  CU_ASSERT(g && g->bytes == 100 && g->count == 1);
+  int scratch = 0;
+  for (size_t i = 0; i < r->ntemporaries; i++) {
+    const LrStack *s = r->temporaries[i].stack;
+    if (s->nframes && s->frames[s->site].function &&
+        !strcmp(s->frames[s->site].function, "scratch")) {
+      scratch = 1;
+      CU_ASSERT_EQUAL(r->temporaries[i].temp_calls, 8);
+      CU_ASSERT_EQUAL(r->temporaries[i].temp_bytes, 8 * (256 << 10));
+    }
+  }
+  CU_ASSERT(scratch);
+  /* phases: prefill holds the run's peak */
+  int seen = 0;
+  for (size_t i = 0; i < r->nphases; i++)
+    if (!strcmp(r->phases[i].name, "prefill")) {
+      seen = 1;
+      CU_ASSERT_EQUAL(r->phases[i].peak_live, peak);
+    } else if (!strcmp(r->phases[i].name, "decode")) {
+      CU_ASSERT(r->phases[i].peak_live - (6 * MiB + 8 * (64 << 10) + (256 << 10)) < 4096);
+    }
+  CU_ASSERT(seen);
+  lr_report_free(r);
+  sqlite3_close(db);
+}
+
+/* Killed by SIGKILL at its peak: the trace still says 9 MiB, made of the
+** blocks live then. */
+static void test_killed_at_peak(void) {
+  char kt[600], out[600], err[600];
+  snprintf(kt, sizeof kt, "%s/killed.db", dir);
+  snprintf(out, sizeof out, "%s/kill.out", dir);
+  snprintf(err, sizeof err, "%s/kill.err", dir);
+  char *argv[] = {(char *)lrt_env("LOWRAM_BIN"), "record", "-o", kt, "--", (char *)prog, "kill",
+                  NULL};
+  int rc = lrt_run(argv, NULL, out, err);
+  CU_ASSERT_NOT_EQUAL(rc, 0);
+  CU_ASSERT_EQUAL_FATAL(access(kt, R_OK), 0);
+  char *rep[] = {(char *)lrt_env("LOWRAM_BIN"), "report", kt, "--json", "--by", "function", NULL};
+  CU_ASSERT_EQUAL_FATAL(lrt_run(rep, NULL, out, err), 0);
+  char *o = lrt_read_file(out, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+  CU_ASSERT_PTR_NOT_NULL(strstr(o, "\"live\":9437184,\"heap\":7340032,\"anon\":2097152,"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(o, "{\"key\":\"prefill_step\",\"bytes\":3145728,\"blocks\":3,"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(o, "\"end_reason\":\"signal\""));
+  free(o);
+}
+
+/* massif's peak snapshot: "heap_tree=peak" follows its mem_heap_B line. */
+static int64_t massif_peak(const char *path) {
+  char *t = lrt_read_file(path, NULL);
+  if (!t) return -1;
+  int64_t heap = -1, v = -1;
+  for (char *line = strtok(t, "\n"); line; line = strtok(NULL, "\n")) {
+    if (!strncmp(line, "mem_heap_B=", 11)) v = strtoll(line + 11, NULL, 10);
+    if (!strcmp(line, "heap_tree=peak")) heap = v;
+  }
+  free(t);
+  return heap;
+}
+
+static void test_massif_agrees(void) {
+  char *probe[] = {"valgrind", "--version", NULL};
+  char devnull[] = "/dev/null";
+  if (lrt_run(probe, NULL, devnull, devnull) != 0) {
+    fprintf(stderr, "valgrind not installed: massif cross-check skipped\n");
+    return;
+  }
+  CU_ASSERT_FATAL(recorded());
+  char out[600], arg[700];
+  snprintf(out, sizeof out, "%s/massif.out", dir);
+  snprintf(arg, sizeof arg, "--massif-out-file=%s", out);
+  char *argv[] = {"valgrind", "--tool=massif", "--peak-inaccuracy=0", "--threshold=100",
+                  arg, (char *)prog, NULL};
+  CU_ASSERT_EQUAL_FATAL(lrt_run(argv, NULL, devnull, devnull), 0);
+  int64_t m = massif_peak(out);
+  sqlite3 *db = open_trace();
+  CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+  LrReportOpts o = {0};
+  LrReport *r = NULL;
+  LrErr err = {{0}};
+  CU_ASSERT_EQUAL_FATAL(lr_report_build(db, trace, &o, &r, &err), 0);
+  fprintf(stderr, "heap-only peak: lowram %lld B, massif %lld B\n", (long long)r->heap_peak,
+          (long long)m);
+  CU_ASSERT(m > 0);
+  /* massif counts requested bytes too; the runtime's own small blocks
+     (e.g. loader or dlsym buffers) may differ between the two runs */
+  int64_t d = r->heap_peak - m;
+  CU_ASSERT(d < 4096 && d > -4096);
+  lr_report_free(r);
+  sqlite3_close(db);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fprintf(stderr, "usage: test_record REC_PROG\n");
+    return 2;
+  }
+  prog = argv[1];
+  dir = lrt_tmpdir("record");
+  snprintf(trace, sizeof trace, "%s/rec.db", dir);
+  if (CU_initialize_registry() != CUE_SUCCESS) return 2;
+  CU_pSuite s = CU_add_suite("record", NULL, NULL);
+  CU_add_test(s, "recorded program's peak and sections", test_recorded_peak);
+  CU_add_test(s, "killed at its peak", test_killed_at_peak);
+  CU_add_test(s, "massif's heap peak agrees", test_massif_agrees);
+  int rc = lrt_main();
+  tb_rmtree(dir);
+  return rc;
+}
