@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -78,7 +79,8 @@ static int found_cmp(const void *a, const void *b) {
 /* The spools in dir whose names start with prefix and whose writers are
 ** `child` or its descendants, sorted by pid then exec index. Returns how
 ** many were put at the start of *all (malloc'd, caller frees). */
-static size_t find_spools(const char *dir, const char *prefix, uint64_t child, Found **all) {
+static size_t find_spools(const char *dir, const char *prefix, uint64_t child,
+                          uint64_t since_ns, Found **all) {
   size_t n = 0, cap = 0;
   *all = NULL;
   DIR *d = opendir(dir);
@@ -102,7 +104,9 @@ static size_t find_spools(const char *dir, const char *prefix, uint64_t child, F
     f->pid = lr_spool_header(sp)->pid;
     f->ppid = lr_spool_header(sp)->ppid;
     f->exec_index = lr_spool_header(sp)->exec_index;
-    f->taken = f->pid == child;
+    /* a spool older than this run is a leftover, whatever its pid says */
+    f->taken = f->pid == child && lr_spool_header(sp)->start_realtime_ns + 1000000000u >= since_ns;
+    if (lr_spool_header(sp)->start_realtime_ns + 1000000000u < since_ns) f->ppid = 0;
     lr_spool_close(sp);
     n++;
   }
@@ -136,6 +140,7 @@ static int env_set(char ***env, size_t *n, const char *name, const char *value) 
   for (size_t i = 0; i < *n; i++)
     if (!strncmp((*env)[i], name, nl) && (*env)[i][nl] == '=') {
       (*env)[i] = (*env)[--*n];
+      (*env)[*n] = NULL; /* else the moved last entry stays twice */
       break;
     }
   if (!value) return 0;
@@ -281,6 +286,9 @@ int lr_cli_record(int argc, char **argv) {
 
   pid_t pid;
   char **cmd = argv + optind;
+  struct timespec t0;
+  clock_gettime(CLOCK_REALTIME, &t0);
+  uint64_t since_ns = (uint64_t)t0.tv_sec * 1000000000u + (uint64_t)t0.tv_nsec;
   int rc = strchr(cmd[0], '/') ? posix_spawn(&pid, cmd[0], NULL, NULL, cmd, env)
                                : posix_spawnp(&pid, cmd[0], NULL, NULL, cmd, env);
   free(env);
@@ -302,7 +310,7 @@ int lr_cli_record(int argc, char **argv) {
              : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
 
   Found *spools = NULL;
-  size_t ns = find_spools(dir, prefix, (uint64_t)pid, &spools);
+  size_t ns = find_spools(dir, prefix, (uint64_t)pid, since_ns, &spools);
   if (!ns) {
     lr_cli_error("record", "%s left no spool in %s (a static or setuid program, or the shim "
                  "could not start; see its messages above)", cmd[0], dir);

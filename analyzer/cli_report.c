@@ -149,7 +149,10 @@ static void print_gap(const LrReport *r) {
 }
 
 static void print_phases(const LrReport *r, int top, LrBy by) {
-  if (!r->nphases) return;
+  if (!r->nphases) {
+    printf("\nPhases: none (the program set no markers; lowram_mark(\"prefill\") in lowram.h)\n");
+    return;
+  }
   printf("\nPhases (marker to marker; the highest peak is marked *)\n");
   int64_t best = -1;
   for (size_t i = 0; i < r->nphases; i++)
@@ -253,6 +256,8 @@ static void print_text(const char *path, const LrReport *r, const LrReportOpts *
   printf("\n  %lld events, %lld allocations, %lld frees, %lld markers, %lld RSS samples\n",
          (long long)u->events, (long long)u->allocs, (long long)u->frees, (long long)u->markers,
          (long long)u->samples);
+  if (u->cut_short)
+    printf("  note: the recording was cut short; numbers cover the events written until then\n");
   if (!u->allocs) {
     printf("\nNo allocations in this trace.\n");
     return;
@@ -403,7 +408,8 @@ static void print_json(const char *path, const LrReport *r, const LrReportOpts *
   int top = o->top > 0 ? o->top : 10;
   printf("{\"trace\":");
   js(path);
-  printf(",\"complete\":%s,\"run\":{\"command\":", u->complete ? "true" : "false");
+  printf(",\"complete\":%s,\"cut_short\":%s,\"run\":{\"command\":",
+         u->complete ? "true" : "false", u->cut_short ? "true" : "false");
   js(u->argv);
   printf(",\"pid\":%lld,\"threads\":%lld,\"duration_ns\":%lld,\"end_reason\":", (long long)u->pid,
          (long long)u->threads, (long long)u->duration_ns);

@@ -313,9 +313,18 @@ int lr_cli_suggest(int argc, char **argv) {
     if (pk.file > 0) printf("  file-mapped   %10s   (mapped files at that moment, apart from the heap)\n", B(b1, pk.file));
     printf("  phase peaks:");
     for (int ph = 0, shown = 0; ph < lr_suggest_nphases(m); ph++) {
-      double sum = 0;
-      for (int s = 0; s < nsites; s++) sum += lr_suggest_site_at(m, ph, s, x);
-      if (sum > 0) printf("%s %s %s", shown++ ? "," : "", lr_suggest_phase_name(m, ph), B(b1, sum));
+      /* a phase with several moments shows its highest */
+      int first = 1;
+      for (int q = 0; q < ph; q++) first &= strcmp(lr_suggest_phase_name(m, q), lr_suggest_phase_name(m, ph)) != 0;
+      if (!first) continue;
+      double best = 0;
+      for (int q = ph; q < lr_suggest_nphases(m); q++) {
+        if (strcmp(lr_suggest_phase_name(m, q), lr_suggest_phase_name(m, ph))) continue;
+        double sum = 0;
+        for (int s = 0; s < nsites; s++) sum += lr_suggest_site_at(m, q, s, x);
+        if (sum > best) best = sum;
+      }
+      if (best > 0) printf("%s %s %s", shown++ ? "," : "", lr_suggest_phase_name(m, ph), B(b1, best));
     }
     printf("\n  contributors at the '%s' peak:\n", pk.phase >= 0 ? lr_suggest_phase_name(m, pk.phase) : "?");
     printf("    %10s %5s  %-22s %-34s %s\n", "bytes", "share", "class", "fit (bytes)", "site");
@@ -330,6 +339,9 @@ int lr_cli_suggest(int argc, char **argv) {
     if (budget) {
       printf("\nBudget %s, safety margin %.0f%% (%s) -> plan for at most %s%s:\n", B(b1, (double)budget),
              margin, B(b2, (double)budget - limit), B(b3, limit), est);
+      config_str(m, x, cfg, sizeof cfg);
+      printf("  %s: predicted %s %s\n", cfg, B(b1, pk.heap),
+             pk.heap <= limit ? "fits" : "does NOT fit");
       if (nothing_fits) {
         double xmin[LR_FIT_MAX_PARAMS];
         memcpy(xmin, x, sizeof xmin);

@@ -92,6 +92,14 @@ int lr_cli_sweep(int argc, char **argv) {
     lr_cli_error("sweep", "%s already holds a sweep (%s); choose another -o", dir, ixpath);
     goto out;
   }
+  for (size_t r = 0; r < lr_sweep_nruns(s); r++) {
+    char old[PATH_MAX];
+    snprintf(old, sizeof old, "%s/run-%zu.db", dir, r + 1);
+    if (access(old, F_OK) == 0) {
+      lr_cli_error("sweep", "%s already exists (an earlier sweep?); choose another -o", old);
+      goto out;
+    }
+  }
   char self[PATH_MAX];
   ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
   if (sl <= 0) {

@@ -231,6 +231,17 @@ static int solve(const LrFitSpace *s, const double *y, const int *cols, int k,
   return 0;
 }
 
+/* A negative coefficient on a squared term makes bytes fall, and then go
+** negative, as the parameter grows: no buffer does that, and extrapolating
+** it (the budget search goes far beyond the sweep) would call huge
+** configurations small. Such subsets are not candidates. */
+static int bends_down(const LrFitSpace *s, const int *cols, int k, const Solve *sv) {
+  for (int j = 0; j < k; j++)
+    for (int p = 0; p < s->nparams; p++)
+      if (s->terms[cols[j]].exp[p] >= 2 && sv->coef[j] < 0) return 1;
+  return 0;
+}
+
 /* Next k-subset of {0..n-1} in lexicographic order; 0 when exhausted. */
 static int next_subset(int *c, int k, int n) {
   int i = k - 1;
@@ -296,7 +307,7 @@ int lr_fit_site(const LrFitSpace *s, const double *y, const LrFitOptions *opt,
     for (int j = 0; j < k; j++) c[j] = j;
     do {
       Solve sv;
-      if (solve(s, y, c, k, work, &sv) != 0) continue;
+      if (solve(s, y, c, k, work, &sv) != 0 || bends_down(s, c, k, &sv)) continue;
       if (sv.loo_err >= 0) {
         if (best_by_k[k] < 0 || sv.loo_err < best_by_k[k]) {
           best_by_k[k] = sv.loo_err;

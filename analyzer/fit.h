@@ -25,6 +25,9 @@
 **   4. Otherwise the subset with the smallest leave-one-out error is kept,
 **      preferring fewer terms when within 5% of that error, and the site is
 **      classed irregular when that error exceeds irregular_tol * max|y|.
+** Subsets giving a squared term a negative coefficient are never chosen
+** (bytes would fall and go negative as the parameter grows, which no buffer
+** does, and the budget search extrapolates far).
 ** Least squares uses modified Gram-Schmidt (applied twice) in long double
 ** on columns scaled to unit max, which is plenty for <= 6 terms and byte
 ** counts below 2^53.

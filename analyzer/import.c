@@ -88,6 +88,7 @@ typedef struct Imp {
   char *argv_json;
   /* counters */
   uint64_t events, stacks, max_seq, max_ns, named;
+  double agg_seconds;
   int64_t peak_rss;
 } Imp;
 
@@ -709,7 +710,12 @@ static int run(Imp *im, const char *spool_path, const LrImportOpts *opts, const 
       im->named = ss.frames_named;
   }
   if (exec(im, "COMMIT")) return -1;
-  if (lr_agg_build(im->db, out, im->err) != 0) {
+  struct timespec a, b;
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  int agg = lr_agg_build(im->db, out, im->err);
+  clock_gettime(CLOCK_MONOTONIC, &b);
+  im->agg_seconds = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+  if (agg != 0) {
     im->failed = 1;
     return -1;
   }
@@ -773,6 +779,7 @@ int lr_import(const char *spool_path, const char *out_path, const LrImportOpts *
       stats->peak_heap_seq = ls->peak_heap_seq;
     }
     stats->frames_named = im.named;
+    stats->agg_seconds = im.agg_seconds;
     stats->peak_rss = im.peak_rss;
     snprintf(stats->end_reason, sizeof stats->end_reason, "%s",
              end_reason(lr_spool_header(sp), opts ? opts->killed_by : 0));

@@ -36,6 +36,7 @@ typedef struct LrImportStats {
   uint64_t peak_heap_seq;   /* the event that reached it */
   int64_t peak_rss;         /* largest VmRSS sample (0 if none) */
   char end_reason[16];      /* as stored in meta.end_reason */
+  double agg_seconds;       /* of the import's time, spent in lr_agg_build */
 } LrImportStats;
 
 /* Imports the spool at spool_path into a new trace at out_path (which must

@@ -175,6 +175,13 @@ static void put_map(LrLife *l, const Map *m, const char *fkind, uint64_t fseq, u
 
 /* ---- heap events ---- */
 
+/* Sizes come from the spool and may be absurd (2^63 and more): the live sum
+** is kept modulo 2^64, never a signed overflow, and every end subtracts
+** exactly what its start added (invariant 3). */
+static void live_add(LrLife *l, uint64_t delta) {
+  l->st.heap_live = (int64_t)((uint64_t)l->st.heap_live + delta);
+}
+
 static void heap_start(LrLife *l, unsigned kind, uint64_t addr, uint64_t size, uint64_t seq,
                        uint64_t ns, uint32_t tid, uint64_t stack, uint64_t alignment) {
   if (!addr) return;
@@ -183,7 +190,7 @@ static void heap_start(LrLife *l, unsigned kind, uint64_t addr, uint64_t size, u
     /* a free we never saw (e.g. from before the shim started): end it here */
     l->st.unmatched_allocs++;
     put_blk(l, old, "free", seq, ns);
-    l->st.heap_live -= (int64_t)old->size;
+    live_add(l, 0 - old->size);
     heap_del(l, old);
   }
   Blk *b = heap_add(l, addr);
@@ -192,7 +199,7 @@ static void heap_start(LrLife *l, unsigned kind, uint64_t addr, uint64_t size, u
     return;
   }
   *b = (Blk){addr, ++l->next_id, size, seq, ns, stack, alignment, tid, (uint8_t)kind};
-  l->st.heap_live += (int64_t)size;
+  live_add(l, size);
   if (l->st.heap_live > l->st.peak_heap) {
     l->st.peak_heap = l->st.heap_live;
     l->st.peak_heap_seq = seq;
@@ -207,7 +214,7 @@ static void heap_end(LrLife *l, uint64_t addr, uint64_t seq, uint64_t ns, const 
     return;
   }
   put_blk(l, b, fkind, seq, ns);
-  l->st.heap_live -= (int64_t)b->size;
+  live_add(l, 0 - b->size);
   heap_del(l, b);
 }
 

@@ -248,11 +248,22 @@ static int find_marker(sqlite3 *db, const char *path, const char *spec, int64_t 
 
 int lr_peak_moment(sqlite3 *db, const char *path, const char *spec, LrMoment *out,
                    LrErr *err) {
-  int64_t seq, first = 0, last = -1, last_ns = 0;
+  int64_t seq, last = -1, last_ns = 0;
   path = path ? path : "(trace)";
-  if (info(db, "last_seq", &last) || info(db, "first_seq", &first) ||
-      info(db, "last_ns", &last_ns))
+  if (info(db, "last_seq", &last) || info(db, "last_ns", &last_ns))
     return lr_err_set(err, "%s: the trace has no aggregate tables", path);
+  /* the run goes on after its last allocation: markers, samples, its end */
+  static const char *const ends[] = {
+    "SELECT max(seq) FROM markers", "SELECT max(seq) FROM rss_samples",
+    "SELECT value FROM meta WHERE key = 'last_seq'", "SELECT max(ns) FROM markers",
+    "SELECT max(ns) FROM rss_samples", "SELECT value FROM meta WHERE key = 'end_ns'"};
+  for (int k = 0; k < 6; k++) {
+    int64_t v;
+    if (q_int(db, ends[k], 0, 0, 0, &v) == 1) {
+      int64_t *dst = k < 3 ? &last : &last_ns;
+      if (v > *dst) *dst = v;
+    }
+  }
   int64_t groups = 0;
   info(db, "groups", &groups);
   if (!spec || !*spec || !strcmp(spec, "peak")) {
@@ -273,9 +284,13 @@ int lr_peak_moment(sqlite3 *db, const char *path, const char *spec, LrMoment *ou
                         (long long)last);
   } else if (isdigit((unsigned char)spec[0]) || spec[0] == '.') {
     int64_t ns;
-    if (parse_time(spec, &ns))
+    if (parse_time(spec, &ns)) {
+      /* not a time: maybe a marker whose name starts with a digit */
+      if (find_marker(db, path, spec, &seq, err) == 0)
+        return lr_peak_moment_at_seq(db, path, seq, out, err);
       return lr_err_set(err, "%s: bad moment '%s' (want peak, a seq, a time like 1.5s or "
                         "200ms, or a marker name)", path, spec);
+    }
     if (ns > last_ns) {
       char b[64];
       snprintf(b, sizeof b, "%.3f s", (double)last_ns / 1e9);
@@ -287,7 +302,6 @@ int lr_peak_moment(sqlite3 *db, const char *path, const char *spec, LrMoment *ou
   } else {
     if (find_marker(db, path, spec, &seq, err)) return -1;
   }
-  (void)first;
   return lr_peak_moment_at_seq(db, path, seq, out, err);
 }
 

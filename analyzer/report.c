@@ -99,6 +99,7 @@ static void run_info(Ctx *c) {
   u->end_code = one_int(c, "SELECT value FROM meta WHERE key = 'end_code'", -1);
   u->pid = one_int(c, "SELECT value FROM meta WHERE key = 'pid'", -1);
   u->complete = one_int(c, "SELECT value FROM meta WHERE key = 'complete'", 0) == 1;
+  u->cut_short = one_int(c, "SELECT value FROM meta WHERE key = 'cut_short'", 0) == 1;
   int64_t last_ns = one_int(c, "SELECT value FROM agg_info WHERE key = 'last_ns'", 0);
   u->duration_ns = one_int(c, "SELECT value FROM meta WHERE key = 'end_ns'", last_ns);
   if (u->duration_ns < last_ns) u->duration_ns = last_ns;
@@ -357,12 +358,14 @@ static int timeline(Ctx *c, int width) {
   int64_t span = t1 - t0;
   for (int i = 0; i < width; i++) {
     LrTick *t = &r->timeline[i];
-    t->ns_start = t0 + span * i / width;
-    t->ns_end = t0 + span * (i + 1) / width;
+    t->ns_start = t0 + (int64_t)((double)span * i / width);
+    t->ns_end = t0 + (int64_t)((double)span * (i + 1) / width);
     t->max_live = -1;
     t->rss = -1;
   }
-#define TICK(ns) ((ns) <= t0 ? 0 : (ns) >= t1 ? width - 1 : (int)(((ns) - t0) * width / span))
+  /* in double: a corrupt time must not overflow into a bad index */
+#define TICK(ns) ((ns) <= t0 ? 0 : (ns) >= t1 ? width - 1 \
+                  : (int)((double)((ns) - t0) * width / (double)span))
   sqlite3_stmt *st;
   /* an agg bucket is narrower than a tick; it lands in the tick of its start */
   if (prep(c, "SELECT ns_start, max_live, heap + anon, max_seq FROM agg_timeline "

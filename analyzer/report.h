@@ -48,6 +48,7 @@ typedef struct LrRun {
   int64_t end_code;     /* -1 when unknown */
   int64_t pid, duration_ns, events, threads, allocs, frees, markers, samples;
   int complete;         /* meta.complete == 1 */
+  int cut_short;        /* meta.cut_short == 1: the spool lost its tail */
 } LrRun;
 
 typedef struct LrRss {

@@ -24,6 +24,9 @@ typedef struct Phase {
   char name[128];
   int64_t peak, seq, file;
   int64_t ns; /* time spent in the phase, all occurrences */
+  /* the kept occurrence: events in (lo, hi), how many heap/anon event
+  ** seqs it holds, and the 0-based ordinal of its peak (-1: the marker) */
+  int64_t lo, hi, nevents, ordinal;
   int64_t *bytes, *blocks; /* per site, filled after sites are known */
 } Phase;
 
@@ -44,6 +47,11 @@ struct LrSiteBytes {
   int hcap;
   int nphases;
   Phase phases[LR_SITEBYTES_MAX_PHASES];
+  /* kept open for lr_sitebytes_moment() */
+  sqlite3 *db;
+  int *stack_site;
+  int64_t nstack;
+  int nullsite;
 };
 
 static int fail_db(LrErr *err, const char *path, sqlite3 *db, const char *what) {
@@ -52,6 +60,8 @@ static int fail_db(LrErr *err, const char *path, sqlite3 *db, const char *what) 
 
 void lr_sitebytes_free(LrSiteBytes *r) {
   if (!r) return;
+  sqlite3_close(r->db);
+  free(r->stack_site);
   for (int i = 0; i < r->nsites; i++) free(r->sites[i].key);
   free(r->sites);
   free(r->site_hash);
@@ -325,7 +335,9 @@ static int scan_peaks(LrSiteBytes *r, sqlite3 *db, LrErr *err) {
   }
   int rc = 0;
   int cur = phase_index(r, "(start)", err);
-  int64_t span_max = -1, span_seq = 0, open_live = 0, open_seq = 0, open_ns = 0;
+  r->phases[cur].lo = -1;
+  int64_t span_max = -1, span_seq = 0, open_live = 0, open_seq = -1, open_ns = 0;
+  int64_t span_events = 0, span_ord = -1;
   int64_t end_ns = 0;
   sqlite3_stmt *en;
   if (sqlite3_prepare_v2(db, "SELECT MAX((SELECT MAX(alloc_ns) FROM allocations), (SELECT "
@@ -347,10 +359,16 @@ static int scan_peaks(LrSiteBytes *r, sqlite3 *db, LrErr *err) {
       if (span_max < 0) { /* no event in the span: what the marker saw */
         span_max = open_live;
         span_seq = open_seq;
+        span_ord = -1;
       }
       if (span_max > r->phases[cur].peak) {
-        r->phases[cur].peak = span_max;
-        r->phases[cur].seq = span_seq;
+        Phase *ph = &r->phases[cur];
+        ph->peak = span_max;
+        ph->seq = span_seq;
+        ph->lo = open_seq;
+        ph->hi = m;
+        ph->nevents = span_events;
+        ph->ordinal = span_ord;
       }
       r->phases[cur].ns += (m == INT64_MAX ? end_ns : sqlite3_column_int64(mk, 2)) - open_ns;
       if (m == INT64_MAX) break;
@@ -363,6 +381,8 @@ static int scan_peaks(LrSiteBytes *r, sqlite3 *db, LrErr *err) {
       ** marker is the previous span's last one, and counting it here would
       ** let leftovers of the previous phase set this phase's moment */
       span_max = -1;
+      span_events = 0;
+      span_ord = -1;
       open_live = live;
       open_seq = span_seq = m;
       open_ns = sqlite3_column_int64(mk, 2);
@@ -380,7 +400,9 @@ static int scan_peaks(LrSiteBytes *r, sqlite3 *db, LrErr *err) {
     if (live > span_max) {
       span_max = live;
       span_seq = next;
+      span_ord = span_events;
     }
+    span_events++;
   }
   sqlite3_finalize(mk);
   sqlite3_finalize(al);
@@ -395,43 +417,74 @@ static int scan_peaks(LrSiteBytes *r, sqlite3 *db, LrErr *err) {
   return 0;
 }
 
-static int read_moments(LrSiteBytes *r, sqlite3 *db, const int *stack_site, int64_t nstack,
-                        int nullsite, LrErr *err) {
+/* Site bytes and blocks live at seq (heap + anon), file-mapped bytes apart. */
+static int bytes_at(LrSiteBytes *r, int64_t seq, int64_t *bytes, int64_t *blocks, int64_t *file,
+                    LrErr *err) {
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(db,
+  if (sqlite3_prepare_v2(r->db,
                          "SELECT stack_id, region, SUM(size), COUNT(*) FROM allocations "
                          "WHERE alloc_seq <= ?1 AND (free_seq IS NULL OR free_seq > ?1) "
                          "GROUP BY stack_id, region",
                          -1, &st, NULL))
-    return fail_db(err, r->path, db, "allocations");
+    return fail_db(err, r->path, r->db, "allocations");
+  sqlite3_bind_int64(st, 1, seq);
+  *file = 0;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    const char *region = (const char *)sqlite3_column_text(st, 1);
+    int64_t b = sqlite3_column_int64(st, 2);
+    if (region && !strcmp(region, "file")) {
+      *file += b;
+      continue;
+    }
+    int s = r->nullsite;
+    if (sqlite3_column_type(st, 0) != SQLITE_NULL) {
+      int64_t id = sqlite3_column_int64(st, 0);
+      s = id >= 0 && id < r->nstack && r->stack_site[id] >= 0 ? r->stack_site[id] : r->nullsite;
+    }
+    bytes[s] += b;
+    if (blocks) blocks[s] += sqlite3_column_int64(st, 3);
+  }
+  sqlite3_finalize(st);
+  return 0;
+}
+
+static int read_moments(LrSiteBytes *r, LrErr *err) {
   for (int p = 0; p < r->nphases; p++) {
     Phase *ph = &r->phases[p];
     ph->bytes = calloc((size_t)r->nsites + 1, sizeof *ph->bytes);
     ph->blocks = calloc((size_t)r->nsites + 1, sizeof *ph->blocks);
-    if (!ph->bytes || !ph->blocks) {
-      sqlite3_finalize(st);
-      return lr_err_set(err, "%s: out of memory", r->path);
-    }
-    sqlite3_reset(st);
-    sqlite3_bind_int64(st, 1, ph->seq);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-      const char *region = (const char *)sqlite3_column_text(st, 1);
-      int64_t bytes = sqlite3_column_int64(st, 2);
-      if (region && !strcmp(region, "file")) {
-        ph->file += bytes;
-        continue;
-      }
-      int s = nullsite;
-      if (sqlite3_column_type(st, 0) != SQLITE_NULL) {
-        int64_t id = sqlite3_column_int64(st, 0);
-        s = id >= 0 && id < nstack && stack_site[id] >= 0 ? stack_site[id] : nullsite;
-      }
-      ph->bytes[s] += bytes;
-      ph->blocks[s] += sqlite3_column_int64(st, 3);
-    }
+    if (!ph->bytes || !ph->blocks) return lr_err_set(err, "%s: out of memory", r->path);
+    if (bytes_at(r, ph->seq, ph->bytes, ph->blocks, &ph->file, err)) return -1;
   }
-  sqlite3_finalize(st);
   return 0;
+}
+
+int64_t lr_sitebytes_phase_events(const LrSiteBytes *r, int p) { return r->phases[p].nevents; }
+int64_t lr_sitebytes_phase_ordinal(const LrSiteBytes *r, int p) { return r->phases[p].ordinal; }
+
+int lr_sitebytes_moment(LrSiteBytes *r, int p, int64_t ordinal, int64_t *bytes, int64_t *file,
+                        LrErr *err) {
+  const Phase *ph = &r->phases[p];
+  if (ordinal < 0 || ordinal >= ph->nevents)
+    return lr_err_set(err, "%s: phase %s has no event %lld", r->path, ph->name, (long long)ordinal);
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(r->db,
+                         "SELECT seq FROM (SELECT alloc_seq AS seq FROM allocations WHERE region "
+                         "IN ('heap','anon') AND alloc_seq > ?1 AND alloc_seq < ?2 UNION "
+                         "SELECT free_seq FROM allocations WHERE region IN ('heap','anon') AND "
+                         "free_seq > ?1 AND free_seq < ?2) ORDER BY seq LIMIT 1 OFFSET ?3",
+                         -1, &st, NULL))
+    return fail_db(err, r->path, r->db, "allocations");
+  sqlite3_bind_int64(st, 1, ph->lo);
+  sqlite3_bind_int64(st, 2, ph->hi);
+  sqlite3_bind_int64(st, 3, ordinal);
+  int64_t seq = -1;
+  if (sqlite3_step(st) == SQLITE_ROW) seq = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  if (seq < 0) return lr_err_set(err, "%s: phase %s: event %lld not found", r->path, ph->name,
+                                 (long long)ordinal);
+  memset(bytes, 0, sizeof *bytes * (size_t)r->nsites);
+  return bytes_at(r, seq, bytes, NULL, file, err);
 }
 
 static int site_stats(LrSiteBytes *r, sqlite3 *db, const int *stack_site, int64_t nstack,
@@ -516,11 +569,15 @@ LrSiteBytes *lr_sitebytes_read(const char *path, LrErr *err) {
     lr_err_set(err, "%s: out of memory", path);
     goto fail;
   }
-  if (scan_peaks(r, db, err) || read_moments(r, db, stack_site, nstack, nullsite, err) ||
-      site_stats(r, db, stack_site, nstack, nullsite, err))
+  r->db = db;
+  r->stack_site = stack_site;
+  r->nstack = nstack;
+  r->nullsite = nullsite;
+  db = NULL;
+  stack_site = NULL;
+  if (scan_peaks(r, r->db, err) || read_moments(r, err) ||
+      site_stats(r, r->db, r->stack_site, r->nstack, nullsite, err))
     goto fail;
-  free(stack_site);
-  sqlite3_close(db);
   return r;
 fail:
   free(stack_site);

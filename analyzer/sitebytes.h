@@ -83,6 +83,16 @@ int64_t lr_sitebytes_phase_file(const LrSiteBytes *r, int p); /* file-mapped byt
 int64_t lr_sitebytes_phase_seq(const LrSiteBytes *r, int p);
 /* Time spent in the phase (all its occurrences), nanoseconds. */
 int64_t lr_sitebytes_phase_ns(const LrSiteBytes *r, int p);
+/* The kept occurrence of phase p as a list of events (heap/anon event
+** seqs between its marker and the next): how many, and the 0-based
+** ordinal of the peak among them (-1 when the span had no event). */
+int64_t lr_sitebytes_phase_events(const LrSiteBytes *r, int p);
+int64_t lr_sitebytes_phase_ordinal(const LrSiteBytes *r, int p);
+/* Live bytes of every site (bytes[nsites]) and file-mapped bytes just after
+** event `ordinal` of phase p, so that runs whose phases have the same
+** events can be compared at the same point of the program. */
+int lr_sitebytes_moment(LrSiteBytes *r, int p, int64_t ordinal, int64_t *bytes, int64_t *file,
+                        LrErr *err);
 /* Live bytes of site s at phase p's peak moment. */
 int64_t lr_sitebytes_bytes(const LrSiteBytes *r, int p, int s);
 /* Blocks of site s live at phase p's peak moment. */

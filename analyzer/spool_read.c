@@ -32,6 +32,11 @@ struct LrSpoolCursor {
   uint64_t frames[LR_SPOOL_MAX_FRAMES];
   LrSpoolStr *argv;
   uint32_t argv_cap;
+  /* peek_seq's last answer: the record at peek_stop ends a run of STACK and
+  ** ARGV records (which change no delta state), so every STACK of that run
+  ** gets the same seq; scanning the run once keeps decoding linear. */
+  const uint8_t *peek_stop;
+  uint64_t peek_val;
 };
 
 /* Longest argv the reader accepts. */
@@ -73,8 +78,14 @@ static int rd_str(Rd *r, LrSpoolStr *s) {
 }
 
 int lr_spool_is_spool(const char *path) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  /* never block on a FIFO or a device: only a regular file can be a spool */
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return 0;
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return 0;
+  }
   char m[8];
   ssize_t n = read(fd, m, sizeof m);
   close(fd);
@@ -84,7 +95,7 @@ int lr_spool_is_spool(const char *path) {
 static int pow2(uint64_t v) { return v && !(v & (v - 1)); }
 
 LrSpool *lr_spool_open(const char *path, LrErr *err) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block */
   if (fd < 0) {
     lr_err_set(err, "%s: %s", path, strerror(errno));
     return NULL;
@@ -261,11 +272,13 @@ static int rd_free_seq(Rd *r, LrSpoolRec *o) {
 ** there is none. A STACK record's own position says little (at the start
 ** of a chunk seq restarts at 0), but the event that uses it comes next.
 ** Never reads past r->end. */
-static uint64_t peek_seq(const LrSpoolCursor *c, Rd r) {
+static uint64_t peek_scan(const LrSpoolCursor *c, Rd *rr) {
+  Rd r = *rr;
   uint64_t v, n;
   int64_t sv;
   LrSpoolStr str;
   while (r.p < r.end) {
+    rr->p = r.p; /* where the record that decides the answer starts */
     unsigned t = *r.p++;
     if (t == LR_REC_STACK) {
       if (!rd_uv(&r, &v) || !rd_uv(&r, &n) || n > LR_SPOOL_MAX_FRAMES) break;
@@ -280,7 +293,7 @@ static uint64_t peek_seq(const LrSpoolCursor *c, Rd r) {
       uint64_t d, seq;
       if (!rd_uv(&r, &d)) break;
       seq = c->prev_seq + d;
-      int extra = t == LR_EV_MREMAP ? 0 : 0;
+      int extra = t == LR_EV_MREMAP ? 2 : 0;
       if (!rd_uv(&r, &v) || !rd_sv(&r, &sv) || !rd_uv(&r, &v) || !rd_uv(&r, &v) ||
           !rd_sv(&r, &sv))
         break;
@@ -293,7 +306,17 @@ static uint64_t peek_seq(const LrSpoolCursor *c, Rd r) {
       break;
     }
   }
+  rr->p = r.p;
   return c->prev_seq;
+}
+
+static uint64_t peek_seq(LrSpoolCursor *c, Rd r) {
+  /* r.p is past this STACK record; inside the last scanned run the
+  ** answer is the same (prev_seq has not moved since) */
+  if (c->peek_stop && r.p <= c->peek_stop) return c->peek_val;
+  c->peek_val = peek_scan(c, &r);
+  c->peek_stop = r.p;
+  return c->peek_val;
 }
 
 static int decode(LrSpoolCursor *c, Rd *r, LrSpoolRec *o) {

@@ -245,6 +245,47 @@ static void rss_fallback(LrSuggest *m, const double *rss) {
        (long long)fewest, lr_fmt_bytes(b, sizeof b, (int64_t)m->rss_gap));
 }
 
+static int run_phase(const LrSiteBytes *rb, const char *name) {
+  int rp = 0;
+  while (rp < lr_sitebytes_nphases(rb) - 1 && strcmp(lr_sitebytes_phase_name(rb, rp), name)) rp++;
+  return rp;
+}
+
+/* A phase's peak moment can move between runs (a buffer of the previous
+** phase freed early, stdio's buffer allocated late): then the bytes "at
+** the peak" jump between two different states and no small model fits
+** them. When the phase holds the same events in every run, each run's peak
+** event (by its ordinal in the phase) becomes a moment of its own, read in
+** every run at that same point of the program; the phase's predicted peak
+** is the highest of its moments. Otherwise the phase has one entry, each
+** run's own peak (phase_ord = -1). */
+static void add_phase_entries(LrSuggest *m, const char *name) {
+  int64_t ords[8], nev = -1;
+  int nords = 0, same = 1;
+  for (int r = 0; r < m->nruns; r++) {
+    LrSiteBytes *rb = m->runs[r];
+    int rp = run_phase(rb, name);
+    int64_t e = lr_sitebytes_phase_events(rb, rp), o = lr_sitebytes_phase_ordinal(rb, rp);
+    if (nev < 0) nev = e;
+    if (e != nev || e <= 0 || o < 0) same = 0;
+    int seen = 0;
+    for (int i = 0; i < nords; i++) seen |= ords[i] == o;
+    if (!seen && nords < 8) ords[nords++] = o;
+    else if (!seen) same = 0;
+  }
+  if (m->estimate || !same || nords <= 1 || m->nphases + nords > LR_SITEBYTES_MAX_PHASES) {
+    if (m->nphases < LR_SITEBYTES_MAX_PHASES) {
+      m->phase_ord[m->nphases] = -1;
+      snprintf(m->phase[m->nphases++], sizeof m->phase[0], "%s", name);
+    }
+    return;
+  }
+  for (int i = 0; i < nords; i++) {
+    m->phase_ord[m->nphases] = ords[i];
+    snprintf(m->phase[m->nphases++], sizeof m->phase[0], "%s", name);
+  }
+}
+
 /* Phases every run has, sites that matter, and the y vectors. */
 static int build_and_fit(LrSuggest *m, LrErr *err) {
   LrSiteBytes *r0 = m->runs[0];
@@ -261,8 +302,7 @@ static int build_and_fit(LrSuggest *m, LrErr *err) {
       note(m, "phase '%s' is missing from some runs; left out of the model", name);
       continue;
     }
-    if (m->nphases < LR_SITEBYTES_MAX_PHASES)
-      snprintf(m->phase[m->nphases++], sizeof m->phase[0], "%s", name);
+    add_phase_entries(m, name);
   }
   int64_t top = 0;
   for (int r = 0; r < m->nruns; r++)
@@ -294,23 +334,42 @@ static int build_and_fit(LrSuggest *m, LrErr *err) {
     return lr_err_set(err, "out of memory");
   }
   for (int s = 0; s < m->nsites; s++) m->ref_site[s] = -1;
-  for (int r = 0; r < m->nruns; r++) {
-    LrSiteBytes *rb = m->runs[r];
-    for (int s = 0; s < lr_sitebytes_nsites(rb); s++) {
-      int ms = m->small_site;
-      for (int q = 0; q < m->nsites; q++)
-        if (!strcmp(m->site_key[q], lr_sitebytes_site_key(rb, s))) ms = q;
-      if (r == m->ref_run && ms != m->small_site) m->ref_site[ms] = s;
-      for (int ph = 0; ph < m->nphases; ph++) {
-        int rp = 0;
-        while (strcmp(lr_sitebytes_phase_name(rb, rp), m->phase[ph])) rp++;
-        y[((size_t)ph * (size_t)m->nsites + (size_t)ms) * (size_t)m->nruns + (size_t)r] +=
-            (double)lr_sitebytes_bytes(rb, rp, s);
-        file[ph * m->nruns + r] = (double)lr_sitebytes_phase_file(rb, rp);
-      }
-    }
-  }
   int rc = 0;
+  for (int r = 0; r < m->nruns && !rc; r++) {
+    LrSiteBytes *rb = m->runs[r];
+    int ns = lr_sitebytes_nsites(rb);
+    int *map = malloc(sizeof(int) * (size_t)ns);
+    int64_t *mom = malloc(sizeof(int64_t) * (size_t)ns);
+    if (!map || !mom) {
+      free(map);
+      free(mom);
+      rc = lr_err_set(err, "out of memory");
+      break;
+    }
+    for (int s = 0; s < ns; s++) {
+      map[s] = m->small_site;
+      for (int q = 0; q < m->nsites; q++)
+        if (!strcmp(m->site_key[q], lr_sitebytes_site_key(rb, s))) map[s] = q;
+      if (r == m->ref_run && map[s] != m->small_site) m->ref_site[map[s]] = s;
+    }
+    for (int ph = 0; ph < m->nphases && !rc; ph++) {
+      int rp = run_phase(rb, m->phase[ph]);
+      int64_t f = lr_sitebytes_phase_file(rb, rp);
+      if (m->phase_ord[ph] >= 0)
+        rc = lr_sitebytes_moment(rb, rp, m->phase_ord[ph], mom, &f, err);
+      for (int s = 0; s < ns && !rc; s++)
+        y[((size_t)ph * (size_t)m->nsites + (size_t)map[s]) * (size_t)m->nruns + (size_t)r] +=
+            (double)(m->phase_ord[ph] >= 0 ? mom[s] : lr_sitebytes_bytes(rb, rp, s));
+      file[ph * m->nruns + r] = (double)f;
+    }
+    free(map);
+    free(mom);
+  }
+  if (rc) {
+    free(y);
+    free(file);
+    return rc;
+  }
   if (m->estimate) {
     rc = lr_suggest_estimate_fits(m, y, file);
   } else {
@@ -540,13 +599,27 @@ int lr_suggest_largest(const LrSuggest *m, const double *x, int p, double limit,
   xv[p] = 1;
   lr_suggest_predict(m, xv, &pk);
   if (pk.heap > limit) return 0;
-  xv[p] = cap;
-  lr_suggest_predict(m, xv, &pk);
-  if (pk.heap <= limit) {
-    *out = cap;
-    return 1;
+  /* double until it no longer fits, then bisect: the first crossing is the
+  ** answer even if some far-off value would "fit" again */
+  double lo = 1, hi = 2;
+  for (;;) {
+    if (hi >= cap) {
+      xv[p] = cap;
+      lr_suggest_predict(m, xv, &pk);
+      if (pk.heap <= limit) {
+        *out = cap;
+        return 1;
+      }
+      hi = cap;
+      break;
+    }
+    xv[p] = hi;
+    lr_suggest_predict(m, xv, &pk);
+    if (pk.heap > limit) break;
+    lo = hi;
+    hi *= 2;
   }
-  double lo = 1, hi = cap; /* lo fits, hi does not */
+  /* lo fits, hi does not */
   while (hi - lo > 1) {
     double mid = floor((lo + hi) / 2);
     xv[p] = mid;

@@ -12,6 +12,12 @@
 **         max over phases P of  sum over sites S of max(0, fit_{P,S}(x))
 **     (sites peak at different moments, so per-site maxima are never
 **     summed), and the phase reaching it is reported;
+**   - a phase's peak moment may move between runs (a buffer of the
+**     previous phase freed early, a late stdio buffer): when the phase holds
+**     the same number of events in every run, each distinct peak event (its
+**     ordinal in the phase) is read in every run and fitted as a moment of
+**     its own, and the phase predicts the highest of its moments; phase
+**     entries then repeat a name (lr_suggest_phase_name);
 **   - the RSS estimate is the measured peak VmRSS of each run fitted over
 **     the same parameters with the same term selection (so it carries the
 **     allocator overhead and resident file pages as they scale), when every
@@ -102,7 +108,8 @@ const char *lr_suggest_rss_method(const LrSuggest *m);
 void lr_suggest_predict(const LrSuggest *m, const double *x, LrSuggestPeak *out);
 
 /* Largest integer value v in [1, cap] of parameter p (others from x) whose
-** predicted heap peak is <= limit, assuming the peak grows with p.
+** predicted heap peak is <= limit: doubling from 1 until it does not fit,
+** then bisecting, so the first crossing counts.
 ** Returns 1 and *out (cap when even cap fits), or 0 when v = 1 does not fit. */
 int lr_suggest_largest(const LrSuggest *m, const double *x, int p, double limit, double cap,
                        double *out);

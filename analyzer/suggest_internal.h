@@ -19,7 +19,8 @@ struct LrSuggest {
   int nparams;
   char names[LR_FIT_MAX_PARAMS][64];
   int nphases;
-  char phase[LR_SITEBYTES_MAX_PHASES][128];
+  char phase[LR_SITEBYTES_MAX_PHASES][128]; /* names repeat: one entry per moment */
+  int64_t phase_ord[LR_SITEBYTES_MAX_PHASES]; /* event ordinal of the moment, -1: each run's peak */
   int nsites;
   char **site_key;
   int small_site;               /* the pooled "(small sites)" */

@@ -7,6 +7,7 @@
 #include "symbolize.h"
 
 #include <dirent.h>
+#include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwelf.h>
 #include <fcntl.h>
@@ -29,6 +30,12 @@ typedef struct Sym {
   const char *name;
 } Sym;
 
+/* An address range of one compile unit, for DWARF without .debug_aranges. */
+typedef struct CuRange {
+  uint64_t lo, hi;
+  Dwarf_Die die;
+} CuRange;
+
 typedef struct ElfFile {
   int fd;
   Elf *elf;
@@ -36,6 +43,9 @@ typedef struct ElfFile {
   Sym *syms;
   size_t nsyms;
   int is_exec; /* ET_EXEC: rel_pc + base is the ELF address */
+  CuRange *cus; /* built on the first address dwarf_addrdie cannot place */
+  size_t ncus;
+  int cus_built;
 } ElfFile;
 
 static int sym_cmp(const void *a, const void *b) {
@@ -85,8 +95,16 @@ static void load_syms(ElfFile *f) {
 ** empty, one without a build-id). */
 static int elf_open(ElfFile *f, const char *path, const char *want) {
   memset(f, 0, sizeof *f);
-  f->fd = open(path, O_RDONLY | O_CLOEXEC);
+  /* The path comes from the spool: a FIFO or a device there must not block
+  ** or be read, so open without blocking and accept regular files only. */
+  f->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (f->fd < 0) return -1;
+  struct stat st;
+  if (fstat(f->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(f->fd);
+    f->fd = -1;
+    return -1;
+  }
   f->elf = elf_begin(f->fd, ELF_C_READ_MMAP, NULL);
   char have[2 * 64 + 1];
   GElf_Ehdr eh;
@@ -109,6 +127,7 @@ static void elf_close(ElfFile *f) {
   if (f->elf) elf_end(f->elf);
   if (f->fd > 0) close(f->fd);
   free(f->syms);
+  free(f->cus);
 }
 
 static const char *func_at(const ElfFile *f, uint64_t a) {
@@ -124,10 +143,58 @@ static const char *func_at(const ElfFile *f, uint64_t a) {
   return NULL;
 }
 
-static int line_at(const ElfFile *f, uint64_t a, const char **file, int *line) {
+static int cu_cmp(const void *a, const void *b) {
+  const CuRange *x = a, *y = b;
+  return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/* Every compile unit's address ranges, sorted. clang (and so the Android
+** NDK) emits no .debug_aranges, which dwarf_addrdie relies on. */
+static void build_cus(ElfFile *f) {
+  f->cus_built = 1;
+  size_t cap = 0;
+  Dwarf_CU *cu = NULL;
+  Dwarf_Die die;
+  uint8_t type;
+  while (dwarf_get_units(f->dw, cu, &cu, NULL, &type, &die, NULL) == 0) {
+    if (type != DW_UT_compile && type != DW_UT_partial && type != DW_UT_skeleton) continue;
+    Dwarf_Addr base, lo, hi;
+    ptrdiff_t off = 0;
+    while ((off = dwarf_ranges(&die, off, &base, &lo, &hi)) > 0) {
+      if (hi <= lo) continue;
+      if (f->ncus == cap) {
+        size_t nc = cap ? cap * 2 : 64;
+        CuRange *n = realloc(f->cus, nc * sizeof *n);
+        if (!n) return;
+        f->cus = n;
+        cap = nc;
+      }
+      f->cus[f->ncus++] = (CuRange){lo, hi, die};
+    }
+  }
+  qsort(f->cus, f->ncus, sizeof *f->cus, cu_cmp);
+}
+
+static int cu_at(ElfFile *f, uint64_t a, Dwarf_Die *cu) {
+  if (dwarf_addrdie(f->dw, a, cu)) return 1;
+  if (!f->cus_built) build_cus(f);
+  size_t lo = 0, hi = f->ncus;
+  while (lo < hi) { /* first range starting after a */
+    size_t mid = (lo + hi) / 2;
+    if (f->cus[mid].lo <= a) lo = mid + 1;
+    else hi = mid;
+  }
+  if (lo && a < f->cus[lo - 1].hi) {
+    *cu = f->cus[lo - 1].die;
+    return 1;
+  }
+  return 0;
+}
+
+static int line_at(ElfFile *f, uint64_t a, const char **file, int *line) {
   if (!f->dw) return 0;
   Dwarf_Die cu;
-  if (!dwarf_addrdie(f->dw, a, &cu)) return 0;
+  if (!cu_at(f, a, &cu)) return 0;
   Dwarf_Line *l = dwarf_getsrc_die(&cu, a);
   if (!l) return 0;
   const char *src = dwarf_linesrc(l, NULL, NULL);

@@ -6,11 +6,16 @@
 ** call calloc/malloc before the real ones are known; those calls are served
 ** from a static pool whose blocks free() recognises and ignores.
 **
-** An event costs: the real call, one atomic add (sequence number), a vDSO
-** clock read, an unwind (libunwind's unw_backtrace or a frame-pointer walk),
-** a lock-free stack-table lookup and ~8 bytes appended to the thread's own
+** Hooked: the malloc family, the mmap family, dlopen/dlclose (module
+** map), execve (exec index), pthread_setname_np (thread names), exit/_exit/_Exit and __libc_start_main (how
+** the run ended); fork and fatal signals are handled in shim_session.c.
+**
+** An allocation costs: the real call, one atomic add (sequence number), a
+** vDSO clock read, a frame-pointer walk plus a hash lookup (a libunwind
+** unw_backtrace instead, for stacks not yet confirmed, see stack_checked),
+** a lock-free stack-table lookup and ~6 bytes appended to the thread's own
 ** spool chunk. No lock, no syscall, no malloc (invariants in
-** shim_internal.h).
+** shim_internal.h). Measured: ~70 ns per event (bench/overhead/run.sh).
 */
 /* The hooks must define the plain symbols (mmap, not mmap64): meson's
 ** default -D_FILE_OFFSET_BITS=64 would rename them. */
@@ -33,12 +38,18 @@
 #include "shim_internal.h"
 #include "unwind.h"
 
+/* pvalloc is glibc's alone; mmap64 is glibc's and bionic's (bionic LP64
+** has no valloc either: its hook falls back to memalign). */
 #ifdef __GLIBC__
-#define LR_HOOK_GLIBC(X)                                                        \
-  X(void *, pvalloc, (size_t))                                                  \
-  X(void *, mmap64, (void *, size_t, int, int, int, off64_t))
+#define LR_HOOK_PVALLOC(X) X(void *, pvalloc, (size_t))
 #else
-#define LR_HOOK_GLIBC(X)
+#define LR_HOOK_PVALLOC(X)
+#endif
+#if defined(__GLIBC__) || defined(__BIONIC__)
+#define LR_HAVE_MMAP64 1
+#define LR_HOOK_MMAP64(X) X(void *, mmap64, (void *, size_t, int, int, int, off64_t))
+#else
+#define LR_HOOK_MMAP64(X)
 #endif
 
 /* return type, name, parameter types */
@@ -56,11 +67,14 @@
   X(int, munmap, (void *, size_t))                                              \
   X(void *, mremap, (void *, size_t, size_t, int, ...))                         \
   X(void *, dlopen, (const char *, int))                                        \
+  X(int, execve, (const char *, char *const[], char *const[]))                  \
+  X(int, pthread_setname_np, (pthread_t, const char *))                          \
   X(int, dlclose, (void *))                                                     \
   X(void, exit, (int))                                                          \
   X(void, _exit, (int))                                                         \
   X(void, _Exit, (int))                                                         \
-  LR_HOOK_GLIBC(X)
+  LR_HOOK_PVALLOC(X)                                                            \
+  LR_HOOK_MMAP64(X)
 
 #define LR_REAL_FIELD(ret, name, params) ret(*name) params;
 static struct { LR_HOOKS(LR_REAL_FIELD) } real;
@@ -244,24 +258,10 @@ static __attribute__((noinline)) void record(LrTls *t, LrEvent *ev, int with_sta
   lr_sw_event(w, ev);
 }
 
-/* Enters the shim for recording: returns the thread state with its guard
-** taken, or NULL to just forward the call. */
-static inline LrTls *enter(void) {
-  LrTls *t = &lr_tls;
-  if (t->guard || !__atomic_load_n(&g_shim.active, __ATOMIC_RELAXED)) return NULL;
-  t->guard = 1;
-  return t;
-}
-
-static inline void leave(LrTls *t, int saved_errno) {
-  t->guard = 0;
-  errno = saved_errno;
-}
-
 /* ---- the malloc family ------------------------------------------------ */
 
 #define LR_ALLOC_HOOK(KIND, call, size_expr, align_expr)                        \
-  LrTls *t = enter();                                                           \
+  LrTls *t = lr_shim_enter();                                                           \
   if (!t) return call;                                                          \
   void *p = call;                                                               \
   int e = errno;                                                                \
@@ -270,7 +270,7 @@ static inline void leave(LrTls *t, int saved_errno) {
                   .alignment = (align_expr)};                                   \
     record(t, &ev, 1);                                                          \
   }                                                                             \
-  leave(t, e);                                                                  \
+  lr_shim_leave(t, e);                                                                  \
   return p;
 
 LR_EXPORT void *malloc(size_t n) {
@@ -295,7 +295,7 @@ LR_EXPORT void *calloc(size_t c, size_t n) {
 LR_EXPORT void free(void *p) {
   if (!p || in_boot_pool(p)) return;
   if (booting()) resolve();
-  LrTls *t = enter();
+  LrTls *t = lr_shim_enter();
   if (!t) {
     real.free(p);
     return;
@@ -305,14 +305,14 @@ LR_EXPORT void free(void *p) {
   real.free(p);
   LrEvent ev = {.kind = LR_EV_FREE, .addr = (uintptr_t)p, .seq = seq};
   record(t, &ev, 0);
-  leave(t, e);
+  lr_shim_leave(t, e);
 }
 
 /* realloc and reallocarray: the old block stops being ours before the call
 ** (free_seq), the new one is ours after it (seq). */
 static void *realloc_common(unsigned kind, void *old, size_t n, void *(*call)(void *, size_t, size_t),
                             size_t a, size_t b) {
-  LrTls *t = enter();
+  LrTls *t = lr_shim_enter();
   if (!t) return call(old, a, b);
   uint64_t free_seq = old ? lr_shim_next_seq() : 0;
   void *p = call(old, a, b);
@@ -324,7 +324,7 @@ static void *realloc_common(unsigned kind, void *old, size_t n, void *(*call)(vo
     ev.free_seq = old ? free_seq : ev.seq;
     record(t, &ev, p != NULL);
   }
-  leave(t, e);
+  lr_shim_leave(t, e);
   return p;
 }
 
@@ -371,7 +371,7 @@ LR_EXPORT void *reallocarray(void *old, size_t c, size_t n) {
 
 LR_EXPORT int posix_memalign(void **out, size_t align, size_t n) {
   if (booting()) resolve();
-  LrTls *t = enter();
+  LrTls *t = lr_shim_enter();
   if (!t) return real.posix_memalign(out, align, n);
   int r = real.posix_memalign(out, align, n);
   int e = errno;
@@ -380,13 +380,21 @@ LR_EXPORT int posix_memalign(void **out, size_t align, size_t n) {
                   .alignment = align};
     record(t, &ev, 1);
   }
-  leave(t, e);
+  lr_shim_leave(t, e);
   return r;
+}
+
+static void *call_aligned_alloc(size_t align, size_t n) {
+  return real.aligned_alloc ? real.aligned_alloc(align, n) : real.memalign(align, n);
+}
+
+static void *call_valloc(size_t n) {
+  return real.valloc ? real.valloc(n) : real.memalign((size_t)sysconf(_SC_PAGESIZE), n);
 }
 
 LR_EXPORT void *aligned_alloc(size_t align, size_t n) {
   if (booting()) resolve();
-  LR_ALLOC_HOOK(LR_EV_ALIGNED_ALLOC, real.aligned_alloc(align, n), n, align)
+  LR_ALLOC_HOOK(LR_EV_ALIGNED_ALLOC, call_aligned_alloc(align, n), n, align)
 }
 
 LR_EXPORT void *memalign(size_t align, size_t n) {
@@ -396,7 +404,7 @@ LR_EXPORT void *memalign(size_t align, size_t n) {
 
 LR_EXPORT void *valloc(size_t n) {
   if (booting()) resolve();
-  LR_ALLOC_HOOK(LR_EV_VALLOC, real.valloc(n), n, 0)
+  LR_ALLOC_HOOK(LR_EV_VALLOC, call_valloc(n), n, 0)
 }
 
 #ifdef __GLIBC__
@@ -432,31 +440,31 @@ static void record_mmap(LrTls *t, unsigned kind, void *p, size_t len, int prot, 
 
 LR_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off) {
   if (booting()) resolve();
-  LrTls *t = enter();
+  LrTls *t = lr_shim_enter();
   if (!t) return real.mmap(addr, len, prot, flags, fd, off);
   void *p = real.mmap(addr, len, prot, flags, fd, off);
   int e = errno;
   if (p != MAP_FAILED) record_mmap(t, LR_EV_MMAP, p, len, prot, flags, fd, (uint64_t)off);
-  leave(t, e);
+  lr_shim_leave(t, e);
   return p;
 }
 
-#ifdef __GLIBC__
+#ifdef LR_HAVE_MMAP64
 LR_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t off) {
   if (booting()) resolve();
-  LrTls *t = enter();
+  LrTls *t = lr_shim_enter();
   if (!t) return real.mmap64(addr, len, prot, flags, fd, off);
   void *p = real.mmap64(addr, len, prot, flags, fd, off);
   int e = errno;
   if (p != MAP_FAILED) record_mmap(t, LR_EV_MMAP64, p, len, prot, flags, fd, (uint64_t)off);
-  leave(t, e);
+  lr_shim_leave(t, e);
   return p;
 }
 #endif
 
 LR_EXPORT int munmap(void *addr, size_t len) {
   if (booting()) resolve();
-  LrTls *t = enter();
+  LrTls *t = lr_shim_enter();
   if (!t) return real.munmap(addr, len);
   uint64_t seq = lr_shim_next_seq();
   int r = real.munmap(addr, len);
@@ -465,7 +473,7 @@ LR_EXPORT int munmap(void *addr, size_t len) {
     LrEvent ev = {.kind = LR_EV_MUNMAP, .addr = (uintptr_t)addr, .size = len, .seq = seq};
     record(t, &ev, 0);
   }
-  leave(t, e);
+  lr_shim_leave(t, e);
   return r;
 }
 
@@ -478,7 +486,7 @@ LR_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
     va_end(ap);
   }
   if (booting()) resolve();
-  LrTls *t = enter();
+  LrTls *t = lr_shim_enter();
   if (!t) return real.mremap(old, old_len, new_len, flags, new_addr);
   uint64_t free_seq = lr_shim_next_seq();
   void *p = real.mremap(old, old_len, new_len, flags, new_addr);
@@ -490,7 +498,7 @@ LR_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
     ev.seq = lr_shim_next_seq();
     record(t, &ev, 1);
   }
-  leave(t, e);
+  lr_shim_leave(t, e);
   return p;
 }
 
@@ -543,11 +551,11 @@ LR_EXPORT void *dlopen(const char *file, int mode) {
   /* the loader's allocations and the library's constructors' are the
   ** program's: they are recorded (the search itself uses real malloc) */
   void *h = dlopen_as_caller(file, mode, caller);
-  LrTls *t = h ? enter() : NULL;
+  LrTls *t = h ? lr_shim_enter() : NULL;
   if (t) {
     int e = errno;
     lr_session_modules_sync();
-    leave(t, e);
+    lr_shim_leave(t, e);
   }
   return h;
 }
@@ -555,12 +563,63 @@ LR_EXPORT void *dlopen(const char *file, int mode) {
 LR_EXPORT int dlclose(void *h) {
   if (booting()) resolve();
   int r = real.dlclose(h);
-  LrTls *t = r == 0 ? enter() : NULL;
+  LrTls *t = r == 0 ? lr_shim_enter() : NULL;
   if (t) {
     int e = errno;
     lr_session_modules_sync();
-    leave(t, e);
+    lr_shim_leave(t, e);
   }
+  return r;
+}
+
+/* A thread that renames itself gets a new THREAD record (a rename of
+** another thread is not seen: its kernel tid is not known portably). */
+LR_EXPORT int pthread_setname_np(pthread_t th, const char *name) {
+  if (booting()) resolve();
+  int r = real.pthread_setname_np(th, name);
+  LrTls *t = r == 0 && pthread_equal(th, pthread_self()) ? lr_shim_enter() : NULL;
+  if (t) {
+    int e = errno;
+    size_t n = 0;
+    while (name[n] && n < 15) n++;
+    lr_sw_thread(&t->w, __atomic_load_n(&g_shim.seq, __ATOMIC_RELAXED), lr_shim_now(), t->tid,
+                 name, n);
+    lr_shim_leave(t, e);
+  }
+  return r;
+}
+
+/* A program that execs with its own environment array (a shell does)
+** passes the LOWRAM_EXEC_INDEX it saw at start, which is stale in a fork
+** child. Pass the current one, so the new image knows it replaces this
+** one. Only touched when the array names it or preloads something. */
+LR_EXPORT int execve(const char *path, char *const argv[], char *const envp[]) {
+  if (booting()) resolve();
+  const char *cur = lr_session_exec_env_entry();
+  LrTls *t = lr_shim_enter();
+  if (t) { /* this image's last word on resident memory, if exec succeeds */
+    lr_session_sample_rss();
+    lr_shim_leave(t, errno);
+  }
+  if (!__atomic_load_n(&g_shim.active, __ATOMIC_ACQUIRE) || !envp || !cur[0])
+    return real.execve(path, argv, envp);
+  size_t n = 0, at = SIZE_MAX, nl = sizeof LR_EXEC_ENV; /* "NAME=" */
+  int preload = 0;
+  for (; envp[n]; n++) {
+    if (!strncmp(envp[n], cur, nl)) at = n;
+    if (!strncmp(envp[n], "LD_PRELOAD=", 11)) preload = 1;
+  }
+  if ((at != SIZE_MAX && !strcmp(envp[at], cur)) || (at == SIZE_MAX && !preload))
+    return real.execve(path, argv, envp);
+  char **e = real.malloc((n + 2) * sizeof *e); /* not the program's: real malloc */
+  if (!e) return real.execve(path, argv, envp);
+  memcpy(e, envp, n * sizeof *e);
+  e[at != SIZE_MAX ? at : n] = (char *)cur;
+  e[at != SIZE_MAX ? n : n + 1] = NULL;
+  int r = real.execve(path, argv, e);
+  int err = errno;
+  real.free(e);
+  errno = err;
   return r;
 }
 
@@ -574,8 +633,11 @@ LR_EXPORT void exit(int status) {
 
 static _Noreturn void quick_exit_common(void (*fn)(int), int status) {
   if (__atomic_load_n(&g_shim.active, __ATOMIC_ACQUIRE)) {
+    /* restored: a vfork child runs on its parent's thread state */
+    int g = lr_tls.guard;
     lr_tls.guard = 1;
     lr_session_end(LR_END__EXIT, status);
+    lr_tls.guard = g;
   }
   if (fn) fn(status);
   syscall(SYS_exit_group, status);
@@ -614,46 +676,6 @@ LR_EXPORT int __libc_start_main(lr_main_fn main_fn, int argc, char **argv, void 
   return next(main_wrapper, argc, argv, init, fini, rtld_fini, stack_end);
 }
 #endif
-
-/* ---- annotations (looked up by lowram.h) ------------------------------ */
-
-static size_t cut255(const char *s) {
-  size_t n = 0;
-  if (s)
-    while (n < 255 && s[n]) n++;
-  return n;
-}
-
-LR_EXPORT void lowram_shim_mark_v1(const char *name) {
-  LrTls *t = enter();
-  if (!t) return;
-  int e = errno;
-  uint64_t seq = lr_shim_next_seq();
-  LrSpoolWriter *w = lr_shim_writer(t);
-  lr_sw_mark(w, seq, lr_shim_now(), name ? name : "", cut255(name));
-  leave(t, e);
-}
-
-LR_EXPORT void lowram_shim_param_v1(const char *name, int64_t value) {
-  LrTls *t = enter();
-  if (!t) return;
-  int e = errno;
-  uint64_t seq = lr_shim_next_seq();
-  LrSpoolWriter *w = lr_shim_writer(t);
-  lr_sw_param_int(w, seq, lr_shim_now(), name ? name : "", cut255(name), value);
-  leave(t, e);
-}
-
-LR_EXPORT void lowram_shim_param_str_v1(const char *name, const char *value) {
-  LrTls *t = enter();
-  if (!t) return;
-  int e = errno;
-  uint64_t seq = lr_shim_next_seq();
-  LrSpoolWriter *w = lr_shim_writer(t);
-  lr_sw_param_str(w, seq, lr_shim_now(), name ? name : "", cut255(name),
-                  value ? value : "", cut255(value));
-  leave(t, e);
-}
 
 /* ---- start and end ---------------------------------------------------- */
 

@@ -60,7 +60,7 @@ void lr_config_parse(LrShimConfig *c, LrEnvGet get, void *ctx, uint32_t default_
   c->depth = 64;
   c->rss_interval_ms = 10;
   c->unwinder = fp_only ? LR_UNWIND_FP : default_unwinder;
-  c->chunk_size = 1024 * 1024;
+  c->chunk_size = 256 * 1024;
   c->fp_check = 1;
   c->out_template = "lowram-%p.db";
   num(get, ctx, "LOWRAM_DEPTH", 1, 256, &c->depth, err, errlen);

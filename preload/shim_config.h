@@ -11,7 +11,8 @@
 **   LOWRAM_UNWIND        "libunwind" or "fp" (default: the build's choice);
 **                        "libunwind-strict" is libunwind for every event,
 **                        without the checked frame-pointer fast path
-**   LOWRAM_CHUNK_KB      spool chunk size in KiB, 64..65536 (default 1024)
+**   LOWRAM_CHUNK_KB      spool chunk size in KiB, 64..65536 (default 256:
+**                        each writer thread reserves at least one chunk)
 **   LOWRAM_EXEC_INDEX    set by the shim for exec'd images: "PID:N:SPOOL"
 */
 #ifndef LR_SHIM_CONFIG_H

@@ -15,6 +15,7 @@
 #ifndef LR_SHIM_INTERNAL_H
 #define LR_SHIM_INTERNAL_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -66,14 +67,35 @@ static inline uint64_t lr_shim_next_seq(void) {
   return __atomic_add_fetch(&g_shim.seq, 1, __ATOMIC_RELAXED);
 }
 
+/* Enters the shim for recording: returns the thread state with its guard
+** taken, or NULL to just forward the call. */
+static inline LrTls *lr_shim_enter(void) {
+  LrTls *t = &lr_tls;
+  if (t->guard || !__atomic_load_n(&g_shim.active, __ATOMIC_RELAXED)) return NULL;
+  t->guard = 1;
+  /* a new thread's THREAD record goes first, before this call takes a
+  ** sequence number (seq never decreases within a chunk) */
+  lr_shim_writer(t);
+  return t;
+}
+
+static inline void lr_shim_leave(LrTls *t, int saved_errno) {
+  t->guard = 0;
+  errno = saved_errno;
+}
+
 /* shim_session.c */
 int lr_session_start(long ppid, uint64_t exec_index) LR_HIDDEN;
 void lr_session_after_fork(void) LR_HIDDEN;
 void lr_session_end(uint32_t reason, int64_t code) LR_HIDDEN;
+/* An RSS sample now, in the calling thread's chunk (guard set). */
+void lr_session_sample_rss(void) LR_HIDDEN;
 void lr_session_modules_sync(void) LR_HIDDEN;
 void lr_session_install_signals(void) LR_HIDDEN;
 void lr_session_mark_prev_exec(const char *prev_spool) LR_HIDDEN;
 void lr_session_exec_env(void) LR_HIDDEN;
+/* "LOWRAM_EXEC_INDEX=PID:N:SPOOL" as exported now ("" before start). */
+const char *lr_session_exec_env_entry(void) LR_HIDDEN;
 /* Finds the shim's own text range. */
 void lr_session_self_range(uintptr_t *lo, uintptr_t *hi) LR_HIDDEN;
 /* The executable segment containing addr ([0,0) if none). */

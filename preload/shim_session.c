@@ -281,6 +281,11 @@ static void write_start_records(void) {
   lr_sw_argv(w, args, n);
   nmods = 0;
   lr_session_modules_sync();
+  sample_rss(w); /* every trace has a first sample, however short its life */
+}
+
+void lr_session_sample_rss(void) {
+  if (g_shim.spool) sample_rss(lr_shim_writer(&lr_tls));
 }
 
 int lr_session_start(long ppid, uint64_t exec_index) {
@@ -313,7 +318,10 @@ int lr_session_start(long ppid, uint64_t exec_index) {
     unlink(g_shim.spool_path);
     return -1;
   }
-  g_shim.stacks = lr_stack_table_new(18, 64u << 20);
+  /* The table's touched pages count in the target's RssAnon, and new
+  ** stacks land on random pages: 2^16 slots (2 MiB at most, 49k stacks
+  ** before dedup degrades) is the compromise. The arena fills in order. */
+  g_shim.stacks = lr_stack_table_new(16, 64u << 20);
   if (!g_shim.stacks) {
     say("cannot map the stack table (not tracing)", "", "");
     return -1;
@@ -321,12 +329,12 @@ int lr_session_start(long ppid, uint64_t exec_index) {
   /* NULL (the check is off) if it cannot be mapped: plain libunwind then */
   if (g_shim.cfg.unwinder == LR_UNWIND_LIBUNWIND && g_shim.cfg.fp_check &&
       lr_unwind_available(LR_UNWIND_LIBUNWIND)) {
-    g_shim.fp_map_len = (uint64_t)1 << 16;
+    g_shim.fp_map_len = (uint64_t)1 << 15;
     g_shim.fp_map = (uint64_t *)syscall(SYS_mmap, NULL, g_shim.fp_map_len * sizeof(uint64_t),
                                         PROT_READ | PROT_WRITE,
                                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if ((void *)g_shim.fp_map == MAP_FAILED) g_shim.fp_map = NULL;
-    if (g_shim.fp_map) g_shim.fp_trusted = lr_stack_table_new(16, 16u << 20);
+    if (g_shim.fp_map) g_shim.fp_trusted = lr_stack_table_new(15, 16u << 20);
   }
   __atomic_add_fetch(&g_shim.gen, 1, __ATOMIC_RELEASE);
   write_start_records();
@@ -362,6 +370,9 @@ void lr_session_after_fork(void) {
 
 void lr_session_end(uint32_t reason, int64_t code) {
   if (!g_shim.spool) return;
+  /* a vfork child shares our memory (and this thread's chunk) but is not
+  ** the process that owns the spool: it must not end or seal anything */
+  if ((uint64_t)syscall(SYS_getpid) != lr_spool_header(g_shim.spool)->pid) return;
   if (reason != LR_END_SIGNAL) {
     LrSpoolWriter *w = lr_shim_writer(&lr_tls);
     sample_rss(w); /* the last word on resident memory */
@@ -394,6 +405,8 @@ void lr_session_mark_prev_exec(const char *prev) {
 /* Tells an image exec'd from this one its index and our spool. The string
 ** lives in a static buffer handed to putenv once; a fork child rewrites it
 ** in place, so no allocation happens after start. */
+const char *lr_session_exec_env_entry(void) { return exec_env; }
+
 void lr_session_exec_env(void) {
   static int put;
   LrSpoolHeader *h = lr_spool_header(g_shim.spool);
@@ -408,9 +421,10 @@ void lr_session_exec_env(void) {
 
 static void on_fatal(int sig, siginfo_t *si, void *uc) {
   (void)uc;
-  int e = errno;
+  int e = errno, g = lr_tls.guard;
   lr_tls.guard = 1;
   if (g_shim.spool) lr_session_end(LR_END_SIGNAL, sig);
+  lr_tls.guard = g;
   sigaction(sig, &old_actions[sig], NULL);
   /* a fault re-executes and meets the old action; a sent signal is re-sent */
   if (si->si_code <= 0 || sig == SIGABRT) raise(sig);

@@ -13,17 +13,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
-
 struct LrSpool {
   int fd;
   uint32_t chunk_size;
   LrSpoolHeader *hdr;          /* MAP_SHARED, LR_SPOOL_HEADER_SIZE bytes */
   uint32_t next_chunk;         /* atomic */
   uint32_t cut_short;          /* atomic */
-  uint32_t populate;           /* MADV_POPULATE_WRITE works here */
 };
 
 static void *sys_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off) {
@@ -77,7 +72,6 @@ int lr_spool_create(LrSpool **out, int fd, const LrSpoolOpts *o) {
   s->fd = fd;
   s->chunk_size = cs;
   s->hdr = h;
-  s->populate = 1;
   memset(h, 0, sizeof *h);
   h->version = LR_SPOOL_VERSION;
   h->header_size = LR_SPOOL_HEADER_SIZE;
@@ -157,10 +151,9 @@ static int claim(LrSpoolWriter *w) {
     __atomic_fetch_or(&s->hdr->flags, LR_SPOOL_CUT_SHORT, __ATOMIC_RELEASE);
     return -1;
   }
-  /* One batched write fault instead of one trap per page in the hot path. */
-  if (__atomic_load_n(&s->populate, __ATOMIC_RELAXED) &&
-      madvise(c, s->chunk_size, MADV_POPULATE_WRITE) != 0)
-    __atomic_store_n(&s->populate, 0, __ATOMIC_RELAXED);
+  /* Pages are faulted in as records reach them (not prefaulted): the
+  ** mapped spool counts in the target's RssFile, so keep it to what holds
+  ** data. Prefaulting measured no faster here. */
   LrChunkHeader *ch = (LrChunkHeader *)c;
   ch->index = idx;
   ch->tid = w->tid;

@@ -18,8 +18,10 @@
 
 enum { LR_UNWIND_LIBUNWIND = 0, LR_UNWIND_FP = 1 };
 
-/* Nonzero if the backend was built in. */
+/* Nonzero if the backend was built in (defined in unwind_fp.c, the one
+** backend every build has; each other backend reports itself). */
 int lr_unwind_available(int backend);
+int lr_unwind_available_libunwind(void);
 
 /* Up to max return addresses of the calling thread into ips; returns how
 ** many. Returns 0 when the backend is not built in. */

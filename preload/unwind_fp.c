@@ -9,8 +9,6 @@
 
 #include <pthread.h>
 
-int lr_unwind_available_libunwind(void);
-
 int lr_unwind_available(int backend) {
   if (backend == LR_UNWIND_FP) return 1;
   if (backend == LR_UNWIND_LIBUNWIND) return lr_unwind_available_libunwind();

@@ -254,8 +254,7 @@ static void attn_task(void *arg, int lo, int hi) {
     memset(o, 0, (size_t)hs * sizeof *o);
     for (int p = 0; p <= row->pos; p++) {
       const float *v = kv_slice(r->vc + base + (size_t)p * r->kvrow, kq, off, hs, tmp);
-      float a = sc[p] / sum;
-      for (int d = 0; d < hs; d++) o[d] += a * v[d];
+      qr_axpy_f32(o, sc[p] / sum, v, (size_t)hs);
     }
   }
 }
@@ -299,9 +298,9 @@ static int forward(QrRun *r, int n, float *acts, int cap, float *scores, int str
     float *hb = (float *)sp, *hb2 = hb + (size_t)n * hid;
     uint8_t *xq = (uint8_t *)(hb2 + (size_t)n * hid);
     for (int i = 0; i < n; i++) rmsnorm(xb + (size_t)i * dim, x + (size_t)i * dim, L->rms_att, dim);
-    qr_matmul(r->pool, q, xb, &L->wq, n, xq, NULL);
-    qr_matmul(r->pool, k, xb, &L->wk, n, xq, NULL);
-    qr_matmul(r->pool, v, xb, &L->wv, n, xq, NULL);
+    float *qkv[3] = {q, k, v};
+    const QrTensor *wqkv[3] = {&L->wq, &L->wk, &L->wv};
+    qr_matmul_many(r->pool, 3, qkv, wqkv, xb, n, xq);
     for (int i = 0; i < n; i++) {
       rope(q + (size_t)i * dim, k + (size_t)i * kv, rows[i].pos, c, freq);
       store_kv(r, l, &rows[i], k + (size_t)i * kv, v + (size_t)i * kv);
@@ -312,8 +311,9 @@ static int forward(QrRun *r, int n, float *acts, int cap, float *scores, int str
     qr_matmul(r->pool, xb2, xb, &L->wo, n, xq, NULL);
     for (size_t i = 0; i < (size_t)n * dim; i++) x[i] += xb2[i];
     for (int i = 0; i < n; i++) rmsnorm(xb + (size_t)i * dim, x + (size_t)i * dim, L->rms_ffn, dim);
-    qr_matmul(r->pool, hb, xb, &L->w1, n, xq, NULL);
-    qr_matmul(r->pool, hb2, xb, &L->w3, n, xq, NULL);
+    float *gate_up[2] = {hb, hb2};
+    const QrTensor *w13[2] = {&L->w1, &L->w3};
+    qr_matmul_many(r->pool, 2, gate_up, w13, xb, n, xq);
     for (size_t i = 0; i < (size_t)n * hid; i++) {
       float g = hb[i];
       hb[i] = g / (1.0f + expf(-g)) * hb2[i];

@@ -308,12 +308,25 @@ int qr_memmodel_largest(const QrMemModel *m, const double *x, int p, double limi
   memcpy(xv, x, sizeof(double) * (size_t)m->nparams);
   xv[p] = 1;
   if (qr_memmodel_peak(m, xv, NULL) > lim) return 0;
-  xv[p] = (double)cap;
-  if (qr_memmodel_peak(m, xv, NULL) <= lim) {
-    *out = cap;
-    return 1;
+  /* double until it no longer fits, then bisect: the first crossing wins
+  ** even if a far-off value would "fit" again */
+  long lo = 1, hi = 2;
+  for (;;) {
+    if (hi >= cap) {
+      xv[p] = (double)cap;
+      if (qr_memmodel_peak(m, xv, NULL) <= lim) {
+        *out = cap;
+        return 1;
+      }
+      hi = cap;
+      break;
+    }
+    xv[p] = (double)hi;
+    if (qr_memmodel_peak(m, xv, NULL) > lim) break;
+    lo = hi;
+    hi *= 2;
   }
-  long lo = 1, hi = cap; /* lo fits, hi does not */
+  /* lo fits, hi does not */
   while (hi - lo > 1) {
     long mid = lo + (hi - lo) / 2;
     xv[p] = (double)mid;

@@ -57,7 +57,8 @@ double qr_memmodel_peak(const QrMemModel *m, const double *x, int *phase);
 
 /* Largest integer v in [1, cap] for parameter p (other values from x) whose
 ** peak fits `limit` with the model's margin. Returns 1 and *out, or 0 when
-** even v = 1 does not fit. Assumes the peak grows with p. */
+** even v = 1 does not fit. Doubles from 1 until it does not fit, then
+** bisects: the first crossing is the answer. */
 int qr_memmodel_largest(const QrMemModel *m, const double *x, int p, double limit, long cap,
                         long *out);
 

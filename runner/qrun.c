@@ -150,19 +150,31 @@ static size_t weights_per_token(const QrModel *m) {
 }
 
 typedef struct RunOpts {
-  const char *model, *tok_path, *prompt;
-  int seq_len, prompt_len, ubatch, batch, tokens, threads, kv, arena, mmap, stream, verbose;
-  long seed;
-  float temp;
+  const char *model;    /* -m */
+  const char *tok_path; /* -z, NULL: one token per byte */
+  const char *prompt;   /* --prompt, NULL: synthetic or --stream */
+  int seq_len;          /* KV positions per sequence (0: the model's max) */
+  int prompt_len;       /* synthetic prompt length */
+  int ubatch;           /* prefill chunk (0: whole prompt) */
+  int batch;            /* sequences per batch */
+  int tokens;           /* tokens generated per sequence */
+  int threads;          /* pool size */
+  int kv;               /* QR_F32 or QR_Q8 cache */
+  int arena;            /* 1: --scratch arena, 0: malloc */
+  int mmap;             /* 0: --no-mmap */
+  int stream;           /* prompts from stdin */
+  int verbose;          /* -v: sizes and memory to stderr */
+  long seed;            /* synthetic prompt and sampling */
+  float temp;           /* 0: greedy */
 } RunOpts;
 
 typedef struct Ctx {
   const RunOpts *o;
   QrModel *m;
-  QrTokenizer *tok;
+  QrTokenizer *tok;           /* NULL without -z */
   QrPool *pool;
-  double t_prefill, t_decode;
-  long n_prefill, n_decode;
+  double t_prefill, t_decode; /* seconds, summed over batches */
+  long n_prefill, n_decode;   /* tokens, summed over batches */
 } Ctx;
 
 /* The most prompts the next stream batch takes (at most `avail`, the

@@ -167,6 +167,10 @@ static float dot_f32_portable(const float *a, const float *b, size_t n) {
   return (s[0] + s[1]) + (s[2] + s[3]);
 }
 
+static void axpy_portable(float *y, float a, const float *x, size_t n) {
+  for (size_t i = 0; i < n; i++) y[i] += a * x[i];
+}
+
 static float dot_q8_portable(const uint8_t *w, const uint8_t *x, size_t nb) {
   float sum = 0;
   for (size_t g = 0; g < nb; g++, w += QR_Q8_BLOCK, x += QR_Q8_BLOCK) {
@@ -223,6 +227,14 @@ QR_AVX2 static float dot_f32_avx2(const float *a, const float *b, size_t n) {
   return s;
 }
 
+QR_AVX2 static void axpy_avx2(float *y, float a, const float *x, size_t n) {
+  __m256 va = _mm256_set1_ps(a);
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+  for (; i < n; i++) y[i] += a * x[i];
+}
+
 /* Signed int8 x int8 products summed to 8 int32 lanes: maddubs wants an
 ** unsigned operand, so take |b| and move b's sign onto a (invariant 2). */
 QR_AVX2 static inline __m256 i8dot(__m256i a, __m256i b) {
@@ -230,28 +242,32 @@ QR_AVX2 static inline __m256 i8dot(__m256i a, __m256i b) {
   return _mm256_cvtepi32_ps(_mm256_madd_epi16(p, _mm256_set1_epi16(1)));
 }
 
-/* Two groups per iteration into two accumulators, so consecutive FMAs do
-** not wait on each other's latency. */
-QR_AVX2 static float dot_q8_avx2(const uint8_t *w, const uint8_t *x, size_t nb) {
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-  size_t g = 0;
-  for (; g + 2 <= nb; g += 2, w += 2 * QR_Q8_BLOCK, x += 2 * QR_Q8_BLOCK) {
-    QR_PREFETCH(w);
-    __m256i a0 = _mm256_loadu_si256((const __m256i *)(w + 2));
-    __m256i b0 = _mm256_loadu_si256((const __m256i *)(x + 2));
-    __m256i a1 = _mm256_loadu_si256((const __m256i *)(w + QR_Q8_BLOCK + 2));
-    __m256i b1 = _mm256_loadu_si256((const __m256i *)(x + QR_Q8_BLOCK + 2));
-    acc0 = _mm256_fmadd_ps(i8dot(a0, b0), _mm256_set1_ps(scale2(w, x)), acc0);
-    acc1 = _mm256_fmadd_ps(i8dot(a1, b1),
-                           _mm256_set1_ps(scale2(w + QR_Q8_BLOCK, x + QR_Q8_BLOCK)), acc1);
+/* The Q8_0 and Q4_0 kernels, generated for AVX2 and for AVX-VNNI (which
+** fuses the multiply-add pair into one instruction). Two groups per
+** iteration into two accumulators, so consecutive FMAs do not wait on each
+** other's latency. No int16 pair sum can saturate (|q| <= 127, invariant
+** 2), so both variants give bit-identical results. */
+#define QR_DEF_DOT_Q8(NAME, ATTR, I8DOT)                                              \
+  ATTR static float NAME(const uint8_t *w, const uint8_t *x, size_t nb) {              \
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();                     \
+    size_t g = 0;                                                                      \
+    for (; g + 2 <= nb; g += 2, w += 2 * QR_Q8_BLOCK, x += 2 * QR_Q8_BLOCK) {          \
+      QR_PREFETCH(w);                                                                  \
+      __m256i a0 = _mm256_loadu_si256((const __m256i *)(w + 2));                       \
+      __m256i b0 = _mm256_loadu_si256((const __m256i *)(x + 2));                       \
+      __m256i a1 = _mm256_loadu_si256((const __m256i *)(w + QR_Q8_BLOCK + 2));         \
+      __m256i b1 = _mm256_loadu_si256((const __m256i *)(x + QR_Q8_BLOCK + 2));         \
+      acc0 = _mm256_fmadd_ps(I8DOT(a0, b0), _mm256_set1_ps(scale2(w, x)), acc0);      \
+      acc1 = _mm256_fmadd_ps(I8DOT(a1, b1),                                            \
+                             _mm256_set1_ps(scale2(w + QR_Q8_BLOCK, x + QR_Q8_BLOCK)), acc1); \
+    }                                                                                  \
+    if (g < nb) {                                                                      \
+      __m256i a = _mm256_loadu_si256((const __m256i *)(w + 2));                        \
+      __m256i b = _mm256_loadu_si256((const __m256i *)(x + 2));                        \
+      acc0 = _mm256_fmadd_ps(I8DOT(a, b), _mm256_set1_ps(scale2(w, x)), acc0);        \
+    }                                                                                  \
+    return hsum256(_mm256_add_ps(acc0, acc1));                                         \
   }
-  if (g < nb) {
-    __m256i a = _mm256_loadu_si256((const __m256i *)(w + 2));
-    __m256i b = _mm256_loadu_si256((const __m256i *)(x + 2));
-    acc0 = _mm256_fmadd_ps(i8dot(a, b), _mm256_set1_ps(scale2(w, x)), acc0);
-  }
-  return hsum256(_mm256_add_ps(acc0, acc1));
-}
 
 QR_AVX2 static inline __m256i unpack_q4(const uint8_t *q) {
   const __m128i lo4 = _mm_set1_epi8(15);
@@ -260,23 +276,36 @@ QR_AVX2 static inline __m256i unpack_q4(const uint8_t *q) {
   return _mm256_sub_epi8(_mm256_set_m128i(hi, lo), _mm256_set1_epi8(8));
 }
 
-QR_AVX2 static float dot_q4_avx2(const uint8_t *w, const uint8_t *x, size_t nb) {
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-  size_t g = 0;
-  for (; g + 2 <= nb; g += 2, w += 2 * QR_Q4_BLOCK, x += 2 * QR_Q8_BLOCK) {
-    QR_PREFETCH(w);
-    __m256i b0 = _mm256_loadu_si256((const __m256i *)(x + 2));
-    __m256i b1 = _mm256_loadu_si256((const __m256i *)(x + QR_Q8_BLOCK + 2));
-    acc0 = _mm256_fmadd_ps(i8dot(unpack_q4(w + 2), b0), _mm256_set1_ps(scale2(w, x)), acc0);
-    acc1 = _mm256_fmadd_ps(i8dot(unpack_q4(w + QR_Q4_BLOCK + 2), b1),
-                           _mm256_set1_ps(scale2(w + QR_Q4_BLOCK, x + QR_Q8_BLOCK)), acc1);
+#define QR_DEF_DOT_Q4(NAME, ATTR, I8DOT)                                              \
+  ATTR static float NAME(const uint8_t *w, const uint8_t *x, size_t nb) {              \
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();                     \
+    size_t g = 0;                                                                      \
+    for (; g + 2 <= nb; g += 2, w += 2 * QR_Q4_BLOCK, x += 2 * QR_Q8_BLOCK) {          \
+      QR_PREFETCH(w);                                                                  \
+      __m256i b0 = _mm256_loadu_si256((const __m256i *)(x + 2));                       \
+      __m256i b1 = _mm256_loadu_si256((const __m256i *)(x + QR_Q8_BLOCK + 2));         \
+      acc0 = _mm256_fmadd_ps(I8DOT(unpack_q4(w + 2), b0), _mm256_set1_ps(scale2(w, x)), acc0); \
+      acc1 = _mm256_fmadd_ps(I8DOT(unpack_q4(w + QR_Q4_BLOCK + 2), b1),                \
+                             _mm256_set1_ps(scale2(w + QR_Q4_BLOCK, x + QR_Q8_BLOCK)), acc1); \
+    }                                                                                  \
+    if (g < nb) {                                                                      \
+      __m256i b = _mm256_loadu_si256((const __m256i *)(x + 2));                        \
+      acc0 = _mm256_fmadd_ps(I8DOT(unpack_q4(w + 2), b), _mm256_set1_ps(scale2(w, x)), acc0); \
+    }                                                                                  \
+    return hsum256(_mm256_add_ps(acc0, acc1));                                         \
   }
-  if (g < nb) {
-    __m256i b = _mm256_loadu_si256((const __m256i *)(x + 2));
-    acc0 = _mm256_fmadd_ps(i8dot(unpack_q4(w + 2), b), _mm256_set1_ps(scale2(w, x)), acc0);
-  }
-  return hsum256(_mm256_add_ps(acc0, acc1));
+
+#define QR_VNNI __attribute__((target("avx2,fma,f16c,avxvnni")))
+
+QR_VNNI static inline __m256 i8dot_vnni(__m256i a, __m256i b) {
+  return _mm256_cvtepi32_ps(_mm256_dpbusd_avx_epi32(_mm256_setzero_si256(),
+                                                    _mm256_sign_epi8(b, b), _mm256_sign_epi8(a, b)));
 }
+
+QR_DEF_DOT_Q8(dot_q8_avx2, QR_AVX2, i8dot)
+QR_DEF_DOT_Q4(dot_q4_avx2, QR_AVX2, i8dot)
+QR_DEF_DOT_Q8(dot_q8_vnni, QR_VNNI, i8dot_vnni)
+QR_DEF_DOT_Q4(dot_q4_vnni, QR_VNNI, i8dot_vnni)
 #endif
 
 // --- NEON kernels (aarch64) ------------------------------------------------
@@ -335,44 +364,50 @@ static float dot_q4_neon(const uint8_t *w, const uint8_t *x, size_t nb) {
 typedef float (*DotF32)(const float *, const float *, size_t);
 typedef float (*DotQ)(const uint8_t *, const uint8_t *, size_t);
 
-static int g_family = -1; /* 0 portable, 1 avx2, 2 neon (invariant 3) */
-static int g_forced;
+static int g_family = -1; /* 0 portable, 1 avx2, 2 neon, 3 avx-vnni (invariant 3) */
+static int g_forced = -1; /* family a test asked for, -1: the best available */
+static const char *const g_names[] = {"portable", "avx2", "neon", "avx-vnni"};
 
-static int family(void) {
-  int f = __atomic_load_n(&g_family, __ATOMIC_RELAXED);
-  if (f >= 0) return f;
-  f = 0;
+static int best_family(void) {
+  int f = 0;
 #ifdef QR_HAVE_X86
   __builtin_cpu_init();
   unsigned a, b, c, d;
   /* f16c via cpuid: not every compiler's __builtin_cpu_supports knows it. */
   int f16c = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c) f = 1;
+  if (f == 1 && __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 4))) f = 3; /* AVX-VNNI */
 #endif
 #ifdef QR_HAVE_NEON
   f = 2;
 #endif
-  if (g_forced) f = 0;
+  return f;
+}
+
+static int family(void) {
+  int f = __atomic_load_n(&g_family, __ATOMIC_RELAXED);
+  if (f >= 0) return f;
+  f = g_forced >= 0 ? g_forced : best_family();
   __atomic_store_n(&g_family, f, __ATOMIC_RELAXED);
   return f;
 }
 
-int qr_force_portable(int on) {
-  int old = g_forced;
-  g_forced = on;
+int qr_kernel_force(const char *name) {
+  int want = -1, best = best_family();
+  for (int i = 0; name && i < 4; i++)
+    if (!strcmp(name, g_names[i])) want = i;
+  if (name && !(want == 0 || want == best || (want == 1 && best == 3))) return -1;
+  g_forced = want;
   __atomic_store_n(&g_family, -1, __ATOMIC_RELAXED);
-  return old;
+  return 0;
 }
 
-const char *qr_kernel_name(void) {
-  static const char *names[] = {"portable", "avx2", "neon"};
-  return names[family()];
-}
+const char *qr_kernel_name(void) { return g_names[family()]; }
 
 static DotF32 pick_f32(void) {
   switch (family()) {
 #ifdef QR_HAVE_X86
-  case 1: return dot_f32_avx2;
+  case 1: case 3: return dot_f32_avx2;
 #endif
 #ifdef QR_HAVE_NEON
   case 2: return dot_f32_neon;
@@ -385,6 +420,7 @@ static DotQ pick_q(int quant) {
   switch (family()) {
 #ifdef QR_HAVE_X86
   case 1: return quant == QR_Q8 ? dot_q8_avx2 : dot_q4_avx2;
+  case 3: return quant == QR_Q8 ? dot_q8_vnni : dot_q4_vnni;
 #endif
 #ifdef QR_HAVE_NEON
   case 2: return quant == QR_Q8 ? dot_q8_neon : dot_q4_neon;
@@ -395,31 +431,42 @@ static DotQ pick_q(int quant) {
 
 float qr_dot_f32(const float *a, const float *b, size_t n) { return pick_f32()(a, b, n); }
 
+void qr_axpy_f32(float *y, float a, const float *x, size_t n) {
+#ifdef QR_HAVE_X86
+  if (family() == 1 || family() == 3) { axpy_avx2(y, a, x, n); return; }
+#endif
+  axpy_portable(y, a, x, n);
+}
+
 // --- thread pool -----------------------------------------------------------
 
-/* Workers spin on the job generation for a while before sleeping on a
-** condition variable: a decode step dispatches ~100 short jobs, and a
-** futex wake-up per job would cost more than the job. The spin is bounded
-** so idle pools do not burn a core. */
+/* A job is cut into chunks that threads claim one at a time, the caller
+** included, so a worker that the OS has descheduled (other processes, a
+** little core) only delays the chunk it holds, never the whole job: the
+** caller takes the chunks it did not get to. Claims go through one 64-bit
+** ticket, generation << 32 | next chunk, so a late worker can never claim
+** a chunk of a job other than the one whose fields it read (the CAS fails).
+** Idle threads spin briefly on the generation before sleeping: a decode
+** step runs ~100 short jobs, and a futex wake-up per job costs more than
+** the job. */
 #define QR_SPIN 4000
+#define QR_CHUNKS_PER_THREAD 4
 
 struct QrPool {
-  int n;                  /* threads including the caller */
-  pthread_t *tid;         /* [n-1] workers */
-  struct WorkerArg *args; /* [n] one per thread index */
+  int n;              /* threads including the caller */
+  pthread_t *tid;     /* [n-1] workers */
   pthread_mutex_t mu;
-  pthread_cond_t go;      /* a new generation started (for sleeping workers) */
-  pthread_cond_t done;    /* the last worker finished (for a sleeping caller) */
-  unsigned gen;           /* job generation; atomic, bumped per qr_pool_run */
-  int pending;            /* workers still running the job; atomic */
-  int sleepers;           /* workers blocked on `go`; under mu */
-  int quit;               /* atomic */
-  QrTaskFn fn;            /* job, published by the release on gen */
-  void *ctx;
+  pthread_cond_t go;  /* a new generation started (for sleeping workers) */
+  pthread_cond_t done;/* the last chunk finished (for a sleeping caller) */
+  uint64_t ticket;    /* atomic: generation << 32 | next unclaimed chunk */
+  int ndone;          /* atomic: chunks finished in the current job */
+  int sleepers;       /* workers blocked on `go`; under mu */
+  int quit;           /* atomic */
+  QrTaskFn fn;        /* the current job; atomic (relaxed) fields, valid */
+  void *ctx;          /*   for a claim whose CAS on ticket succeeds */
   int total;
+  int nchunks;
 };
-
-typedef struct WorkerArg { QrPool *p; int idx; } WorkerArg;
 
 static inline void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -429,36 +476,53 @@ static inline void cpu_relax(void) {
 #endif
 }
 
-static void run_share(QrPool *p, int idx) {
-  long lo = (long)p->total * idx / p->n, hi = (long)p->total * (idx + 1) / p->n;
-  if (hi > lo) p->fn(p->ctx, (int)lo, (int)hi);
+#define LD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define ST(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+
+/* Claims and runs chunks of generation `gen` until none is left. */
+static void run_chunks(QrPool *p, uint32_t gen) {
+  uint64_t v = __atomic_load_n(&p->ticket, __ATOMIC_ACQUIRE);
+  for (;;) {
+    if ((uint32_t)(v >> 32) != gen) return;
+    QrTaskFn fn = LD(p->fn);
+    void *ctx = LD(p->ctx);
+    int total = LD(p->total), nchunks = LD(p->nchunks);
+    uint32_t c = (uint32_t)v;
+    if ((int)c >= nchunks) return;
+    if (!__atomic_compare_exchange_n(&p->ticket, &v, v + 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+      continue; /* v now holds the current ticket */
+    long lo = (long)total * c / nchunks, hi = (long)total * (c + 1) / nchunks;
+    if (hi > lo) fn(ctx, (int)lo, (int)hi);
+    if (__atomic_add_fetch(&p->ndone, 1, __ATOMIC_ACQ_REL) == nchunks) {
+      pthread_mutex_lock(&p->mu);
+      pthread_cond_signal(&p->done);
+      pthread_mutex_unlock(&p->mu);
+    }
+    v = __atomic_load_n(&p->ticket, __ATOMIC_ACQUIRE);
+  }
+}
+
+static uint32_t ticket_gen(QrPool *p) {
+  return (uint32_t)(__atomic_load_n(&p->ticket, __ATOMIC_ACQUIRE) >> 32);
 }
 
 static void *worker(void *arg) {
-  WorkerArg *w = arg;
-  QrPool *p = w->p;
-  unsigned seen = 0;
+  QrPool *p = arg;
+  uint32_t seen = 0;
   for (;;) {
     int spins = 0;
-    while (__atomic_load_n(&p->gen, __ATOMIC_ACQUIRE) == seen &&
-           !__atomic_load_n(&p->quit, __ATOMIC_ACQUIRE)) {
+    while (ticket_gen(p) == seen && !__atomic_load_n(&p->quit, __ATOMIC_ACQUIRE)) {
       if (++spins < QR_SPIN) { cpu_relax(); continue; }
       pthread_mutex_lock(&p->mu);
       p->sleepers++;
-      while (__atomic_load_n(&p->gen, __ATOMIC_ACQUIRE) == seen &&
-             !__atomic_load_n(&p->quit, __ATOMIC_ACQUIRE))
+      while (ticket_gen(p) == seen && !__atomic_load_n(&p->quit, __ATOMIC_ACQUIRE))
         pthread_cond_wait(&p->go, &p->mu);
       p->sleepers--;
       pthread_mutex_unlock(&p->mu);
     }
     if (__atomic_load_n(&p->quit, __ATOMIC_ACQUIRE)) break;
-    seen = __atomic_load_n(&p->gen, __ATOMIC_ACQUIRE);
-    run_share(p, w->idx);
-    if (__atomic_sub_fetch(&p->pending, 1, __ATOMIC_ACQ_REL) == 0) {
-      pthread_mutex_lock(&p->mu);
-      pthread_cond_signal(&p->done);
-      pthread_mutex_unlock(&p->mu);
-    }
+    seen = ticket_gen(p);
+    run_chunks(p, seen);
   }
   return NULL;
 }
@@ -473,11 +537,9 @@ QrPool *qr_pool_new(int n) {
   pthread_cond_init(&p->done, NULL);
   if (n > 1) {
     p->tid = calloc((size_t)n - 1, sizeof *p->tid);
-    p->args = calloc((size_t)n, sizeof *p->args);
-    if (!p->tid || !p->args) { free(p->tid); free(p->args); free(p); return NULL; }
+    if (!p->tid) { free(p); return NULL; }
     for (int i = 1; i < n; i++) {
-      p->args[i] = (WorkerArg){p, i};
-      if (pthread_create(&p->tid[i - 1], NULL, worker, &p->args[i]) != 0) {
+      if (pthread_create(&p->tid[i - 1], NULL, worker, p) != 0) {
         p->n = i;
         qr_pool_free(p);
         return NULL;
@@ -498,7 +560,6 @@ void qr_pool_free(QrPool *p) {
   pthread_cond_destroy(&p->go);
   pthread_cond_destroy(&p->done);
   free(p->tid);
-  free(p->args);
   free(p);
 }
 
@@ -506,73 +567,105 @@ int qr_pool_threads(const QrPool *p) { return p ? p->n : 1; }
 
 void qr_pool_run(QrPool *p, QrTaskFn fn, void *ctx, int total) {
   if (!p || p->n == 1 || total < 2) { if (total > 0) fn(ctx, 0, total); return; }
-  p->fn = fn;
-  p->ctx = ctx;
-  p->total = total;
-  __atomic_store_n(&p->pending, p->n - 1, __ATOMIC_RELAXED);
-  __atomic_add_fetch(&p->gen, 1, __ATOMIC_ACQ_REL);
+  int nchunks = p->n * QR_CHUNKS_PER_THREAD < total ? p->n * QR_CHUNKS_PER_THREAD : total;
+  ST(p->fn, fn);
+  ST(p->ctx, ctx);
+  ST(p->total, total);
+  ST(p->nchunks, nchunks);
+  __atomic_store_n(&p->ndone, 0, __ATOMIC_RELAXED);
+  uint32_t gen = ticket_gen(p) + 1;
+  __atomic_store_n(&p->ticket, (uint64_t)gen << 32, __ATOMIC_RELEASE);
   pthread_mutex_lock(&p->mu);
   if (p->sleepers) pthread_cond_broadcast(&p->go);
   pthread_mutex_unlock(&p->mu);
-  run_share(p, 0);
+  run_chunks(p, gen);
   int spins = 0;
-  while (__atomic_load_n(&p->pending, __ATOMIC_ACQUIRE) > 0) {
+  while (__atomic_load_n(&p->ndone, __ATOMIC_ACQUIRE) < nchunks) {
     if (++spins < QR_SPIN) { cpu_relax(); continue; }
     pthread_mutex_lock(&p->mu);
-    while (__atomic_load_n(&p->pending, __ATOMIC_ACQUIRE) > 0) pthread_cond_wait(&p->done, &p->mu);
+    while (__atomic_load_n(&p->ndone, __ATOMIC_ACQUIRE) < nchunks) pthread_cond_wait(&p->done, &p->mu);
     pthread_mutex_unlock(&p->mu);
   }
 }
 
 // --- matrix products -------------------------------------------------------
 
+/* Up to QR_MAT_MAX products of the same input run as one job (q, k and v;
+** gate and up): one quantization of x, one pool dispatch, and row r of the
+** job is row r - start[k] of product k. */
 typedef struct {
-  float *y;
-  const float *x;
-  const QrTensor *w;
+  int count;                     /* products */
+  const QrTensor *w[QR_MAT_MAX]; /* all with the same cols and quant */
+  float *y[QR_MAT_MAX];          /* [n x w[k]->rows] */
+  int start[QR_MAT_MAX + 1];     /* first job row of each product; start[count] = total */
+  const float *x;                /* [n x cols] */
   int n;
-  const uint8_t *xq;
-  const int *ymap;
+  const uint8_t *xq;             /* x as Q8_0 rows (quantized weights only) */
+  const int *ymap;               /* output row of input row i, or NULL */
   DotF32 df;
   DotQ dq;
 } MatJob;
 
 static void mat_rows(void *arg, int lo, int hi) {
   const MatJob *j = arg;
-  const QrTensor *w = j->w;
-  size_t rb = qr_row_bytes(w->quant, (size_t)w->cols);
-  size_t xb = qr_row_bytes(QR_Q8, (size_t)w->cols);
-  size_t nb = (size_t)w->cols / QR_GROUP;
+  int cols = j->w[0]->cols, quant = j->w[0]->quant;
+  size_t rb = qr_row_bytes(quant, (size_t)cols);
+  size_t xb = qr_row_bytes(QR_Q8, (size_t)cols);
+  size_t nb = (size_t)cols / QR_GROUP;
+  int k = 0;
   /* Weight row outer, activation row inner: one weight row is read from
   ** memory once and reused for all n activations (prefill, batch). */
   for (int r = lo; r < hi; r++) {
-    const uint8_t *wr = w->data + (size_t)r * rb;
+    while (r >= j->start[k + 1]) k++;
+    const QrTensor *w = j->w[k];
+    int lr = r - j->start[k];
+    const uint8_t *wr = w->data + (size_t)lr * rb;
     for (int i = 0; i < j->n; i++) {
       float v;
-      if (w->quant == QR_F32)
-        v = j->df((const float *)wr, j->x + (size_t)i * w->cols, (size_t)w->cols);
+      if (quant == QR_F32)
+        v = j->df((const float *)wr, j->x + (size_t)i * cols, (size_t)cols);
       else
         v = j->dq(wr, j->xq + (size_t)i * xb, nb);
-      j->y[(size_t)(j->ymap ? j->ymap[i] : i) * w->rows + r] = v;
+      j->y[k][(size_t)(j->ymap ? j->ymap[i] : i) * w->rows + lr] = v;
     }
   }
 }
 
 static void quant_rows(void *arg, int lo, int hi) {
   const MatJob *j = arg;
-  size_t xb = qr_row_bytes(QR_Q8, (size_t)j->w->cols);
+  int cols = j->w[0]->cols;
+  size_t xb = qr_row_bytes(QR_Q8, (size_t)cols);
   for (int i = lo; i < hi; i++)
-    quantize_q8(j->x + (size_t)i * j->w->cols, (uint8_t *)j->xq + (size_t)i * xb,
-                (size_t)j->w->cols);
+    quantize_q8(j->x + (size_t)i * cols, (uint8_t *)j->xq + (size_t)i * xb, (size_t)cols);
+}
+
+static void run_job(QrPool *p, MatJob *j) {
+  const QrTensor *w = j->w[0];
+  j->df = pick_f32();
+  j->dq = pick_q(w->quant);
+  /* Splitting tiny jobs costs more than it saves; the split never changes
+  ** results (each output is computed whole by one thread). */
+  QrPool *big = (size_t)j->n * (size_t)w->cols >= 16384 ? p : NULL;
+  if (w->quant != QR_F32) qr_pool_run(big, quant_rows, j, j->n);
+  int total = j->start[j->count];
+  qr_pool_run((size_t)j->n * (size_t)total * (size_t)w->cols >= 65536 ? p : NULL, mat_rows, j,
+              total);
 }
 
 void qr_matmul(QrPool *p, float *y, const float *x, const QrTensor *w, int n,
                uint8_t *xq, const int *ymap) {
-  MatJob j = {y, x, w, n, xq, ymap, pick_f32(), pick_q(w->quant)};
-  /* Splitting tiny jobs costs more than it saves; the split never changes
-  ** results (each output is computed whole by one thread). */
-  QrPool *big = (size_t)n * (size_t)w->cols >= 16384 ? p : NULL;
-  if (w->quant != QR_F32) qr_pool_run(big, quant_rows, &j, n);
-  qr_pool_run((size_t)n * (size_t)w->rows * (size_t)w->cols >= 65536 ? p : NULL, mat_rows, &j,
-              w->rows);
+  MatJob j = {.count = 1, .w = {w}, .y = {y}, .start = {0, w->rows}, .x = x, .n = n,
+              .xq = xq, .ymap = ymap};
+  run_job(p, &j);
+}
+
+void qr_matmul_many(QrPool *p, int count, float *const *y, const QrTensor *const *w,
+                    const float *x, int n, uint8_t *xq) {
+  MatJob j = {.count = count, .x = x, .n = n, .xq = xq};
+  for (int k = 0; k < count; k++) {
+    j.w[k] = w[k];
+    j.y[k] = y[k];
+    j.start[k + 1] = j.start[k] + w[k]->rows;
+  }
+  run_job(p, &j);
 }

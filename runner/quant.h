@@ -10,10 +10,11 @@
 ** Quantized matrices multiply activations that are themselves quantized to
 ** Q8_0 on the fly, so the inner loop is an integer dot product.
 **
-** Matrix products run on a small pthread pool (QrPool): output rows are split
-** into contiguous ranges, one per thread, and every output element is computed
-** by exactly one thread with the same instruction sequence, so results are
-** bit-identical whatever the thread count.
+** Matrix products run on a small pthread pool (QrPool): output rows are cut
+** into chunks that the threads (the caller included) claim one at a time,
+** and every output element is computed whole by one thread with the same
+** instruction sequence, so results are bit-identical whatever the thread
+** count or which thread took which chunk.
 */
 #ifndef QR_QUANT_H
 #define QR_QUANT_H
@@ -52,13 +53,16 @@ typedef struct QrTensor {
   int quant;           /* QR_F32 / QR_Q8 / QR_Q4 */
 } QrTensor;
 
-/* f32 dot product of n values (SIMD when the CPU has it). */
+/* f32 dot product of n values, and y += a * x (SIMD when the CPU has it). */
 float qr_dot_f32(const float *a, const float *b, size_t n);
+void qr_axpy_f32(float *y, float a, const float *x, size_t n);
 
-/* Which kernel family is in use: "avx2", "neon" or "portable". */
+/* Which kernel family is in use: "portable", "avx2", "avx-vnni", "neon". */
 const char *qr_kernel_name(void);
-/* Force the portable kernels (tests compare the two); returns the old value. */
-int qr_force_portable(int on);
+/* Forces a family by name (tests compare them); NULL returns to the best
+** one. -1 if this CPU or build lacks it. Not thread-safe: call between
+** runs. */
+int qr_kernel_force(const char *name);
 
 typedef struct QrPool QrPool;
 
@@ -68,8 +72,9 @@ QrPool *qr_pool_new(int n);
 void qr_pool_free(QrPool *p);
 int qr_pool_threads(const QrPool *p);
 
-/* Runs fn(ctx, lo, hi) over [0, total) split into one contiguous range per
-** thread, and returns when all are done. */
+/* Runs fn(ctx, lo, hi) over [0, total) cut into contiguous chunks (up to 4
+** per thread) claimed by whichever thread is free, and returns when all are
+** done. NULL or a 1-thread pool runs fn(ctx, 0, total) in the caller. */
 typedef void (*QrTaskFn)(void *ctx, int lo, int hi);
 void qr_pool_run(QrPool *p, QrTaskFn fn, void *ctx, int total);
 
@@ -79,5 +84,12 @@ void qr_pool_run(QrPool *p, QrTaskFn fn, void *ctx, int total);
 ** i to output row ymap[i] instead of i. */
 void qr_matmul(QrPool *p, float *y, const float *x, const QrTensor *w, int n,
                uint8_t *xq, const int *ymap);
+
+/* Several products of the same x at once (count <= QR_MAT_MAX, all w with
+** the same cols and quant): y[k] = x * w[k]^T, bit-identical to separate
+** qr_matmul calls, with one quantization of x and one dispatch. */
+#define QR_MAT_MAX 4
+void qr_matmul_many(QrPool *p, int count, float *const *y, const QrTensor *const *w,
+                    const float *x, int n, uint8_t *xq);
 
 #endif

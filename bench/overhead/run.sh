@@ -3,47 +3,57 @@
 #
 #   bench/overhead/run.sh [BUILD_DIR] [REPEATS]
 #
-# For each bench program: the bare wall time, then the same program under
-#   lowram (libunwind)  LD_PRELOAD=liblowram.so, default unwinder
-#   lowram (fp)         LOWRAM_UNWIND=fp
-#   lowram (strict)     LOWRAM_UNWIND=libunwind-strict (unw_backtrace every event)
-#   record              `lowram record` end to end (recording + SQLite import)
-#   heaptrack           Debian's heaptrack, end to end (if installed)
-# as wall seconds (best of REPEATS, default 3: the machine is shared) and
-# ratios to bare. The first three are what the profiled program itself
-# pays; `record` and heaptrack include turning the data into their trace.
+# For each bench program: the bare time, then the same program under
+#   lowram(libunw)   LD_PRELOAD=liblowram.so, default unwinder
+#   lowram(fp)       LOWRAM_UNWIND=fp
+#   lowram(strict)   LOWRAM_UNWIND=libunwind-strict (unw_backtrace every event)
+#   record(+import)  `lowram record` end to end (recording + SQLite import)
+#   heaptrack        Debian's heaptrack, end to end (if installed)
+# Each cell is "wall seconds, wall ratio to bare / CPU (user+sys) ratio",
+# best of REPEATS (default 3). The machine may be shared: CPU time is then
+# steadier, but /usr/bin/time gives it to 10 ms only (coarse for a bare run
+# of a few tens of ms). The first three columns are what the profiled
+# program itself pays; record and heaptrack include building their trace.
 # Last column: the spool's payload bytes per event (tests' decoder).
 set -eu
 B=${1:-build}
 R=${2:-3}
 [ -x "$B/bench/overhead/malloc_heavy" ] || { echo "run.sh: build first: no $B/bench/overhead/malloc_heavy" >&2; exit 1; }
+[ -x /usr/bin/time ] || { echo "run.sh: needs /usr/bin/time (Debian package 'time')" >&2; exit 1; }
 SHIM=$B/preload/liblowram.so
 LOWRAM=$B/analyzer/lowram
 DUMP=$B/tests/recording/lrt_spool_dump
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/lowram-bench.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 
-now() { date +%s.%N; }
-# best wall time of R runs of "$@"; cleans $TMP between runs
+# "WALL CPU": the best of R runs of "$@" for each; cleans $TMP between runs
 best() {
-  b=""
+  bw=""
+  bc=""
   i=0
   while [ "$i" -lt "$R" ]; do
-    s=$(now)
-    "$@" >/dev/null 2>&1 || { echo "run.sh: failed: $*" >&2; exit 1; }
-    e=$(now)
+    s=$(date +%s%N)
+    /usr/bin/time -f "%U %S" -o "$TMP/time" "$@" >/dev/null 2>&1 ||
+      { echo "run.sh: failed: $*" >&2; exit 1; }
+    e=$(date +%s%N)
     rm -rf "$TMP"/run*
-    t=$(echo "$s $e" | awk '{printf "%.3f", $2 - $1}')
-    b=$(awk -v b="$b" -v t="$t" 'BEGIN { if (b == "" || t + 0 < b + 0) print t; else print b }')
+    w=$(awk -v s="$s" -v e="$e" 'BEGIN { printf "%.4f", (e - s) / 1e9 }')
+    c=$(awk 'END { printf "%.2f", $1 + $2 }' "$TMP/time")
+    bw=$(awk -v b="$bw" -v t="$w" 'BEGIN { if (b == "" || t + 0 < b + 0) print t; else print b }')
+    bc=$(awk -v b="$bc" -v t="$c" 'BEGIN { if (b == "" || t + 0 < b + 0) print t; else print b }')
     i=$((i + 1))
   done
-  echo "$b"
+  echo "$bw $bc"
 }
-ratio() { echo "$1 $2" | awk '{ if ($1 > 0) printf "%.2fx", $2 / $1; else print "-" }'; }
+# "W C" of bare and of a run -> "Ws Rw/Rc"
+cell() {
+  echo "$1 $2" | awk '{ w = $3; c = $4; bw = $1; bc = $2
+    printf "%.3fs %.1fx/%.1fx", w, (bw > 0 ? w / bw : 0), (bc > 0 ? c / bc : 0) }'
+}
 
-printf '%-14s %8s  %-16s %-16s %-16s %-16s %-16s %s\n' program bare "lowram(libunw)" "lowram(fp)" \
+printf '%-13s %-7s %-19s %-19s %-19s %-19s %-19s %s\n' program bare "lowram(libunw)" "lowram(fp)" \
   "lowram(strict)" "record(+import)" heaptrack "bytes/event"
-for spec in "malloc_heavy" "infer_shape 4"; do
+for spec in "malloc_heavy" "infer_shape 8"; do
   set -- $spec
   P="$B/bench/overhead/$1"
   shift
@@ -54,16 +64,24 @@ for spec in "malloc_heavy" "infer_shape 4"; do
   rec=$(best "$LOWRAM" record -o "$TMP/run.db" -- "$P" "$@")
   if command -v heaptrack >/dev/null 2>&1; then
     ht=$(best heaptrack -o "$TMP/run-ht" "$P" "$@")
-    htr=$(ratio "$bare" "$ht")
+    htc=$(cell "$bare" "$ht")
   else
-    ht="-"
-    htr="absent"
+    ht=""
+    htc="absent"
   fi
   env LD_PRELOAD="$SHIM" LOWRAM_OUT="$TMP/bpe.db" "$P" "$@" >/dev/null 2>&1
   bpe=$("$DUMP" "$TMP/bpe.db.spool" | awk '/^bytes\/event/ { print $2 }')
   evs=$("$DUMP" "$TMP/bpe.db.spool" | awk '/^chunks/ { print $8 }')
   rm -f "$TMP/bpe.db.spool"
-  printf '%-14s %7ss  %-16s %-16s %-16s %-16s %-16s %s (%s events)\n' "$(basename "$P")" "$bare" \
-    "${lu}s $(ratio "$bare" "$lu")" "${fp}s $(ratio "$bare" "$fp")" "${st}s $(ratio "$bare" "$st")" \
-    "${rec}s $(ratio "$bare" "$rec")" "${ht}s $htr" "$bpe" "$evs"
+  printf '%-13s %-7s %-19s %-19s %-19s %-19s %-19s %s (%s events)\n' "$(basename "$P")" \
+    "$(echo "$bare" | awk '{ printf "%.3fs", $1 }')" "$(cell "$bare" "$lu")" "$(cell "$bare" "$fp")" \
+    "$(cell "$bare" "$st")" "$(cell "$bare" "$rec")" "$htc" "$bpe" "$evs"
+  if [ -n "$ht" ]; then
+    # the issue's target: lowram's added time at most half of heaptrack's
+    echo "$bare $lu $fp $st $ht" | awk -v p="$(basename "$P")" '{
+      dw = $9 - $1; dc = $10 - $2
+      if (dw > 0 && dc > 0)
+        printf "  %s: added time as a share of heaptrack'"'"'s (wall/cpu): libunwind %.2f/%.2f, fp %.2f/%.2f, strict %.2f/%.2f\n",
+          p, ($3 - $1) / dw, ($4 - $2) / dc, ($5 - $1) / dw, ($6 - $2) / dc, ($7 - $1) / dw, ($8 - $2) / dc }'
+  fi
 done

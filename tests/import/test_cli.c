@@ -4,6 +4,8 @@
 ** end on a tiny program once the shim is built.
 */
 #include <CUnit/Basic.h>
+#include <dirent.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +93,15 @@ static void test_import_recover(void) {
   CU_ASSERT_EQUAL(lowram("recover", "/nonexistent/x.db", NULL, NULL), 1);
   one_line_error("/nonexistent/x.db: no such file");
   CU_ASSERT_EQUAL(lowram("import", NULL, NULL, NULL), 2);
+  /* record's options are checked before anything runs */
+  CU_ASSERT_EQUAL(lowram("record", "--depth", "0", "true"), 2);
+  one_line_error("--depth 0");
+  CU_ASSERT_EQUAL(lowram("record", "--unwind", "dwarf", "true"), 2);
+  one_line_error("--unwind dwarf");
+  CU_ASSERT_EQUAL(lowram("record", "--rss-interval", "-5", "true"), 2);
+  CU_ASSERT_EQUAL(lowram("record", NULL, NULL, NULL), 2);
+  CU_ASSERT_EQUAL(lowram("record", "-o", db, "true"), 1); /* died.db exists */
+  one_line_error("already exists");
   gen_free(&g);
 }
 
@@ -140,7 +151,49 @@ static void test_record(void) {
   CU_ASSERT_EQUAL(lrt_sql_int(db, "SELECT value FROM meta WHERE key = 'end_code'"), 15);
 }
 
+/* A shell that forks ls and then execs another program: three images, three
+** traces (the exec'd one and the fork child under derived names). */
+static void test_record_family(void) {
+  const char *shim = getenv("LOWRAM_SHIM");
+  if (!shim || access(shim, R_OK) != 0) return;
+  char dir[4200], db[4300];
+  snprintf(dir, sizeof dir, "%s/family", ti_dir());
+  mkdir(dir, 0755);
+  snprintf(db, sizeof db, "%s/fam.db", dir);
+  char *argv[] = {(char *)lrt_env("LOWRAM_BIN"), "record", "-o", db, "--", "sh", "-c",
+                  "ls / >/dev/null; exec sh -c 'exit 0'", NULL};
+  snprintf(out_path, sizeof out_path, "%s/fam.out", ti_dir());
+  snprintf(err_path, sizeof err_path, "%s/fam.err", ti_dir());
+  CU_ASSERT_EQUAL_FATAL(lrt_run(argv, NULL, out_path, err_path), 0);
+  int64_t pid = lrt_sql_int(db, "SELECT value FROM meta WHERE key = 'pid'");
+  char buf[64];
+  CU_ASSERT_STRING_EQUAL(lrt_sql_text(db, "SELECT value FROM meta WHERE key = 'end_reason'", buf,
+                                      sizeof buf) ? buf : "", "exec");
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  int traces = 0, execd = 0, child = 0, spools = 0;
+  while (d && (e = readdir(d))) {
+    size_t n = strlen(e->d_name);
+    if (n > 6 && !strcmp(e->d_name + n - 6, ".spool")) spools++;
+    if (n < 3 || strcmp(e->d_name + n - 3, ".db")) continue;
+    traces++;
+    char p[4600];
+    snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+    int64_t tp = lrt_sql_int(p, "SELECT value FROM meta WHERE key = 'pid'");
+    int64_t tpp = lrt_sql_int(p, "SELECT value FROM meta WHERE key = 'ppid'");
+    int64_t ex = lrt_sql_int(p, "SELECT value FROM meta WHERE key = 'exec_index'");
+    if (tp == pid && ex == 1) execd++;
+    if (tpp == pid && ex == 0) child++;
+  }
+  if (d) closedir(d);
+  CU_ASSERT_EQUAL(traces, 3);
+  CU_ASSERT_EQUAL(execd, 1);
+  CU_ASSERT_EQUAL(child, 1);
+  CU_ASSERT_EQUAL(spools, 0);
+}
+
 void ti_add_tests_cli(CU_pSuite s) {
+  CU_add_test(s, "record: fork and exec traces", test_record_family);
   CU_add_test(s, "import/recover CLI", test_import_recover);
   CU_add_test(s, "record end to end", test_record);
 }

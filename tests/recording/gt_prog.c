@@ -9,12 +9,18 @@
 **   threads  8 threads x 1000 malloc(64+t)/free pairs, all started at once
 **   fork     3 x malloc(100) in the parent, 5 x malloc(200) in the child
 **   exec     2 x malloc(300), then exec of itself in mode exec2 (4 x 400)
+**   fork_exec  a fork child makes 2 x malloc(300), then execve's mode exec2
+**            with an environment array copied before the fork
 **   dlopen   dlopen argv[2], 4 x malloc(77) inside it, dlclose
 **   leak     100 x malloc(1000), never freed
 **   spawn    posix_spawn of itself in mode leak, then 1 x malloc(555)
 **   kill     1000 x malloc(48), a marker, then SIGKILL to itself
 **   abort    1 x malloc(4242), then abort()
 **   _exit    1 x malloc(99), then _exit(7)
+**   vfork    malloc(11), a vfork child that _exits, malloc(22)
+**   segv     1 x malloc(123), then a store to an unmapped page
+**   ret3     1 x malloc(33), then return 3 from main
+**   exit5    1 x malloc(55), then exit(5)
 **
 ** Nothing here uses stdio (it would allocate): output is write(2) only.
 ** Each mode prints "NAME=ADDRESS" lines for the functions that allocate,
@@ -123,7 +129,7 @@ NOINLINE static void *gt_map_anon(void) {
   if (p == MAP_FAILED) _exit(97);
   memset(p, 1, 5 << 20);
   /* hold it long enough for the RSS sampler to see it */
-  struct timespec ts = {0, 60 * 1000 * 1000};
+  struct timespec ts = {0, 120 * 1000 * 1000};
   nanosleep(&ts, NULL);
   return p;
 }
@@ -172,6 +178,7 @@ NOINLINE static void gt_thread_work(size_t size) {
 static void *thread_main(void *arg) {
   pthread_barrier_wait(&barrier);
   gt_thread_work(64 + (size_t)(uintptr_t)arg);
+  pthread_setname_np(pthread_self(), "gt-done"); /* a rename after its events */
   return NULL;
 }
 static int mode_threads(void) {
@@ -219,6 +226,26 @@ static int mode_exec(const char *self) {
   execve(self, args, environ);
   return 1;
 }
+/* A shell's way: exec from a fork child with an environment array copied
+** at start (its LOWRAM_EXEC_INDEX names the parent, not the child). */
+static int mode_fork_exec_envp(const char *self) {
+  size_t n = 0;
+  while (environ[n]) n++;
+  char **copy = malloc((n + 1) * sizeof *copy);
+  for (size_t i = 0; i <= n; i++) copy[i] = environ[i] ? strdup(environ[i]) : NULL;
+  pid_t pid = fork();
+  if (pid < 0) return 1;
+  if (pid == 0) {
+    gt_exec_alloc(300, 2);
+    char *args[] = {(char *)self, "exec2", NULL};
+    execve(self, args, copy);
+    _exit(1);
+  }
+  int st;
+  waitpid(pid, &st, 0);
+  return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1;
+}
+
 static int mode_exec2(void) {
   gt_exec_alloc(400, 4);
   return 0;
@@ -281,6 +308,7 @@ int main(int argc, char **argv) {
   if (!strcmp(m, "fork")) return mode_fork();
   if (!strcmp(m, "exec")) return mode_exec(argv[0]);
   if (!strcmp(m, "exec2")) return mode_exec2();
+  if (!strcmp(m, "fork_exec")) return mode_fork_exec_envp(argv[0]);
   if (!strcmp(m, "leak")) return mode_leak();
   if (!strcmp(m, "spawn")) return mode_spawn(argv[0]);
   if (!strcmp(m, "dlopen") && argc > 2) return mode_dlopen(argv[2]);
@@ -288,6 +316,28 @@ int main(int argc, char **argv) {
   if (!strcmp(m, "abort")) {
     keep[0] = malloc(4242);
     abort();
+  }
+  if (!strcmp(m, "vfork")) {
+    keep[0] = malloc(11);
+    pid_t pid = vfork();
+    if (pid == 0) _exit(0); /* shares the parent's memory: must not end its spool */
+    int st;
+    waitpid(pid, &st, 0);
+    keep[1] = malloc(22);
+    return 0;
+  }
+  if (!strcmp(m, "segv")) {
+    keep[0] = malloc(123);
+    *(volatile int *)(uintptr_t)sink = 1; /* sink is small: an unmapped page */
+    return 1;
+  }
+  if (!strcmp(m, "ret3")) {
+    keep[0] = malloc(33);
+    return 3;
+  }
+  if (!strcmp(m, "exit5")) {
+    keep[0] = malloc(55);
+    exit(5);
   }
   if (!strcmp(m, "_exit")) {
     keep[0] = malloc(99);

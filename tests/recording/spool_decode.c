@@ -30,6 +30,14 @@ static int64_t sv(Cur *c) {
   return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
 }
 
+/* Invariant 6: seq never decreases within a chunk, so a delta that only
+** makes sense as a wrap-around is an error. */
+static uint64_t dseq(Cur *c, uint64_t *prev) {
+  uint64_t d = uv(c);
+  if (d > (1ull << 62)) c->bad = 1;
+  return *prev += d;
+}
+
 static void str(Cur *c, char *out, size_t cap, size_t *len) {
   uint64_t n = uv(c);
   if (c->bad || n > LR_SPOOL_MAX_STR || n > (uint64_t)(c->end - c->p)) {
@@ -67,7 +75,7 @@ static int chunk(LrtSpool *s, const uint8_t *pay, uint32_t used, uint32_t tid, u
       e->kind = type;
       e->tid = tid;
       e->chunk = idx;
-      e->seq = pseq += uv(&c);
+      e->seq = dseq(&c, &pseq);
       e->ns = pns += uv(&c);
       e->addr = paddr += (uint64_t)sv(&c);
       switch (type) {
@@ -108,7 +116,7 @@ static int chunk(LrtSpool *s, const uint8_t *pay, uint32_t used, uint32_t tid, u
       GROW(s->mod, s->nmod);
       LrtModule *m = &s->mod[s->nmod];
       memset(m, 0, sizeof *m);
-      m->seq = pseq += uv(&c);
+      m->seq = dseq(&c, &pseq);
       m->base = uv(&c);
       if (type == LR_REC_MODULE) {
         char bid[LR_SPOOL_MAX_STR + 1];
@@ -125,7 +133,7 @@ static int chunk(LrtSpool *s, const uint8_t *pay, uint32_t used, uint32_t tid, u
       memset(o, 0, sizeof *o);
       o->type = type;
       o->tid = tid;
-      o->seq = pseq += uv(&c);
+      o->seq = dseq(&c, &pseq);
       o->ns = pns += uv(&c);
       if (type == LR_REC_RSS) {
         for (int i = 0; i < 4; i++) o->v[i] = uv(&c);

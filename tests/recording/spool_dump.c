@@ -40,6 +40,11 @@ int main(int argc, char **argv) {
              (unsigned long long)e->stack, (unsigned long long)e->old_addr,
              (unsigned long long)e->free_seq, e->path);
     }
+    for (size_t i = 0; i < s.nst; i++) {
+      printf("stack %llu:", (unsigned long long)s.st[i].id);
+      for (uint32_t k = 0; k < s.st[i].n; k++) printf(" 0x%llx", (unsigned long long)s.st[i].ips[k]);
+      printf("\n");
+    }
     for (size_t i = 0; i < s.nmod; i++)
       printf("mod %s seq %llu base 0x%llx size %llu bid %zu %s\n", s.mod[i].unload ? "-" : "+",
              (unsigned long long)s.mod[i].seq, (unsigned long long)s.mod[i].base,

@@ -10,7 +10,9 @@
 ** on the trace too; while it does not, those checks are reported as
 ** skipped on stderr (the decoder checks still run).
 **
-** argv: gt_prog gt_plugin.so lrt_spool_dump [gt_cpp]
+** argv: gt_prog gt_plugin.so lrt_spool_dump [gt_cpp]. The checks that
+** compare runs (unwinders, heaptrack) or stress the output file (names,
+** full disk) are in test_shim_compare.c.
 */
 #include <CUnit/CUnit.h>
 #include <dirent.h>
@@ -18,136 +20,27 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <unistd.h>
 
 #include "lrtest.h"
-#include "spool_decode.h"
-
-static const char *gt, *plugin, *cpp, *shim;
-static char *dir;
-static int have_import = -1;
-
-/* Runs argv under the shim with LOWRAM_OUT=dir/tag.db; stdout to dir/tag.out. */
-static int run_tag(const char *tag, char *const argv[], const char *extra) {
-  char out[600], env_out[640], env_pre[600], outf[600];
-  snprintf(out, sizeof out, "%s/%s.db", dir, tag);
-  snprintf(env_out, sizeof env_out, "LOWRAM_OUT=%s", out);
-  snprintf(env_pre, sizeof env_pre, "LD_PRELOAD=%s", shim);
-  snprintf(outf, sizeof outf, "%s/%s.out", dir, tag);
-  char *env[] = {env_pre, env_out, (char *)(extra ? extra : "LOWRAM_RSS_INTERVAL=5"), NULL};
-  return lrt_run(argv, env, outf, NULL);
-}
-
-static int run_gt(const char *tag, const char *mode, const char *arg, const char *extra) {
-  char *argv[] = {(char *)gt, (char *)mode, (char *)arg, NULL};
-  return run_tag(tag, argv, extra);
-}
-
-static int load(const char *name, LrtSpool *s) {
-  char path[600], err[300];
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  if (lrt_spool_load(path, s, err, sizeof err)) {
-    fprintf(stderr, "test_shim_runs: %s\n", err);
-    return -1;
-  }
-  return 0;
-}
-
-/* The other spool in dir whose name starts with prefix (not `exclude`). */
-static int find_spool(const char *prefix, const char *exclude, char *out, size_t cap) {
-  DIR *d = opendir(dir);
-  struct dirent *e;
-  int found = 0;
-  while (d && (e = readdir(d))) {
-    size_t n = strlen(e->d_name);
-    if (!strncmp(e->d_name, prefix, strlen(prefix)) && n > 6 &&
-        !strcmp(e->d_name + n - 6, ".spool") && strcmp(e->d_name, exclude)) {
-      snprintf(out, cap, "%s", e->d_name);
-      found++;
-    }
-  }
-  if (d) closedir(d);
-  return found;
-}
-
-/* The address gt_prog printed for function `name` in run `tag`. */
-static uintptr_t fn_addr(const char *tag, const char *name) {
-  char path[600];
-  snprintf(path, sizeof path, "%s/%s.out", dir, tag);
-  char *txt = lrt_read_file(path, NULL);
-  uintptr_t v = 0;
-  char key[128];
-  snprintf(key, sizeof key, "%s=", name);
-  char *p = txt ? strstr(txt, key) : NULL;
-  if (p) v = (uintptr_t)strtoull(p + strlen(key), NULL, 16);
-  free(txt);
-  return v;
-}
-
-/* Whether frame `depth` of the event's stack is a return address inside
-** the function starting at fn (these functions are all under 400 bytes). */
-static int frame_in(const LrtSpool *s, const LrtEvent *e, unsigned depth, uintptr_t fn) {
-  const LrtStack *st = lrt_stack(s, e->stack);
-  return st && fn && depth < st->n && st->ips[depth] > fn && st->ips[depth] - fn < 400;
-}
-
-/* Events of `kind` and `size` (size ~0: any) and how many of them have
-** frame `depth` in fn (fn 0: not checked). */
-static size_t count_sized(const LrtSpool *s, unsigned kind, uint64_t size, unsigned depth,
-                          uintptr_t fn, size_t *in_fn) {
-  size_t n = 0, k = 0;
-  for (size_t i = 0; i < s->nev; i++) {
-    const LrtEvent *e = &s->ev[i];
-    if (e->kind != kind || (size != ~0ull && e->size != size)) continue;
-    n++;
-    if (fn && frame_in(s, e, depth, fn)) k++;
-  }
-  if (in_fn) *in_fn = k;
-  return n;
-}
-
-/* Imports dir/tag.db with `lowram import` if that works here. */
-static int import_tag(const char *tag) {
-  if (have_import == 0) return 0;
-  char db[600], log[600];
-  snprintf(db, sizeof db, "%s/%s.db", dir, tag);
-  snprintf(log, sizeof log, "%s/%s.import.log", dir, tag);
-  char *argv[] = {(char *)lrt_env("LOWRAM_BIN"), "import", db, NULL};
-  int rc = lrt_run(argv, NULL, log, log);
-  if (have_import < 0) {
-    have_import = rc == 0;
-    if (!have_import)
-      fprintf(stderr, "test_shim_runs: `lowram import` failed (see %s): SQL checks skipped\n",
-              log);
-  }
-  return rc == 0;
-}
-
-static int64_t sql(const char *tag, const char *q) {
-  char db[600];
-  snprintf(db, sizeof db, "%s/%s.db", dir, tag);
-  return lrt_sql_int(db, q);
-}
-
-/* ---- tests -------------------------------------------------------------- */
+#include "run_util.h"
 
 static void test_basic(void) {
-  CU_ASSERT_FATAL(run_gt("basic", "basic", NULL, NULL) == 0);
+  CU_ASSERT_FATAL(sr_run_gt("basic", "basic", NULL, NULL) == 0);
   LrtSpool s;
-  CU_ASSERT_FATAL(load("basic.db.spool", &s) == 0);
+  CU_ASSERT_FATAL(sr_load("basic.db.spool", &s) == 0);
   size_t in;
-  CU_ASSERT_EQUAL(count_sized(&s, LR_EV_MALLOC, 24, 0, fn_addr("basic", "gt_alloc_small"), &in), 10);
+  CU_ASSERT_EQUAL(sr_count_sized(&s, LR_EV_MALLOC, 24, 0, sr_fn_addr("basic", "gt_alloc_small"), &in), 10);
   CU_ASSERT_EQUAL(in, 10);
-  CU_ASSERT_EQUAL(count_sized(&s, LR_EV_CALLOC, 1024, 0, fn_addr("basic", "gt_alloc_zeroed"), &in), 5);
+  CU_ASSERT_EQUAL(sr_count_sized(&s, LR_EV_CALLOC, 1024, 0, sr_fn_addr("basic", "gt_alloc_zeroed"), &in), 5);
   CU_ASSERT_EQUAL(in, 5);
-  CU_ASSERT_EQUAL(count_sized(&s, LR_EV_MALLOC, 1 << 20, 0, fn_addr("basic", "gt_alloc_big"), &in), 2);
+  CU_ASSERT_EQUAL(sr_count_sized(&s, LR_EV_MALLOC, 1 << 20, 0, sr_fn_addr("basic", "gt_alloc_big"), &in), 2);
   CU_ASSERT_EQUAL(in, 2);
-  uintptr_t al = fn_addr("basic", "gt_alloc_aligned");
-  CU_ASSERT_EQUAL(count_sized(&s, LR_EV_POSIX_MEMALIGN, 1000, 0, al, &in), 1);
+  uintptr_t al = sr_fn_addr("basic", "gt_alloc_aligned");
+  CU_ASSERT_EQUAL(sr_count_sized(&s, LR_EV_POSIX_MEMALIGN, 1000, 0, al, &in), 1);
   CU_ASSERT_EQUAL(in, 1);
-  CU_ASSERT_EQUAL(count_sized(&s, LR_EV_ALIGNED_ALLOC, 4096, 0, al, &in), 1);
-  CU_ASSERT_EQUAL(count_sized(&s, LR_EV_MEMALIGN, 300, 0, al, &in), 1);
-  CU_ASSERT_EQUAL(count_sized(&s, LR_EV_VALLOC, 5000, 0, al, &in), 1);
+  CU_ASSERT_EQUAL(sr_count_sized(&s, LR_EV_ALIGNED_ALLOC, 4096, 0, al, &in), 1);
+  CU_ASSERT_EQUAL(sr_count_sized(&s, LR_EV_MEMALIGN, 300, 0, al, &in), 1);
+  CU_ASSERT_EQUAL(sr_count_sized(&s, LR_EV_VALLOC, 5000, 0, al, &in), 1);
   /* exactly the calls the program makes, nothing else */
   CU_ASSERT_EQUAL(lrt_count(&s, LR_EV_MALLOC), 12);
   CU_ASSERT_EQUAL(lrt_count(&s, LR_EV_CALLOC), 5);
@@ -164,8 +57,8 @@ static void test_basic(void) {
   CU_ASSERT(r[1]->old_addr == r[0]->addr && r[1]->size == 200);
   CU_ASSERT(r[2]->old_addr == r[1]->addr && r[2]->size == 5000);
   CU_ASSERT(r[1]->free_seq > r[0]->seq && r[1]->free_seq < r[1]->seq);
-  uintptr_t rc = fn_addr("basic", "gt_realloc_chain");
-  CU_ASSERT(frame_in(&s, r[0], 0, rc) && frame_in(&s, r[2], 0, rc));
+  uintptr_t rc = sr_fn_addr("basic", "gt_realloc_chain");
+  CU_ASSERT(sr_frame_in(&s, r[0], 0, rc) && sr_frame_in(&s, r[2], 0, rc));
   CU_ASSERT_EQUAL(s.hdr.end_reason, LR_END_EXIT);
   CU_ASSERT(s.hdr.flags & LR_SPOOL_ENDED);
   CU_ASSERT_EQUAL(s.hdr.end_code, 0);
@@ -173,26 +66,26 @@ static void test_basic(void) {
   CU_ASSERT(s.argc == 2 && !strcmp(s.argv[1], "basic"));
   lrt_spool_free(&s);
 
-  if (import_tag("basic")) {
-    CU_ASSERT_EQUAL(sql("basic", "SELECT count(*) FROM allocations WHERE kind='malloc' AND size=24"), 10);
-    CU_ASSERT_EQUAL(sql("basic", "SELECT count(*) FROM allocations a JOIN stack_frames f "
+  if (sr_import("basic")) {
+    CU_ASSERT_EQUAL(sr_sql("basic", "SELECT count(*) FROM allocations WHERE kind='malloc' AND size=24"), 10);
+    CU_ASSERT_EQUAL(sr_sql("basic", "SELECT count(*) FROM allocations a JOIN stack_frames f "
                                  "ON f.stack_id=a.stack_id AND f.depth=0 "
                                  "WHERE a.size=24 AND f.function='gt_alloc_small'"), 10);
-    CU_ASSERT_EQUAL(sql("basic", "SELECT count(*) FROM allocations a JOIN stack_frames f "
+    CU_ASSERT_EQUAL(sr_sql("basic", "SELECT count(*) FROM allocations a JOIN stack_frames f "
                                  "ON f.stack_id=a.stack_id AND f.depth=1 "
                                  "WHERE a.size=1024 AND f.function='mode_basic'"), 5);
-    CU_ASSERT_EQUAL(sql("basic", "SELECT count(*) FROM allocations WHERE kind='realloc'"), 3);
-    CU_ASSERT_EQUAL(sql("basic", "SELECT count(*) FROM allocations WHERE free_seq IS NULL "
+    CU_ASSERT_EQUAL(sr_sql("basic", "SELECT count(*) FROM allocations WHERE kind='realloc'"), 3);
+    CU_ASSERT_EQUAL(sr_sql("basic", "SELECT count(*) FROM allocations WHERE free_seq IS NULL "
                                  "AND region='heap'"), 0);
   }
 }
 
 static void test_mmap_rss_marks(void) {
   char file[600];
-  snprintf(file, sizeof file, "%s/weights.bin", dir);
-  CU_ASSERT_FATAL(run_gt("mmap", "mmap", file, "LOWRAM_RSS_INTERVAL=1") == 0);
+  snprintf(file, sizeof file, "%s/weights.bin", sr_dir);
+  CU_ASSERT_FATAL(sr_run_gt("mmap", "mmap", file, "LOWRAM_RSS_INTERVAL=1") == 0);
   LrtSpool s;
-  CU_ASSERT_FATAL(load("mmap.db.spool", &s) == 0);
+  CU_ASSERT_FATAL(sr_load("mmap.db.spool", &s) == 0);
   /* built with _FILE_OFFSET_BITS=64, so its mmap calls are mmap64 */
   CU_ASSERT_EQUAL(lrt_count(&s, LR_EV_MMAP) + lrt_count(&s, LR_EV_MMAP64), 2);
   CU_ASSERT_EQUAL(lrt_count(&s, LR_EV_MUNMAP), 3);
@@ -208,18 +101,18 @@ static void test_mmap_rss_marks(void) {
   }
   CU_ASSERT_FATAL(anon && fmap && rem && part);
   CU_ASSERT(anon->path[0] == 0 && (anon->flags & MAP_ANONYMOUS));
-  CU_ASSERT(frame_in(&s, anon, 0, fn_addr("mmap", "gt_map_anon")));
+  CU_ASSERT(sr_frame_in(&s, anon, 0, sr_fn_addr("mmap", "gt_map_anon")));
   CU_ASSERT_STRING_EQUAL(fmap->path, file);
   CU_ASSERT_EQUAL(fmap->offset, 64 << 10);
   CU_ASSERT_EQUAL(fmap->prot, PROT_READ);
-  CU_ASSERT(frame_in(&s, fmap, 0, fn_addr("mmap", "gt_map_file")));
+  CU_ASSERT(sr_frame_in(&s, fmap, 0, sr_fn_addr("mmap", "gt_map_file")));
   CU_ASSERT_EQUAL(part->addr, anon->addr + (1 << 20));
   CU_ASSERT(part->seq > anon->seq);
   CU_ASSERT_EQUAL(rem->old_addr, anon->addr);
   CU_ASSERT_EQUAL(rem->old_size, 1 << 20);
   CU_ASSERT_EQUAL(rem->size, 8 << 20);
   CU_ASSERT(rem->free_seq < rem->seq && rem->free_seq > part->seq);
-  CU_ASSERT(frame_in(&s, rem, 0, fn_addr("mmap", "gt_grow")));
+  CU_ASSERT(sr_frame_in(&s, rem, 0, sr_fn_addr("mmap", "gt_grow")));
   /* annotations, stamped in order around the mappings */
   uint64_t load_seq = 0, compute_seq = 0, maxrss = 0;
   int params = 0, samples = 0;
@@ -241,26 +134,26 @@ static void test_mmap_rss_marks(void) {
   CU_ASSERT(maxrss >= (5u << 20));  /* the 5 MiB the program touched */
   lrt_spool_free(&s);
 
-  if (import_tag("mmap")) {
-    CU_ASSERT_EQUAL(sql("mmap", "SELECT count(*) FROM allocations WHERE region='file' "
+  if (sr_import("mmap")) {
+    CU_ASSERT_EQUAL(sr_sql("mmap", "SELECT count(*) FROM allocations WHERE region='file' "
                                 "AND file_offset=65536 AND size=65536"), 1);
-    CU_ASSERT_EQUAL(sql("mmap", "SELECT count(*) FROM allocations WHERE region='anon' "
+    CU_ASSERT_EQUAL(sr_sql("mmap", "SELECT count(*) FROM allocations WHERE region='anon' "
                                 "AND kind='mremap' AND size=8388608"), 1);
-    CU_ASSERT_EQUAL(sql("mmap", "SELECT count(*) FROM markers WHERE name IN ('load','compute')"), 2);
-    CU_ASSERT_EQUAL(sql("mmap", "SELECT value_int FROM params WHERE name='seq_len'"), 512);
-    CU_ASSERT(sql("mmap", "SELECT max(rss) FROM rss_samples") >= (5 << 20));
+    CU_ASSERT_EQUAL(sr_sql("mmap", "SELECT count(*) FROM markers WHERE name IN ('load','compute')"), 2);
+    CU_ASSERT_EQUAL(sr_sql("mmap", "SELECT value_int FROM params WHERE name='seq_len'"), 512);
+    CU_ASSERT(sr_sql("mmap", "SELECT max(rss) FROM rss_samples") >= (5 << 20));
   }
 }
 
 static void test_threads(void) {
-  CU_ASSERT_FATAL(run_gt("threads", "threads", NULL, NULL) == 0);
+  CU_ASSERT_FATAL(sr_run_gt("threads", "threads", NULL, NULL) == 0);
   LrtSpool s;
-  CU_ASSERT_FATAL(load("threads.db.spool", &s) == 0);
-  uintptr_t fn = fn_addr("threads", "gt_thread_work");
+  CU_ASSERT_FATAL(sr_load("threads.db.spool", &s) == 0);
+  uintptr_t fn = sr_fn_addr("threads", "gt_thread_work");
   uint32_t tids[8] = {0};
   for (unsigned t = 0; t < 8; t++) {
     size_t in;
-    CU_ASSERT_EQUAL(count_sized(&s, LR_EV_MALLOC, 64 + t, 0, fn, &in), 1000);
+    CU_ASSERT_EQUAL(sr_count_sized(&s, LR_EV_MALLOC, 64 + t, 0, fn, &in), 1000);
     CU_ASSERT_EQUAL(in, 1000);
     for (size_t i = 0; i < s.nev; i++)
       if (s.ev[i].kind == LR_EV_MALLOC && s.ev[i].size == 64 + t) tids[t] = s.ev[i].tid;
@@ -279,32 +172,36 @@ static void test_threads(void) {
   for (size_t i = 0; i < s.nev; i++) dup |= seen[s.ev[i].seq]++ != 0;
   free(seen);
   CU_ASSERT(!dup);
-  int nthreads = 0;
-  for (size_t i = 0; i < s.noth; i++) nthreads += s.oth[i].type == LR_REC_THREAD;
-  CU_ASSERT(nthreads >= 9);
+  int nthreads = 0, renamed = 0;
+  for (size_t i = 0; i < s.noth; i++) {
+    nthreads += s.oth[i].type == LR_REC_THREAD;
+    renamed += s.oth[i].type == LR_REC_THREAD && !strcmp(s.oth[i].name, "gt-done");
+  }
+  CU_ASSERT(nthreads >= 9 + 8);
+  CU_ASSERT_EQUAL(renamed, 8);
   lrt_spool_free(&s);
-  if (import_tag("threads")) {
-    CU_ASSERT_EQUAL(sql("threads", "SELECT count(DISTINCT thread_id) FROM allocations "
+  if (sr_import("threads")) {
+    CU_ASSERT_EQUAL(sr_sql("threads", "SELECT count(DISTINCT thread_id) FROM allocations "
                                    "WHERE size BETWEEN 64 AND 71"), 8);
-    CU_ASSERT_EQUAL(sql("threads", "SELECT count(*) FROM allocations WHERE size BETWEEN 64 AND 71"),
+    CU_ASSERT_EQUAL(sr_sql("threads", "SELECT count(*) FROM allocations WHERE size BETWEEN 64 AND 71"),
                     8000);
   }
 }
 
 static void test_fork(void) {
-  CU_ASSERT_FATAL(run_gt("fork", "fork", NULL, NULL) == 0);
+  CU_ASSERT_FATAL(sr_run_gt("fork", "fork", NULL, NULL) == 0);
   LrtSpool p, c;
   char child[300];
-  CU_ASSERT_FATAL(find_spool("fork.", "fork.db.spool", child, sizeof child) == 1);
-  CU_ASSERT_FATAL(load("fork.db.spool", &p) == 0);
-  CU_ASSERT_FATAL(load(child, &c) == 0);
+  CU_ASSERT_FATAL(sr_find_spool("fork.", "fork.db.spool", child, sizeof child) == 1);
+  CU_ASSERT_FATAL(sr_load("fork.db.spool", &p) == 0);
+  CU_ASSERT_FATAL(sr_load(child, &c) == 0);
   size_t in;
-  CU_ASSERT_EQUAL(count_sized(&p, LR_EV_MALLOC, 100, 0, fn_addr("fork", "gt_parent_alloc"), &in), 3);
+  CU_ASSERT_EQUAL(sr_count_sized(&p, LR_EV_MALLOC, 100, 0, sr_fn_addr("fork", "gt_parent_alloc"), &in), 3);
   CU_ASSERT_EQUAL(in, 3);
-  CU_ASSERT_EQUAL(count_sized(&p, LR_EV_MALLOC, 200, 0, 0, NULL), 0);
-  CU_ASSERT_EQUAL(count_sized(&c, LR_EV_MALLOC, 200, 0, fn_addr("fork", "gt_child_alloc"), &in), 5);
+  CU_ASSERT_EQUAL(sr_count_sized(&p, LR_EV_MALLOC, 200, 0, 0, NULL), 0);
+  CU_ASSERT_EQUAL(sr_count_sized(&c, LR_EV_MALLOC, 200, 0, sr_fn_addr("fork", "gt_child_alloc"), &in), 5);
   CU_ASSERT_EQUAL(in, 5);
-  CU_ASSERT_EQUAL(count_sized(&c, LR_EV_MALLOC, 100, 0, 0, NULL), 0);
+  CU_ASSERT_EQUAL(sr_count_sized(&c, LR_EV_MALLOC, 100, 0, 0, NULL), 0);
   CU_ASSERT_EQUAL(c.hdr.ppid, p.hdr.pid);
   CU_ASSERT(c.hdr.pid != p.hdr.pid);
   char expect[64];
@@ -318,15 +215,15 @@ static void test_fork(void) {
 }
 
 static void test_exec(void) {
-  CU_ASSERT_FATAL(run_gt("exec", "exec", NULL, NULL) == 0);
+  CU_ASSERT_FATAL(sr_run_gt("exec", "exec", NULL, NULL) == 0);
   LrtSpool a, b;
   char second[300];
-  CU_ASSERT_FATAL(find_spool("exec.", "exec.db.spool", second, sizeof second) == 1);
-  CU_ASSERT_FATAL(load("exec.db.spool", &a) == 0);
-  CU_ASSERT_FATAL(load(second, &b) == 0);
-  CU_ASSERT_EQUAL(count_sized(&a, LR_EV_MALLOC, 300, 0, 0, NULL), 2);
-  CU_ASSERT_EQUAL(count_sized(&a, LR_EV_MALLOC, 400, 0, 0, NULL), 0);
-  CU_ASSERT_EQUAL(count_sized(&b, LR_EV_MALLOC, 400, 0, 0, NULL), 4);
+  CU_ASSERT_FATAL(sr_find_spool("exec.", "exec.db.spool", second, sizeof second) == 1);
+  CU_ASSERT_FATAL(sr_load("exec.db.spool", &a) == 0);
+  CU_ASSERT_FATAL(sr_load(second, &b) == 0);
+  CU_ASSERT_EQUAL(sr_count_sized(&a, LR_EV_MALLOC, 300, 0, 0, NULL), 2);
+  CU_ASSERT_EQUAL(sr_count_sized(&a, LR_EV_MALLOC, 400, 0, 0, NULL), 0);
+  CU_ASSERT_EQUAL(sr_count_sized(&b, LR_EV_MALLOC, 400, 0, 0, NULL), 4);
   CU_ASSERT_EQUAL(a.hdr.pid, b.hdr.pid);
   CU_ASSERT_EQUAL(a.hdr.exec_index, 0);
   CU_ASSERT_EQUAL(b.hdr.exec_index, 1);
@@ -337,10 +234,47 @@ static void test_exec(void) {
   lrt_spool_free(&b);
 }
 
+/* Three spools: the parent (image 0 of P), the fork child (image 0 of C,
+** ended by exec) and the child's exec'd image (image 1 of C), although the
+** child passed execve an environment copied in the parent. */
+static void test_fork_exec(void) {
+  CU_ASSERT_FATAL(sr_run_gt("fe", "fork_exec", NULL, NULL) == 0);
+  LrtSpool p, c, x;
+  char n1[300], n2[300];
+  CU_ASSERT_FATAL(sr_find_spool("fe.", "fe.db.spool", n1, sizeof n1) == 2);
+  CU_ASSERT_FATAL(sr_load("fe.db.spool", &p) == 0);
+  /* find_spool reports the last match; get both names */
+  DIR *d = opendir(sr_dir);
+  struct dirent *e;
+  n1[0] = n2[0] = 0;
+  while ((e = readdir(d)))
+    if (!strncmp(e->d_name, "fe.", 3) && strcmp(e->d_name, "fe.db.spool") && strstr(e->d_name, ".spool"))
+      snprintf(n1[0] ? n2 : n1, sizeof n1, "%s", e->d_name);
+  closedir(d);
+  CU_ASSERT_FATAL(sr_load(n1, &c) == 0);
+  CU_ASSERT_FATAL(sr_load(n2, &x) == 0);
+  if (c.hdr.exec_index) { /* order them: c is the fork child's image 0 */
+    LrtSpool t = c;
+    c = x;
+    x = t;
+  }
+  CU_ASSERT_EQUAL(c.hdr.ppid, p.hdr.pid);
+  CU_ASSERT_EQUAL(x.hdr.pid, c.hdr.pid);
+  CU_ASSERT_EQUAL(c.hdr.exec_index, 0);
+  CU_ASSERT_EQUAL(x.hdr.exec_index, 1);
+  CU_ASSERT_EQUAL(c.hdr.end_reason, LR_END_EXEC);
+  CU_ASSERT_EQUAL(sr_count_sized(&c, LR_EV_MALLOC, 300, 0, 0, NULL), 2);
+  CU_ASSERT_EQUAL(sr_count_sized(&x, LR_EV_MALLOC, 400, 0, 0, NULL), 4);
+  CU_ASSERT_EQUAL(sr_count_sized(&p, LR_EV_MALLOC, 300, 0, 0, NULL), 0);
+  lrt_spool_free(&p);
+  lrt_spool_free(&c);
+  lrt_spool_free(&x);
+}
+
 static void test_dlopen(void) {
-  CU_ASSERT_FATAL(run_gt("dlopen", "dlopen", plugin, NULL) == 0);
+  CU_ASSERT_FATAL(sr_run_gt("dlopen", "dlopen", sr_plugin, NULL) == 0);
   LrtSpool s;
-  CU_ASSERT_FATAL(load("dlopen.db.spool", &s) == 0);
+  CU_ASSERT_FATAL(sr_load("dlopen.db.spool", &s) == 0);
   const LrtModule *m = NULL, *um = NULL;
   for (size_t i = 0; i < s.nmod; i++)
     if (!s.mod[i].unload && strstr(s.mod[i].path, "gt_plugin")) m = &s.mod[i];
@@ -351,7 +285,7 @@ static void test_dlopen(void) {
   CU_ASSERT(m->seq > 0 && um->seq > m->seq);
   CU_ASSERT_EQUAL(m->bid_len, 20);
   size_t in, inside = 0;
-  CU_ASSERT_EQUAL(count_sized(&s, LR_EV_MALLOC, 77, 0, fn_addr("dlopen", "fn"), &in), 4);
+  CU_ASSERT_EQUAL(sr_count_sized(&s, LR_EV_MALLOC, 77, 0, sr_fn_addr("dlopen", "fn"), &in), 4);
   CU_ASSERT_EQUAL(in, 4);
   for (size_t i = 0; i < s.nev; i++) {
     const LrtEvent *e = &s.ev[i];
@@ -363,11 +297,11 @@ static void test_dlopen(void) {
   }
   CU_ASSERT_EQUAL(inside, 4);
   lrt_spool_free(&s);
-  if (import_tag("dlopen")) {
-    CU_ASSERT_EQUAL(sql("dlopen", "SELECT count(*) FROM allocations a JOIN stack_frames f "
+  if (sr_import("dlopen")) {
+    CU_ASSERT_EQUAL(sr_sql("dlopen", "SELECT count(*) FROM allocations a JOIN stack_frames f "
                                   "ON f.stack_id=a.stack_id AND f.depth=0 WHERE a.size=77 "
                                   "AND f.function='gt_plugin_alloc' AND f.module LIKE '%gt_plugin%'"), 4);
-    CU_ASSERT_EQUAL(sql("dlopen", "SELECT count(*) FROM modules WHERE path LIKE '%gt_plugin%' "
+    CU_ASSERT_EQUAL(sr_sql("dlopen", "SELECT count(*) FROM modules WHERE path LIKE '%gt_plugin%' "
                                   "AND load_seq > 0 AND unload_seq > load_seq"), 1);
   }
 }
@@ -378,29 +312,29 @@ static void test_dlopen(void) {
 ** find it. */
 static void test_dlopen_runpath(void) {
   char out[600], env_out[640], env_pre[600], outf[600];
-  snprintf(out, sizeof out, "%s/rpath.db", dir);
+  snprintf(out, sizeof out, "%s/rpath.db", sr_dir);
   snprintf(env_out, sizeof env_out, "LOWRAM_OUT=%s", out);
-  snprintf(env_pre, sizeof env_pre, "LD_PRELOAD=%s", shim);
-  snprintf(outf, sizeof outf, "%s/rpath.out", dir);
+  snprintf(env_pre, sizeof env_pre, "LD_PRELOAD=%s", sr_shim);
+  snprintf(outf, sizeof outf, "%s/rpath.out", sr_dir);
   char *env[] = {env_pre, env_out, "LD_LIBRARY_PATH=", NULL};
-  char *argv[] = {(char *)gt, "dlopen", "libgt_plugin.so", NULL};
+  char *argv[] = {(char *)sr_gt, "dlopen", "libgt_plugin.so", NULL};
   CU_ASSERT_FATAL(lrt_run(argv, env, outf, NULL) == 0);
   LrtSpool s;
-  CU_ASSERT_FATAL(load("rpath.db.spool", &s) == 0);
-  CU_ASSERT_EQUAL(count_sized(&s, LR_EV_MALLOC, 77, 0, 0, NULL), 4);
+  CU_ASSERT_FATAL(sr_load("rpath.db.spool", &s) == 0);
+  CU_ASSERT_EQUAL(sr_count_sized(&s, LR_EV_MALLOC, 77, 0, 0, NULL), 4);
   lrt_spool_free(&s);
 }
 
 static void test_leak_spawn(void) {
-  CU_ASSERT_FATAL(run_gt("spawn", "spawn", NULL, NULL) == 0);
+  CU_ASSERT_FATAL(sr_run_gt("spawn", "spawn", NULL, NULL) == 0);
   LrtSpool p, c;
   char child[300];
-  CU_ASSERT_FATAL(find_spool("spawn.", "spawn.db.spool", child, sizeof child) == 1);
-  CU_ASSERT_FATAL(load("spawn.db.spool", &p) == 0);
-  CU_ASSERT_FATAL(load(child, &c) == 0);
-  CU_ASSERT_EQUAL(count_sized(&p, LR_EV_MALLOC, 555, 0, 0, NULL), 1);
-  CU_ASSERT_EQUAL(count_sized(&p, LR_EV_MALLOC, 1000, 0, 0, NULL), 0);
-  CU_ASSERT_EQUAL(count_sized(&c, LR_EV_MALLOC, 1000, 0, 0, NULL), 100);
+  CU_ASSERT_FATAL(sr_find_spool("spawn.", "spawn.db.spool", child, sizeof child) == 1);
+  CU_ASSERT_FATAL(sr_load("spawn.db.spool", &p) == 0);
+  CU_ASSERT_FATAL(sr_load(child, &c) == 0);
+  CU_ASSERT_EQUAL(sr_count_sized(&p, LR_EV_MALLOC, 555, 0, 0, NULL), 1);
+  CU_ASSERT_EQUAL(sr_count_sized(&p, LR_EV_MALLOC, 1000, 0, 0, NULL), 0);
+  CU_ASSERT_EQUAL(sr_count_sized(&c, LR_EV_MALLOC, 1000, 0, 0, NULL), 100);
   CU_ASSERT_EQUAL(c.hdr.ppid, p.hdr.pid);
   CU_ASSERT_EQUAL(c.hdr.exec_index, 0);
   /* the never-freeing child: none of its 100 blocks is freed */
@@ -417,10 +351,10 @@ static void test_leak_spawn(void) {
 static void test_endings(void) {
   LrtSpool s;
   /* SIGKILL: every event up to the kill is there, the run is not "ended" */
-  CU_ASSERT_FATAL(run_gt("kill", "kill", NULL, NULL) == 128 + 9);
-  CU_ASSERT_FATAL(load("kill.db.spool", &s) == 0);
+  CU_ASSERT_FATAL(sr_run_gt("kill", "kill", NULL, NULL) == 128 + 9);
+  CU_ASSERT_FATAL(sr_load("kill.db.spool", &s) == 0);
   size_t in;
-  CU_ASSERT_EQUAL(count_sized(&s, LR_EV_MALLOC, 48, 0, fn_addr("kill", "gt_before_kill"), &in), 1000);
+  CU_ASSERT_EQUAL(sr_count_sized(&s, LR_EV_MALLOC, 48, 0, sr_fn_addr("kill", "gt_before_kill"), &in), 1000);
   CU_ASSERT_EQUAL(in, 1000);
   int marked = 0;
   for (size_t i = 0; i < s.noth; i++)
@@ -429,64 +363,65 @@ static void test_endings(void) {
   CU_ASSERT_EQUAL(s.hdr.flags & LR_SPOOL_ENDED, 0);
   CU_ASSERT_EQUAL(s.hdr.end_reason, LR_END_UNKNOWN);
   lrt_spool_free(&s);
-  if (import_tag("kill")) {
-    CU_ASSERT_EQUAL(sql("kill", "SELECT count(*) FROM allocations WHERE size=48"), 1000);
-    CU_ASSERT_EQUAL(sql("kill", "SELECT count(*) FROM markers WHERE name='before_kill'"), 1);
+  if (sr_import("kill")) {
+    CU_ASSERT_EQUAL(sr_sql("kill", "SELECT count(*) FROM allocations WHERE size=48"), 1000);
+    CU_ASSERT_EQUAL(sr_sql("kill", "SELECT count(*) FROM markers WHERE name='before_kill'"), 1);
   }
 
-  CU_ASSERT_EQUAL(run_gt("abort", "abort", NULL, NULL), 128 + 6);
-  CU_ASSERT_FATAL(load("abort.db.spool", &s) == 0);
-  CU_ASSERT_EQUAL(count_sized(&s, LR_EV_MALLOC, 4242, 0, 0, NULL), 1);
+  CU_ASSERT_EQUAL(sr_run_gt("abort", "abort", NULL, NULL), 128 + 6);
+  CU_ASSERT_FATAL(sr_load("abort.db.spool", &s) == 0);
+  CU_ASSERT_EQUAL(sr_count_sized(&s, LR_EV_MALLOC, 4242, 0, 0, NULL), 1);
   CU_ASSERT_EQUAL(s.hdr.end_reason, LR_END_SIGNAL);
   CU_ASSERT_EQUAL(s.hdr.end_code, 6);
   lrt_spool_free(&s);
 
-  CU_ASSERT_EQUAL(run_gt("_exit", "_exit", NULL, NULL), 7);
-  CU_ASSERT_FATAL(load("_exit.db.spool", &s) == 0);
-  CU_ASSERT_EQUAL(count_sized(&s, LR_EV_MALLOC, 99, 0, 0, NULL), 1);
+  CU_ASSERT_EQUAL(sr_run_gt("segv", "segv", NULL, NULL), 128 + 11);
+  CU_ASSERT_FATAL(sr_load("segv.db.spool", &s) == 0);
+  CU_ASSERT_EQUAL(sr_count_sized(&s, LR_EV_MALLOC, 123, 0, 0, NULL), 1);
+  CU_ASSERT_EQUAL(s.hdr.end_reason, LR_END_SIGNAL);
+  CU_ASSERT_EQUAL(s.hdr.end_code, 11);
+  lrt_spool_free(&s);
+
+  CU_ASSERT_EQUAL(sr_run_gt("vfork", "vfork", NULL, NULL), 0);
+  CU_ASSERT_FATAL(sr_load("vfork.db.spool", &s) == 0);
+  CU_ASSERT_EQUAL(sr_count_sized(&s, LR_EV_MALLOC, 11, 0, 0, NULL), 1);
+  CU_ASSERT_EQUAL(sr_count_sized(&s, LR_EV_MALLOC, 22, 0, 0, NULL), 1);
+  CU_ASSERT_EQUAL(s.hdr.end_reason, LR_END_EXIT); /* not the child's _exit */
+  lrt_spool_free(&s);
+
+  CU_ASSERT_EQUAL(sr_run_gt("ret3", "ret3", NULL, NULL), 3);
+  CU_ASSERT_FATAL(sr_load("ret3.db.spool", &s) == 0);
+  CU_ASSERT_EQUAL(sr_count_sized(&s, LR_EV_MALLOC, 33, 0, 0, NULL), 1);
+  CU_ASSERT_EQUAL(s.hdr.end_reason, LR_END_EXIT);
+  CU_ASSERT_EQUAL(s.hdr.end_code, 3);
+  lrt_spool_free(&s);
+
+  CU_ASSERT_EQUAL(sr_run_gt("exit5", "exit5", NULL, NULL), 5);
+  CU_ASSERT_FATAL(sr_load("exit5.db.spool", &s) == 0);
+  CU_ASSERT_EQUAL(sr_count_sized(&s, LR_EV_MALLOC, 55, 0, 0, NULL), 1);
+  CU_ASSERT_EQUAL(s.hdr.end_reason, LR_END_EXIT);
+  CU_ASSERT_EQUAL(s.hdr.end_code, 5);
+  lrt_spool_free(&s);
+
+  CU_ASSERT_EQUAL(sr_run_gt("_exit", "_exit", NULL, NULL), 7);
+  CU_ASSERT_FATAL(sr_load("_exit.db.spool", &s) == 0);
+  CU_ASSERT_EQUAL(sr_count_sized(&s, LR_EV_MALLOC, 99, 0, 0, NULL), 1);
   CU_ASSERT_EQUAL(s.hdr.end_reason, LR_END__EXIT);
   CU_ASSERT_EQUAL(s.hdr.end_code, 7);
   lrt_spool_free(&s);
 }
 
-/* The spool is never written through an existing file or symlink: the
-** shim picks the next name instead. */
-static void test_no_overwrite(void) {
-  char db[600], sp[600], link_target[600];
-  snprintf(db, sizeof db, "%s/taken.db", dir);
-  snprintf(sp, sizeof sp, "%s/taken.db.spool", dir);
-  snprintf(link_target, sizeof link_target, "%s/victim", dir);
-  FILE *f = fopen(link_target, "w");
-  CU_ASSERT_FATAL(f != NULL);
-  fputs("precious\n", f);
-  fclose(f);
-  CU_ASSERT_FATAL(symlink(link_target, sp) == 0);
-  CU_ASSERT_FATAL(run_gt("taken", "leak", NULL, NULL) == 0);
-  char *txt = lrt_read_file(link_target, NULL);
-  CU_ASSERT(txt && !strcmp(txt, "precious\n"));
-  free(txt);
-  char other[300];
-  CU_ASSERT_FATAL(find_spool("taken.", "taken.db.spool", other, sizeof other) == 1);
-  LrtSpool s;
-  CU_ASSERT_FATAL(load(other, &s) == 0);
-  char expect[64];
-  snprintf(expect, sizeof expect, "taken.%llu.db.spool", (unsigned long long)s.hdr.pid);
-  CU_ASSERT_STRING_EQUAL(other, expect);
-  CU_ASSERT_EQUAL(count_sized(&s, LR_EV_MALLOC, 1000, 0, 0, NULL), 100);
-  lrt_spool_free(&s);
-}
-
 static void test_cpp(void) {
-  if (!cpp) {
+  if (!sr_cpp) {
     fprintf(stderr, "test_shim_runs: no C++ compiler: C++ check skipped\n");
     return;
   }
-  char *argv[] = {(char *)cpp, NULL};
-  CU_ASSERT_FATAL(run_tag("cpp", argv, NULL) == 0);
+  char *argv[] = {(char *)sr_cpp, NULL};
+  CU_ASSERT_FATAL(sr_run_tag("cpp", argv, NULL) == 0);
   LrtSpool s;
-  CU_ASSERT_FATAL(load("cpp.db.spool", &s) == 0);
-  CU_ASSERT_EQUAL(count_sized(&s, LR_EV_MALLOC, 40, 0, 0, NULL), 7);
-  CU_ASSERT_EQUAL(count_sized(&s, LR_EV_MALLOC, 80, 0, 0, NULL), 1);
+  CU_ASSERT_FATAL(sr_load("cpp.db.spool", &s) == 0);
+  CU_ASSERT_EQUAL(sr_count_sized(&s, LR_EV_MALLOC, 40, 0, 0, NULL), 7);
+  CU_ASSERT_EQUAL(sr_count_sized(&s, LR_EV_MALLOC, 80, 0, 0, NULL), 1);
   size_t frees = 0;
   for (size_t i = 0; i < s.nev; i++)
     for (size_t k = 0; k < s.nev && s.ev[i].kind == LR_EV_FREE; k++)
@@ -497,144 +432,15 @@ static void test_cpp(void) {
   ** its caller, so names are checked with libunwind only */
   int fp = s.hdr.unwinder == 1;
   lrt_spool_free(&s);
-  if (import_tag("cpp") && !fp) {
-    CU_ASSERT_EQUAL(sql("cpp", "SELECT count(*) FROM allocations a JOIN stack_frames f "
+  if (sr_import("cpp") && !fp) {
+    CU_ASSERT_EQUAL(sr_sql("cpp", "SELECT count(*) FROM allocations a JOIN stack_frames f "
                                "ON f.stack_id=a.stack_id WHERE a.size=40 "
                                "AND f.function LIKE '%gt_cpp_new%'"), 7);
   }
 }
 
-/* A stack as "module+offset;..." so runs with different ASLR compare. */
-static void norm_stack(const LrtSpool *s, uint64_t id, char *out, size_t cap) {
-  const LrtStack *st = lrt_stack(s, id);
-  size_t n = 0;
-  out[0] = 0;
-  for (uint32_t i = 0; st && i < st->n && n + 300 < cap; i++) {
-    const LrtModule *m = NULL;
-    for (size_t k = 0; k < s->nmod; k++)
-      if (!s->mod[k].unload && st->ips[i] >= s->mod[k].base &&
-          st->ips[i] - s->mod[k].base < s->mod[k].size)
-        m = &s->mod[k];
-    const char *base = m ? strrchr(m->path, '/') : NULL;
-    n += (size_t)snprintf(out + n, cap - n, "%s+%llx;", m ? (base ? base + 1 : m->path) : "?",
-                          (unsigned long long)(st->ips[i] - (m ? m->base : 0)));
-  }
-}
-
-/* The default unwinder's frame-pointer fast path must give exactly the
-** stacks libunwind gives on every event (libunwind-strict), including
-** through libstdc++ (no frame pointers) and a dlopen'd library. */
-static void test_checked_equals_strict(void) {
-  const char *modes[][3] = {{"basic", NULL, "basic"}, {"dlopen", NULL, "dlopen"},
-                            {"threads", NULL, "threads"}, {"cpp", NULL, NULL}};
-  for (int m = 0; m < 4; m++) {
-    char tc[64], ts[64];
-    snprintf(tc, sizeof tc, "chk-%s", modes[m][0]);
-    snprintf(ts, sizeof ts, "strict-%s", modes[m][0]);
-    const char *arg = !strcmp(modes[m][0], "dlopen") ? plugin : NULL;
-    if (!strcmp(modes[m][0], "cpp")) {
-      if (!cpp) continue;
-      char *argv[] = {(char *)cpp, NULL};
-      CU_ASSERT_FATAL(run_tag(tc, argv, "LOWRAM_UNWIND=libunwind") == 0);
-      CU_ASSERT_FATAL(run_tag(ts, argv, "LOWRAM_UNWIND=libunwind-strict") == 0);
-    } else {
-      CU_ASSERT_FATAL(run_gt(tc, modes[m][2], arg, "LOWRAM_UNWIND=libunwind") == 0);
-      CU_ASSERT_FATAL(run_gt(ts, modes[m][2], arg, "LOWRAM_UNWIND=libunwind-strict") == 0);
-    }
-    char fc[80], fs[80];
-    snprintf(fc, sizeof fc, "%s.db.spool", tc);
-    snprintf(fs, sizeof fs, "%s.db.spool", ts);
-    LrtSpool a, b;
-    CU_ASSERT_FATAL(load(fc, &a) == 0);
-    CU_ASSERT_FATAL(load(fs, &b) == 0);
-    if (a.hdr.unwinder != 0) { /* a -Dunwind=fp build: no libunwind to compare with */
-      fprintf(stderr, "test_shim_runs: shim built without libunwind: fast-path check skipped\n");
-      lrt_spool_free(&a);
-      lrt_spool_free(&b);
-      return;
-    }
-    size_t sa_n = 0, sb_n = 0; /* frees vary with thread teardown; allocations do not */
-    for (size_t i = 0; i < a.nev; i++) sa_n += a.ev[i].stack != 0;
-    for (size_t i = 0; i < b.nev; i++) sb_n += b.ev[i].stack != 0;
-    CU_ASSERT_EQUAL(sa_n, sb_n);
-    /* threads interleave differently per run: compare each thread's own
-    ** sequence of (kind, size, stack), i.e. per-chunk order by size class */
-    size_t diff = 0, compared = 0;
-    char sa[8192], sb[8192];
-    for (size_t i = 0; i < a.nev; i++) {
-      const LrtEvent *x = &a.ev[i];
-      if (!x->stack) continue;
-      /* the k-th event of this kind and size in a pairs with the k-th in b */
-      size_t k = 0, seen = 0;
-      for (size_t j = 0; j < i; j++) k += a.ev[j].kind == x->kind && a.ev[j].size == x->size;
-      const LrtEvent *y = NULL;
-      for (size_t j = 0; j < b.nev && !y; j++)
-        if (b.ev[j].kind == x->kind && b.ev[j].size == x->size && seen++ == k) y = &b.ev[j];
-      if (!y) {
-        diff++;
-        continue;
-      }
-      norm_stack(&a, x->stack, sa, sizeof sa);
-      norm_stack(&b, y->stack, sb, sizeof sb);
-      compared++;
-      if (strcmp(sa, sb)) {
-        if (diff++ < 3)
-          fprintf(stderr, "test_shim_runs: %s event %zu:\n  checked %s\n  strict  %s\n",
-                  modes[m][0], i, sa, sb);
-      }
-    }
-    CU_ASSERT(compared > 0);
-    CU_ASSERT_EQUAL(diff, 0);
-    lrt_spool_free(&a);
-    lrt_spool_free(&b);
-  }
-}
-
-/* heaptrack on the same program must count the same allocation calls. */
-static void test_heaptrack(void) {
-  if (access("/usr/bin/heaptrack", X_OK) || access("/usr/bin/heaptrack_print", X_OK)) {
-    fprintf(stderr, "test_shim_runs: heaptrack not installed: comparison skipped\n");
-    return;
-  }
-  char out[600], zst[600], rep[600];
-  snprintf(out, sizeof out, "%s/ht", dir);
-  char *argv[] = {"/usr/bin/heaptrack", "-o", out, (char *)gt, "basic", NULL};
-  CU_ASSERT_FATAL(lrt_run(argv, NULL, "/dev/null", "/dev/null") == 0);
-  snprintf(zst, sizeof zst, "%s/ht.zst", dir);
-  if (access(zst, R_OK)) snprintf(zst, sizeof zst, "%s/ht.gz", dir);
-  snprintf(rep, sizeof rep, "%s/ht.txt", dir);
-  char *pargv[] = {"/usr/bin/heaptrack_print", "-f", zst, "-p", "0", "-a", "0", "-T", "0",
-                   "-l", "0", "-n", "0", NULL};
-  CU_ASSERT_FATAL(lrt_run(pargv, NULL, rep, "/dev/null") == 0);
-  char *txt = lrt_read_file(rep, NULL);
-  CU_ASSERT_FATAL(txt != NULL);
-  char *p = strstr(txt, "calls to allocation functions: ");
-  CU_ASSERT_FATAL(p != NULL);
-  long ht = strtol(p + strlen("calls to allocation functions: "), NULL, 10);
-  free(txt);
-  LrtSpool s;
-  if (access(lrt_env("LOWRAM_BUILD_ROOT"), F_OK) == 0 && load("basic.db.spool", &s) == 0) {
-    long ours = 0;
-    for (size_t i = 0; i < s.nev; i++)
-      ours += s.ev[i].kind != LR_EV_FREE && s.ev[i].kind < LR_EV_MMAP;
-    fprintf(stderr, "test_shim_runs: allocation calls: lowram %ld, heaptrack %ld\n", ours, ht);
-    CU_ASSERT_EQUAL(ours, ht);
-    lrt_spool_free(&s);
-  } else {
-    CU_FAIL("basic.db.spool missing (test_basic must run first)");
-  }
-}
-
 int main(int argc, char **argv) {
-  if (argc < 4) {
-    fprintf(stderr, "usage: test_shim_runs GT_PROG GT_PLUGIN SPOOL_DUMP [GT_CPP]\n");
-    return 2;
-  }
-  gt = argv[1];
-  plugin = argv[2];
-  cpp = argc > 4 ? argv[4] : NULL;
-  shim = lrt_env("LOWRAM_SHIM");
-  dir = lrt_tmpdir("shim-runs");
+  if (sr_start(argc, argv, "shim-runs")) return 2;
   CU_initialize_registry();
   CU_pSuite s = CU_add_suite("shim_runs", NULL, NULL);
   CU_add_test(s, "basic: exact malloc family ground truth", test_basic);
@@ -642,13 +448,11 @@ int main(int argc, char **argv) {
   CU_add_test(s, "8 threads at once", test_threads);
   CU_add_test(s, "fork: child has its own spool", test_fork);
   CU_add_test(s, "exec: new image, new spool", test_exec);
+  CU_add_test(s, "fork, then exec with a copied environment", test_fork_exec);
   CU_add_test(s, "dlopen/dlclose modules", test_dlopen);
   CU_add_test(s, "dlopen by name uses the program's RUNPATH", test_dlopen_runpath);
   CU_add_test(s, "posix_spawn and a never-freeing child", test_leak_spawn);
-  CU_add_test(s, "SIGKILL, abort, _exit", test_endings);
-  CU_add_test(s, "never overwrites or follows a symlink", test_no_overwrite);
+  CU_add_test(s, "SIGKILL, abort, segv, vfork, exit codes", test_endings);
   CU_add_test(s, "C++ new/delete", test_cpp);
-  CU_add_test(s, "fp fast path gives libunwind's stacks", test_checked_equals_strict);
-  CU_add_test(s, "heaptrack agrees on allocation calls", test_heaptrack);
-  return lrt_main();
+  return sr_finish(lrt_main());
 }

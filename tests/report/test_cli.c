@@ -20,6 +20,7 @@ static char *dir;
 static char fx_path[512], out_path[512], err_path[512];
 
 /* Runs lowram with the arguments up to the first NULL. */
+static int lowram(const char *first, ...) __attribute__((sentinel));
 static int lowram(const char *first, ...) {
   char *argv[16] = {(char *)lrt_env("LOWRAM_BIN"), (char *)first};
   va_list ap;
@@ -280,7 +281,7 @@ static void test_unfinished(void) {
 
 static void test_export_contributors_csv(void) {
   CU_ASSERT_EQUAL_FATAL(lowram("export", fx_path, "--what", "contributors", "--format", "csv",
-                               "-o", out_path), 0);
+                               "-o", out_path, NULL), 0);
   char *o = out();
   Csv c;
   CU_ASSERT_EQUAL_FATAL(csv_parse(o, &c), 0);
@@ -350,8 +351,8 @@ static void test_export_quoting(void) {
   sqlite3 *db = tb_create(p);
   CU_ASSERT_PTR_NOT_NULL_FATAL(db);
   static const char *names[] = {"=cmd|' /C calc'!A0", "a,b \"q\"", "line\nbreak", "@SUM(A1)",
-                                "+1", "-2", "plain"};
-  for (int i = 0; i < 7; i++) {
+                                "+1", "-2", "plain", "\tTAB", "\rCR"};
+  for (int i = 0; i < 9; i++) {
     tb_frame(db, i + 1, "/bin/w", names[i], "w.c", i);
     tb_stack(db, i + 1, (int64_t)(i + 1), (int64_t)0);
     tb_alloc(db, "heap", 100 + i, i + 1, -1, 1, i + 1);
@@ -362,17 +363,19 @@ static void test_export_quoting(void) {
   char *o = out();
   Csv c;
   CU_ASSERT_EQUAL_FATAL(csv_parse(o, &c), 0);
-  CU_ASSERT_EQUAL_FATAL(c.nrows, 8);
+  CU_ASSERT_EQUAL_FATAL(c.nrows, 10);
   int k = col(&c, "key"), b = col(&c, "bytes");
-  /* rows come largest first: names[6] has 106 bytes ... names[0] 100 */
-  CU_ASSERT_STRING_EQUAL(c.rows[1][k], "plain");
-  CU_ASSERT_STRING_EQUAL(c.rows[2][k], "'-2");
-  CU_ASSERT_STRING_EQUAL(c.rows[3][k], "'+1");
-  CU_ASSERT_STRING_EQUAL(c.rows[4][k], "'@SUM(A1)");
-  CU_ASSERT_STRING_EQUAL(c.rows[5][k], "line\nbreak");
-  CU_ASSERT_STRING_EQUAL(c.rows[6][k], "a,b \"q\"");
-  CU_ASSERT_STRING_EQUAL(c.rows[7][k], "'=cmd|' /C calc'!A0");
-  CU_ASSERT_STRING_EQUAL(c.rows[7][b], "100");
+  /* rows come largest first: names[8] has 108 bytes ... names[0] 100 */
+  CU_ASSERT_STRING_EQUAL(c.rows[1][k], "'\rCR");
+  CU_ASSERT_STRING_EQUAL(c.rows[2][k], "'\tTAB");
+  CU_ASSERT_STRING_EQUAL(c.rows[3][k], "plain");
+  CU_ASSERT_STRING_EQUAL(c.rows[4][k], "'-2");
+  CU_ASSERT_STRING_EQUAL(c.rows[5][k], "'+1");
+  CU_ASSERT_STRING_EQUAL(c.rows[6][k], "'@SUM(A1)");
+  CU_ASSERT_STRING_EQUAL(c.rows[7][k], "line\nbreak");
+  CU_ASSERT_STRING_EQUAL(c.rows[8][k], "a,b \"q\"");
+  CU_ASSERT_STRING_EQUAL(c.rows[9][k], "'=cmd|' /C calc'!A0");
+  CU_ASSERT_STRING_EQUAL(c.rows[9][b], "100");
   for (size_t i = 1; i < c.nrows; i++) CU_ASSERT_EQUAL(c.ncols[i], c.ncols[0]);
   csv_free(&c);
   free(o);

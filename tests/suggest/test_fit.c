@@ -192,6 +192,24 @@ static void test_noise_and_irregular(void) {
   lr_fit_space_free(sp);
 }
 
+/* Concave data (1000 s - s^2) fits exactly with a negative s^2, which
+** would predict bytes falling below zero far out; that model is refused. */
+static void test_no_downward_curvature(void) {
+  const char *names[] = {"seq"};
+  double x[5] = {10, 20, 40, 80, 160}, y[5];
+  for (int i = 0; i < 5; i++) y[i] = 1000 * x[i] - x[i] * x[i];
+  LrErr err;
+  LrFitSpace *sp = lr_fit_space_new(1, names, 5, x, &err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(sp);
+  LrFitResult r;
+  CU_ASSERT_EQUAL(lr_fit_site(sp, y, NULL, &r, &err), 0);
+  for (int k = 0; k < r.nterms; k++)
+    if (r.term[k].exp[0] == 2) CU_ASSERT_TRUE(r.coef[k] >= 0);
+  double far = 100000;
+  CU_ASSERT_TRUE(lr_fit_eval(&r, 1, &far) > 0);
+  lr_fit_space_free(sp);
+}
+
 static void test_params_that_never_change(void) {
   double seqs[] = {128, 256, 512}, bs[] = {4}, x[6], y[3];
   int n = grid(seqs, 3, bs, 1, x);
@@ -242,6 +260,7 @@ int main(void) {
   CU_add_test(s, "thin sweep", test_thin_sweep);
   CU_add_test(s, "noise and irregular", test_noise_and_irregular);
   CU_add_test(s, "params that never change", test_params_that_never_change);
+  CU_add_test(s, "no downward curvature", test_no_downward_curvature);
   CU_add_test(s, "term names", test_term_names);
   return lrt_main();
 }

@@ -100,6 +100,21 @@ static void test_good(void) {
     CU_ASSERT_EQUAL(qr_memmodel_parse_bytes(bad[i], &v), -1);
 }
 
+/* A model whose peak rises then falls (a hand-written negative square):
+** the search returns the first crossing, not a far value that "fits". */
+static void test_first_crossing(void) {
+  char err[512];
+  QrMemModel *m = load_text("lowram-memmodel 1\nparams batch\nmargin 0\nphase p\n"
+                            "term batch 1000\nterm batch^2 -1\nend\n", err, sizeof err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+  double x = 1;
+  long b = 0;
+  CU_ASSERT_EQUAL(qr_memmodel_largest(m, &x, 0, 100000, 100000, &b), 1);
+  /* 1000 b - b^2 <= 100000 up to b = 112 */
+  CU_ASSERT_EQUAL(b, 112);
+  qr_memmodel_free(m);
+}
+
 static void test_bad(void) {
   struct {
     const char *text, *msg;
@@ -151,5 +166,6 @@ int main(void) {
   CU_pSuite s = CU_add_suite("memmodel", NULL, NULL);
   CU_add_test(s, "a good model", test_good);
   CU_add_test(s, "bad models", test_bad);
+  CU_add_test(s, "first crossing", test_first_crossing);
   return lrt_main();
 }

@@ -235,6 +235,90 @@ static void test_ubatch(void) {
   lr_sitebytes_free(r);
 }
 
+/* qrun --stream --max-memory --memory-model: the batch qrun picks from the
+** model that `suggest --emit` wrote is the one `suggest` says is the
+** largest that fits, and the run stays under the limit. */
+static void test_qrun_max_memory(void) {
+  char prompts[4300], sw[4300], mfile[4300], out[4300];
+  snprintf(prompts, sizeof prompts, "%s/prompts.txt", dir);
+  FILE *f = fopen(prompts, "w");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+  for (int i = 0; i < 24; i++) fprintf(f, "prompt number %02d of the stream test\n", i);
+  fclose(f);
+  snprintf(sw, sizeof sw, "%s/stream", dir);
+  char *sweep_argv[] = {(char *)lowram, "sweep", "--param", "seq=128,256,512", "--param",
+                        "batch=1,2,4", "-o", sw, "--stdin", prompts, "--", (char *)qrun, "run",
+                        "-m", model, "--stream", "--seq-len", "{seq}", "--tokens", "4",
+                        "--batch", "{batch}", NULL};
+  CU_ASSERT_EQUAL_FATAL(run_quiet(sweep_argv, NULL), 0);
+  snprintf(mfile, sizeof mfile, "%s/stream.model", dir);
+  snprintf(out, sizeof out, "%s/stream.json", dir);
+  char *sg[] = {(char *)lowram, "suggest", sw, "--at", "seq=512,batch=1", "--budget", "3MiB",
+                "--format", "json", "--emit", mfile, NULL};
+  CU_ASSERT_EQUAL_FATAL(run_quiet(sg, out), 0);
+  char *j = lrt_read_file(out, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(j);
+  int want = -1;
+  for (const char *p = strstr(j, "\"kind\":\"largest_batch\""); p;
+       p = strstr(p + 1, "\"kind\":\"largest_batch\""))
+    if ((int)json_num(p, "seq") == 512) want = (int)json_num(p, "batch");
+  free(j);
+  CU_ASSERT_FATAL(want >= 1);
+  char trace[4300], err[4300];
+  snprintf(trace, sizeof trace, "%s/maxmem.db", dir);
+  snprintf(err, sizeof err, "%s/maxmem.err", dir);
+  char *run[] = {(char *)lowram, "record", "-o", trace, "--", (char *)qrun, "run", "-m", model,
+                 "--stream", "--seq-len", "512", "--tokens", "4", "--max-memory", "3MiB",
+                 "--memory-model", mfile, NULL};
+  /* stdin: the prompts; lrt_run has no stdin redirect, so go through sh */
+  char cmd[20000];
+  size_t u = 0;
+  for (char **a = run; *a; a++) u += (size_t)snprintf(cmd + u, sizeof cmd - u, "'%s' ", *a);
+  snprintf(cmd + u, sizeof cmd - u, "< '%s'", prompts);
+  char *sh[] = {"/bin/sh", "-c", cmd, NULL};
+  CU_ASSERT_EQUAL_FATAL(lrt_run(sh, NULL, "/dev/null", err), 0);
+  char *e = lrt_read_file(err, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+  char expect[128];
+  snprintf(expect, sizeof expect, "--max-memory 3145728: batch %d ", want);
+  if (!strstr(e, expect)) fprintf(stderr, "want '%s' in:\n%s\n", expect, e);
+  CU_ASSERT_PTR_NOT_NULL(strstr(e, expect));
+  free(e);
+  LrErr le;
+  LrSiteBytes *r = lr_sitebytes_read(trace, &le);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+  printf("\n    qrun --max-memory 3 MiB at seq 512: batch %d, measured peak %lld", want,
+         (long long)lr_sitebytes_peak(r));
+  CU_ASSERT_TRUE(lr_sitebytes_peak(r) <= 3 * 1048576);
+  lr_sitebytes_free(r);
+  /* a limit below the constant part, a broken model file: clear errors */
+  char *tiny[] = {(char *)qrun, "run", "-m", model, "--stream", "--seq-len", "512",
+                  "--max-memory", "1KiB", "--memory-model", mfile, NULL};
+  CU_ASSERT_EQUAL(lrt_run(tiny, NULL, "/dev/null", err), 1);
+  e = lrt_read_file(err, NULL);
+  CU_ASSERT_PTR_NOT_NULL(e && strstr(e, "nothing fits"));
+  free(e);
+  FILE *bf = fopen(mfile, "w");
+  fputs("lowram-memmodel 1\nparams seq batch\nphase p\nterm seq*bogus 3\nend\n", bf);
+  fclose(bf);
+  CU_ASSERT_EQUAL(lrt_run(tiny, NULL, "/dev/null", err), 1);
+  e = lrt_read_file(err, NULL);
+  CU_ASSERT_PTR_NOT_NULL(e && strstr(e, "stream.model:4: term 'seq*bogus'"));
+  free(e);
+}
+
+/* 1 if this qrun takes --max-memory (getopt does not reject it). */
+static int qrun_has_max_memory(void) {
+  char out[4300];
+  snprintf(out, sizeof out, "%s/probe.txt", dir);
+  char *argv[] = {(char *)qrun, "run", "-m", "/nonexistent/model", "--max-memory", "1MiB", NULL};
+  lrt_run(argv, NULL, "/dev/null", out);
+  char *t = lrt_read_file(out, NULL);
+  int has = t && !strstr(t, "unrecognized option") && !strstr(t, "bad option");
+  free(t);
+  return has;
+}
+
 int main(void) {
   lowram = lrt_env("LOWRAM_BIN");
   qrun = lrt_env("QRUN_BIN");
@@ -250,5 +334,9 @@ int main(void) {
   CU_add_test(s, "full-context prompt: predicted vs measured", test_full_prompt);
   CU_add_test(s, "what fits the budget stays under it", test_budget_holds);
   CU_add_test(s, "the prefill chunk that fits", test_ubatch);
+  if (qrun_has_max_memory())
+    CU_add_test(s, "qrun --max-memory picks the batch suggest says fits", test_qrun_max_memory);
+  else
+    printf("note: this qrun has no --max-memory; its test is not registered\n");
   return lrt_main();
 }
