@@ -462,9 +462,19 @@ static int read_moments(LrSiteBytes *r, LrErr *err) {
 int64_t lr_sitebytes_phase_events(const LrSiteBytes *r, int p) { return r->phases[p].nevents; }
 int64_t lr_sitebytes_phase_ordinal(const LrSiteBytes *r, int p) { return r->phases[p].ordinal; }
 
+void lr_sitebytes_release(LrSiteBytes *r) {
+  sqlite3_close(r->db);
+  r->db = NULL;
+}
+
 int lr_sitebytes_moment(LrSiteBytes *r, int p, int64_t ordinal, int64_t *bytes, int64_t *file,
                         LrErr *err) {
   const Phase *ph = &r->phases[p];
+  if (!r->db && sqlite3_open_v2(r->path, &r->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+    lr_err_set(err, "%s: cannot open again: %s", r->path, r->db ? sqlite3_errmsg(r->db) : "?");
+    lr_sitebytes_release(r);
+    return -1;
+  }
   if (ordinal < 0 || ordinal >= ph->nevents)
     return lr_err_set(err, "%s: phase %s has no event %lld", r->path, ph->name, (long long)ordinal);
   sqlite3_stmt *st;
@@ -578,6 +588,8 @@ LrSiteBytes *lr_sitebytes_read(const char *path, LrErr *err) {
   if (scan_peaks(r, r->db, err) || read_moments(r, err) ||
       site_stats(r, r->db, r->stack_site, r->nstack, nullsite, err))
     goto fail;
+  /* a sweep holds many runs at once: no file stays open between uses */
+  lr_sitebytes_release(r);
   return r;
 fail:
   free(stack_site);

@@ -93,6 +93,9 @@ int64_t lr_sitebytes_phase_ordinal(const LrSiteBytes *r, int p);
 ** events can be compared at the same point of the program. */
 int lr_sitebytes_moment(LrSiteBytes *r, int p, int64_t ordinal, int64_t *bytes, int64_t *file,
                         LrErr *err);
+/* lr_sitebytes_moment opens the trace again (read-only) and keeps it open
+** for the next call; this closes it. */
+void lr_sitebytes_release(LrSiteBytes *r);
 /* Live bytes of site s at phase p's peak moment. */
 int64_t lr_sitebytes_bytes(const LrSiteBytes *r, int p, int s);
 /* Blocks of site s live at phase p's peak moment. */

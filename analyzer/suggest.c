@@ -362,6 +362,7 @@ static int build_and_fit(LrSuggest *m, LrErr *err) {
             (double)(m->phase_ord[ph] >= 0 ? mom[s] : lr_sitebytes_bytes(rb, rp, s));
       file[ph * m->nruns + r] = (double)f;
     }
+    lr_sitebytes_release(rb);
     free(map);
     free(mom);
   }

@@ -305,8 +305,11 @@ int lr_sym_trace(sqlite3 *db, const char *trace_path, const char *symbols_dir,
   }
   while (sqlite3_step(mods) == SQLITE_ROW) {
     char path[PATH_MAX], bid[160];
-    snprintf(path, sizeof path, "%s", (const char *)sqlite3_column_text(mods, 2));
-    snprintf(bid, sizeof bid, "%s", (const char *)sqlite3_column_text(mods, 3));
+    /* a damaged or hand-made trace may hold NULL despite the schema */
+    const char *mp = (const char *)sqlite3_column_text(mods, 2);
+    const char *mb = (const char *)sqlite3_column_text(mods, 3);
+    snprintf(path, sizeof path, "%s", mp ? mp : "");
+    snprintf(bid, sizeof bid, "%s", mb ? mb : "");
     name_module(db, frames, upd, sqlite3_column_int64(mods, 0),
                 (uint64_t)sqlite3_column_int64(mods, 1), path, bid, symbols_dir,
                 use_module_paths, st);

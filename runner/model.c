@@ -85,24 +85,24 @@ static void spec_shape(const QrConfig *c, int kind, int *rows, int *cols, int *q
   }
 }
 
-/* Walks the layout up to tensor i (the format is sequential, so offsets
-** depend on everything before). Sizes fit in 64 bits by the config bounds:
-** the largest tensor is 2^22 x 2^18 x 4 bytes = 2^42, times 9 x 4096. */
+/* Tensor k given the end offset of tensor k - 1 (QR_HEADER_BYTES for the
+** first); *off becomes the end of tensor k. Sizes fit in 64 bits by the
+** config bounds: the largest tensor is 2^22 x 2^18 x 4 bytes = 2^42, times
+** 9 x 4096 tensors. */
+static void spec_next(const QrConfig *c, int k, uint64_t *off, QrTensorSpec *s) {
+  if (k == 0) { s->kind = QR_T_EMB; s->layer = -1; }
+  else if (k <= 9 * c->layers) { s->kind = QR_T_RMS_ATT + (k - 1) % 9; s->layer = (k - 1) / 9; }
+  else if (k == 9 * c->layers + 1) { s->kind = QR_T_RMS_FINAL; s->layer = -1; }
+  else { s->kind = QR_T_CLS; s->layer = -1; }
+  spec_shape(c, s->kind, &s->rows, &s->cols, &s->quant);
+  s->offset = align_up(*off);
+  s->bytes = (uint64_t)s->rows * qr_row_bytes(s->quant, (size_t)s->cols);
+  *off = s->offset + s->bytes;
+}
+
 void qr_layout_tensor(const QrConfig *c, int i, QrTensorSpec *out) {
   uint64_t off = QR_HEADER_BYTES;
-  int n = qr_layout_count(c);
-  for (int k = 0; k <= i && k < n; k++) {
-    QrTensorSpec s;
-    if (k == 0) { s.kind = QR_T_EMB; s.layer = -1; }
-    else if (k <= 9 * c->layers) { s.kind = QR_T_RMS_ATT + (k - 1) % 9; s.layer = (k - 1) / 9; }
-    else if (k == 9 * c->layers + 1) { s.kind = QR_T_RMS_FINAL; s.layer = -1; }
-    else { s.kind = QR_T_CLS; s.layer = -1; }
-    spec_shape(c, s.kind, &s.rows, &s.cols, &s.quant);
-    s.offset = align_up(off);
-    s.bytes = (uint64_t)s.rows * qr_row_bytes(s.quant, (size_t)s.cols);
-    off = s.offset + s.bytes;
-    *out = s;
-  }
+  for (int k = 0; k <= i && k < qr_layout_count(c); k++) spec_next(c, k, &off, out);
 }
 
 uint64_t qr_layout_size(const QrConfig *c) {
@@ -209,9 +209,10 @@ static QrTensor tensor_at(const QrModel *m, uint64_t off, int rows, int cols, in
 static void bind_qrun(QrModel *m) {
   const QrConfig *c = &m->cfg;
   int n = qr_layout_count(c);
+  uint64_t off = QR_HEADER_BYTES;
   for (int i = 0; i < n; i++) {
     QrTensorSpec s;
-    qr_layout_tensor(c, i, &s);
+    spec_next(c, i, &off, &s);
     QrTensor t = tensor_at(m, s.offset, s.rows, s.cols, s.quant);
     QrLayer *L = s.layer >= 0 ? &m->layer[s.layer] : NULL;
     switch (s.kind) {
@@ -333,9 +334,10 @@ int qr_model_write(const char *path, const QrConfig *c, QrRowFill fill, void *ct
   uint64_t pos = QR_HEADER_BYTES;
   static const uint8_t zeros[QR_ALIGN];
   if (!row || !q) rc = -1;
+  uint64_t end = QR_HEADER_BYTES;
   for (int i = 0; rc == 0 && i < qr_layout_count(c); i++) {
     QrTensorSpec s;
-    qr_layout_tensor(c, i, &s);
+    spec_next(c, i, &end, &s);
     if (s.offset > pos && fwrite(zeros, 1, (size_t)(s.offset - pos), f) != s.offset - pos) rc = -1;
     size_t rb = qr_row_bytes(s.quant, (size_t)s.cols);
     for (int r = 0; rc == 0 && r < s.rows; r++) {

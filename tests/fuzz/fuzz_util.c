@@ -3,8 +3,11 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+#include "lr_spool_format.h"
 
 int fz_memfd(const uint8_t *data, size_t size, char *path, size_t len) {
   int fd = memfd_create("lowram-fuzz", MFD_CLOEXEC);
@@ -20,6 +23,31 @@ int fz_memfd(const uint8_t *data, size_t size, char *path, size_t len) {
   }
   snprintf(path, len, "/proc/self/fd/%d", fd);
   return fd;
+}
+
+int fz_fix_sums(uint8_t *buf, size_t len) {
+  LrSpoolHeader h;
+  if (len < sizeof h) return 0;
+  memcpy(&h, buf, sizeof h);
+  if (memcmp(h.magic, LR_SPOOL_MAGIC, 8) || h.header_size < sizeof h ||
+      h.chunk_size <= sizeof(LrChunkHeader))
+    return 0;
+  int changed = 0;
+  for (uint64_t off = h.header_size; off + sizeof(LrChunkHeader) <= len; off += h.chunk_size) {
+    LrChunkHeader c;
+    memcpy(&c, buf + off, sizeof c);
+    uint64_t cap = h.chunk_size - sizeof c;
+    if (c.magic != LR_CHUNK_MAGIC || !(c.flags & LR_CHUNK_SEALED) || c.used > cap ||
+        off + sizeof c + c.used > len)
+      continue;
+    uint64_t sum = lr_sum64(buf + off + sizeof c, c.used);
+    if (sum != c.sum) {
+      c.sum = sum;
+      memcpy(buf + off, &c, sizeof c);
+      changed = 1;
+    }
+  }
+  return changed;
 }
 
 static char g_dir[4096];

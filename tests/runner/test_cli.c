@@ -6,6 +6,8 @@
 ** llama2.c checkpoints and tokenizer.bin are read correctly.
 */
 #include <CUnit/CUnit.h>
+#include <dirent.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -329,6 +331,22 @@ static void test_tokenizer(void) {
   CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "tok.bin: truncated at token 9"));
 }
 
+/* Removes the test's files (flat directory) after a passing run; a failing
+** run keeps them for inspection. */
+static void remove_dir(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return;
+  struct dirent *de;
+  char path[1024];
+  while ((de = readdir(d)))
+    if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+      snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+      unlink(path);
+    }
+  closedir(d);
+  rmdir(dir);
+}
+
 int main(void) {
   g_dir = lrt_tmpdir("runner-cli");
   g_qrun = lrt_env("QRUN_BIN");
@@ -340,5 +358,7 @@ int main(void) {
   CU_add_test(s, "quantize = gen --quant", test_quantize_equals_gen);
   CU_add_test(s, "llama2.c checkpoint", test_llama2c);
   CU_add_test(s, "tokenizer.bin", test_tokenizer);
-  return lrt_main();
+  int rc = lrt_main();
+  if (rc == 0) remove_dir(g_dir);
+  return rc;
 }

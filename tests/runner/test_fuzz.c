@@ -6,6 +6,8 @@
 ** values) and 200 tokenizer mutations, deterministic from fixed seeds.
 */
 #include <CUnit/CUnit.h>
+#include <dirent.h>
+#include <unistd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,11 +152,29 @@ static void test_tokenizer_mutations(void) {
   free(buf);
 }
 
+/* Removes the test's files (flat directory) after a passing run; a failing
+** run keeps them for inspection. */
+static void remove_dir(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return;
+  struct dirent *de;
+  char path[1024];
+  while ((de = readdir(d)))
+    if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+      snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+      unlink(path);
+    }
+  closedir(d);
+  rmdir(dir);
+}
+
 int main(void) {
   g_dir = lrt_tmpdir("runner-fuzz");
   if (CU_initialize_registry() != CUE_SUCCESS) return 1;
   CU_pSuite s = CU_add_suite("runner_fuzz", NULL, NULL);
   CU_add_test(s, "model file mutations", test_model_mutations);
   CU_add_test(s, "tokenizer file mutations", test_tokenizer_mutations);
-  return lrt_main();
+  int rc = lrt_main();
+  if (rc == 0) remove_dir(g_dir);
+  return rc;
 }
