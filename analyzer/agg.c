@@ -16,6 +16,7 @@
 **     is applied, so the phase's start value is the live bytes at m.
 */
 #include "agg.h"
+#include "agglive.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -55,15 +56,6 @@ typedef struct Big {
   int64_t size, id;
 } Big;
 
-/* agg_live rows wait here and go in LIVE_BATCH at a time through one
-** multi-row INSERT: one sqlite3_step per row cost about 1 us of statement
-** setup (cursor open, halt), three times the B-tree work itself. */
-enum { LIVE_BATCH = 128 };
-
-typedef struct LiveRow {
-  int64_t lvl, alloc_seq, id, size, stack_id, free_seq; /* free_seq -1: NULL */
-} LiveRow;
-
 typedef struct Pass {
   sqlite3 *db;
   const char *path;
@@ -85,9 +77,8 @@ typedef struct Pass {
   int64_t peak, peak_seq, peak_ns, peak_heap, peak_anon, peak_file;
   int64_t heap_peak, heap_peak_seq, file_peak, file_peak_seq;
   int64_t first_seq, last_seq, last_ns, groups, nalloc, nfree;
-  sqlite3_stmt *ins_ckpt, *ins_map, *ins_live, *ins_live_n;
-  LiveRow lbuf[LIVE_BATCH];
-  size_t nlbuf;
+  sqlite3_stmt *ins_ckpt, *ins_map;
+  LrAggLive *live_w; /* agg_live rows, reordered by level (agglive.h) */
 } Pass;
 
 static int dberr(Pass *p, const char *what) {
@@ -334,46 +325,6 @@ static void phase_open(Pass *p, Phase *ph) {
   ph->end_ns = ph->start_ns;
 }
 
-/* ---- agg_live rows, batched ---- */
-
-static int live_bind(sqlite3_stmt *st, int base, const LiveRow *r) {
-  int64_t v[] = {r->lvl, r->alloc_seq, r->id, r->size, r->stack_id};
-  for (int k = 0; k < 5; k++) sqlite3_bind_int64(st, base + k + 1, v[k]);
-  if (r->free_seq >= 0) return sqlite3_bind_int64(st, base + 6, r->free_seq);
-  return sqlite3_bind_null(st, base + 6);
-}
-
-/* Writes the waiting rows: a full batch in one step, a partial one (only
-** at the end of the pass) row by row. */
-static int live_flush(Pass *p) {
-  if (p->nlbuf == LIVE_BATCH) {
-    /* level by level (stable): consecutive inserts then land on the same
-       leaf page instead of hopping between the LR_AGG_LEVELS append points */
-    int k = 0;
-    for (int64_t l = 0; l < LR_AGG_LEVELS; l++)
-      for (size_t i = 0; i < LIVE_BATCH; i++)
-        if (p->lbuf[i].lvl == l) live_bind(p->ins_live_n, 6 * k++, &p->lbuf[i]);
-    int rc = sqlite3_step(p->ins_live_n);
-    sqlite3_reset(p->ins_live_n);
-    if (rc != SQLITE_DONE) return dberr(p, "live index");
-  } else {
-    for (size_t i = 0; i < p->nlbuf; i++) {
-      live_bind(p->ins_live, 0, &p->lbuf[i]);
-      int rc = sqlite3_step(p->ins_live);
-      sqlite3_reset(p->ins_live);
-      if (rc != SQLITE_DONE) return dberr(p, "live index");
-    }
-  }
-  p->nlbuf = 0;
-  return 0;
-}
-
-static int live_add(Pass *p, int64_t aseq, int64_t id, int64_t size, int64_t stack,
-                    int64_t fseq) {
-  p->lbuf[p->nlbuf++] = (LiveRow){lr_agg_level(aseq, fseq), aseq, id, size, stack, fseq};
-  return p->nlbuf == LIVE_BATCH ? live_flush(p) : 0;
-}
-
 /* ---- the pass ---- */
 
 int lr_agg_level(int64_t alloc_seq, int64_t free_seq) {
@@ -508,7 +459,10 @@ static int run_pass(Pass *p) {
       t->size = size;
       t->free_seq = fseq;
       big_offer(p, (Big){size, id});
-      if (region != R_FILE && (ret = live_add(p, aseq, id, size, stack, fseq))) break;
+      if (region != R_FILE &&
+          (ret = lr_agglive_add(p->live_w, lr_agg_level(aseq, fseq), aseq, id, size, stack,
+                                freed ? fseq : -1)))
+        break;
       if (region == R_FILE) {
         sqlite3_bind_int64(p->ins_map, 1, id);
         sqlite3_bind_value(p->ins_map, 2, sqlite3_column_value(st, 9));
@@ -549,7 +503,7 @@ static int run_pass(Pass *p) {
     if ((ret = end_group(p, cur, ns, &open_phase))) break;
   }
   sqlite3_finalize(st);
-  if (ret || (ret = live_flush(p))) return ret;
+  if (ret || (ret = lr_agglive_finish(p->live_w))) return ret;
   /* markers after the last event open empty phases */
   while (next_marker < p->nph) {
     open_phase = next_marker++;
@@ -615,17 +569,6 @@ static int prep(Pass *p, sqlite3_stmt **st, const char *fmt) {
   char sql[512];
   snprintf(sql, sizeof sql, fmt, p->schema);
   if (sqlite3_prepare_v2(p->db, sql, -1, st, NULL) != SQLITE_OK) return dberr(p, "prepare");
-  return 0;
-}
-
-/* INSERT INTO agg_live VALUES(?,?,?,?,?,?), ... LIVE_BATCH times. */
-static int prep_live_batch(Pass *p) {
-  char sql[64 + LIVE_BATCH * 16];
-  int n = snprintf(sql, sizeof sql, "INSERT INTO %s.agg_live VALUES", p->schema);
-  for (int i = 0; i < LIVE_BATCH && n > 0 && (size_t)n < sizeof sql; i++)
-    n += snprintf(sql + n, sizeof sql - (size_t)n, "%s(?,?,?,?,?,?)", i ? "," : "");
-  if (sqlite3_prepare_v2(p->db, sql, -1, &p->ins_live_n, NULL) != SQLITE_OK)
-    return dberr(p, "prepare");
   return 0;
 }
 
@@ -740,8 +683,7 @@ static int build(sqlite3 *db, const char *path, const char *schema, LrErr *err) 
   if (prep(&p, &p.ins_ckpt, "INSERT OR REPLACE INTO %s.agg_checkpoints VALUES(?1,?2,?3,?4,?5)"))
     goto out;
   if (prep(&p, &p.ins_map, "INSERT INTO %s.agg_maps VALUES(?1,?2,?3,?4,?5,?6,?7,?8)")) goto out;
-  if (prep(&p, &p.ins_live, "INSERT INTO %s.agg_live VALUES(?1,?2,?3,?4,?5,?6)")) goto out;
-  if (prep_live_batch(&p)) goto out;
+  if (!(p.live_w = lr_agglive_new(db, schema, p.path, err))) goto out;
   if (load_markers(&p)) goto out;
   if (run_pass(&p)) goto out;
   if (store(&p)) goto out;
@@ -749,8 +691,7 @@ static int build(sqlite3 *db, const char *path, const char *schema, LrErr *err) 
 out:
   sqlite3_finalize(p.ins_ckpt);
   sqlite3_finalize(p.ins_map);
-  sqlite3_finalize(p.ins_live);
-  sqlite3_finalize(p.ins_live_n);
+  lr_agglive_free(p.live_w);
   if (ret) {
     sqlite3_exec(db, "ROLLBACK TO lr_agg", NULL, NULL, NULL);
   }

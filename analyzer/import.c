@@ -85,6 +85,8 @@ typedef struct Imp {
   size_t fr_cap, fr_n;
   Thr *thr;
   size_t nthr, cap_thr;
+  uint32_t *thr_idx; /* open addressing on tid: slot = thr index + 1, 0 empty */
+  size_t thr_icap;
   char *argv_json;
   /* counters */
   uint64_t events, stacks, max_seq, max_ns, named;
@@ -263,17 +265,41 @@ static void do_stack(Imp *im, const LrSpoolRec *r) {
 
 /* ---- threads, argv ---- */
 
+/* The index slot of tid: where it is, or the empty slot where it goes. */
+static size_t thr_slot(const Imp *im, uint32_t tid) {
+  size_t m = im->thr_icap - 1, j = mix(tid) & m;
+  while (im->thr_idx[j] && im->thr[im->thr_idx[j] - 1].tid != tid) j = (j + 1) & m;
+  return j;
+}
+
+/* A spool may name many threads (a server starting one per request): the
+** lookup is hashed, not a scan of every thread seen. */
 static Thr *thread(Imp *im, uint32_t tid, uint64_t seq) {
-  for (size_t i = 0; i < im->nthr; i++)
-    if (im->thr[i].tid == tid) {
-      if (seq < im->thr[i].first_seq) im->thr[i].first_seq = seq;
-      return &im->thr[i];
+  if (im->thr_icap) {
+    uint32_t k = im->thr_idx[thr_slot(im, tid)];
+    if (k) {
+      Thr *t = &im->thr[k - 1];
+      if (seq < t->first_seq) t->first_seq = seq;
+      return t;
     }
+  }
+  if (im->nthr >= UINT32_MAX - 1) return NULL;
+  if ((im->nthr + 1) * 2 > im->thr_icap) {
+    size_t nc = im->thr_icap ? im->thr_icap * 2 : 64;
+    uint32_t *ni = calloc(nc, sizeof *ni);
+    if (!ni) return NULL;
+    free(im->thr_idx);
+    im->thr_idx = ni;
+    im->thr_icap = nc;
+    for (size_t i = 0; i < im->nthr; i++)
+      im->thr_idx[thr_slot(im, im->thr[i].tid)] = (uint32_t)i + 1;
+  }
   Thr *t = grow(im->thr, &im->cap_thr, im->nthr + 1, sizeof *t);
   if (!t) return NULL;
   im->thr = t;
   t[im->nthr] = (Thr){tid, seq, NULL};
-  return &t[im->nthr++];
+  im->thr_idx[thr_slot(im, tid)] = (uint32_t)++im->nthr;
+  return &t[im->nthr - 1];
 }
 
 static void json_str(char **out, size_t *len, const char *s, size_t n) {
@@ -616,6 +642,7 @@ static void imp_free(Imp *im) {
   free(im->fr);
   for (size_t i = 0; i < im->nthr; i++) free(im->thr[i].name);
   free(im->thr);
+  free(im->thr_idx);
   free(im->argv_json);
 }
 

@@ -194,6 +194,43 @@ static void test_fifo_module(void) {
   unlink(fifo);
 }
 
+/* import.c thread(): every THREAD record looked its tid up in a list of
+** all threads seen, so a spool naming 150k threads (one chunk of 1 MiB)
+** took 7 s to import at -O2 and grew with the square. Now hashed. */
+static void test_many_threads(void) {
+  enum { CHUNK = 1u << 20 };
+  uint8_t *p = malloc(CHUNK);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+  size_t n = 0;
+  uint64_t k = 0;
+  while (n + 32 < CHUNK - sizeof(LrChunkHeader)) { /* THREAD dseq 1, dns 0, tid, "t" */
+    uint8_t *q = p + n;
+    *q++ = LR_REC_THREAD;
+    q = lr_put_uv(q, 1);
+    q = lr_put_uv(q, 0);
+    q = lr_put_uv(q, 1000 + ++k);
+    q = lr_put_uv(q, 1);
+    *q++ = 't';
+    n = (size_t)(q - p);
+  }
+  char spool[4096], out[4096];
+  snprintf(spool, sizeof spool, "%s/threads.spool", g_dir);
+  snprintf(out, sizeof out, "%s/threads.db", g_dir);
+  CU_ASSERT_EQUAL_FATAL(write_one_chunk(spool, CHUNK, p, n), 0);
+  free(p);
+  LrErr err;
+  double t0 = now();
+  LrImportOpts o = {NULL, 1, 0};
+  CU_ASSERT_EQUAL_FATAL(lr_import(spool, out, &o, NULL, &err), 0);
+  double secs = now() - t0;
+  CU_ASSERT_TRUE(k > 100000);
+  /* the named threads, and the chunk's writer (tid 7) */
+  CU_ASSERT_EQUAL(lrt_sql_int(out, "SELECT count(*) FROM threads WHERE name = 't'"), (int64_t)k);
+  CU_ASSERT_EQUAL(lrt_sql_int(out, "SELECT count(*) FROM threads"), (int64_t)k + 1);
+  CU_ASSERT_EQUAL(lrt_sql_int(out, "SELECT first_seq FROM threads WHERE tid = 1000 + 5000"), 5000);
+  CU_ASSERT_TRUE(secs < 5.0);
+}
+
 /* cli_record.c env_set: removing LOWRAM_EXEC_INDEX (inherited from a
 ** recorded parent) moved the last entry into its slot without ending the
 ** array there, so the child saw that entry (LOWRAM_OUT) twice. */
@@ -237,6 +274,7 @@ int main(void) {
   CU_add_test(s, "huge block sizes: no signed overflow", test_huge_sizes);
   CU_add_test(s, "a FIFO as the spool: error, no hang", test_fifo_spool);
   CU_add_test(s, "a FIFO as a module path: no hang", test_fifo_module);
+  CU_add_test(s, "150k threads import in linear time", test_many_threads);
   CU_add_test(s, "record: environment entries once each", test_record_env);
   int rc = lrt_main();
   if (rc == 0 && !getenv("LRTEST_KEEP")) nftw(g_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
