@@ -17,6 +17,7 @@
 #include "forward.h"
 #include "gen.h"
 #include "lowram.h"
+#include "memmodel.h"
 #include "model.h"
 #include "sample.h"
 #include "tokenizer.h"
@@ -57,7 +58,8 @@ static const char *help_text =
     "  qrun run -m MODEL [-z TOKENIZER] [--seq-len N] [--prompt-len P] [--ubatch U]\n"
     "           [--batch B] [--tokens T] [--prompt TEXT | --stream] [--no-mmap]\n"
     "           [--kv f32|q8] [--scratch arena|malloc] [--threads N] [--seed S]\n"
-    "           [--temp T] [-v]\n";
+    "           [--temp T] [-v]\n"
+    "           [--max-memory BYTES --memory-model FILE]\n";
 
 static double now_s(void) {
   struct timespec ts;
@@ -166,6 +168,9 @@ typedef struct RunOpts {
   int verbose;          /* -v: sizes and memory to stderr */
   long seed;            /* synthetic prompt and sampling */
   float temp;           /* 0: greedy */
+  double max_memory;        /* --max-memory: bytes, 0 if not given */
+  const char *memory_model; /* --memory-model: lowram suggest --emit FILE */
+  int batch_set;            /* --batch was given: it caps the model's pick */
 } RunOpts;
 
 typedef struct Ctx {
@@ -337,18 +342,50 @@ static int run_stream(Ctx *x) {
   return rc;
 }
 
+/* --max-memory with --memory-model: the largest batch that the model made
+** by `lowram suggest --emit` predicts to fit (runner/memmodel.h). */
+static int pick_memory_batch(RunOpts *o) {
+  char err[600];
+  QrMemModel *mm = qr_memmodel_load(o->memory_model, err, sizeof err);
+  if (!mm) {
+    fprintf(stderr, "qrun: %s\n", err);
+    return 1;
+  }
+  double need = 0;
+  long b = qr_memmodel_pick_batch(mm, o->seq_len, o->ubatch ? o->ubatch : o->seq_len,
+                                  o->max_memory, o->batch_set ? o->batch : 65536, &need, err,
+                                  sizeof err);
+  double margin = qr_memmodel_margin(mm);
+  qr_memmodel_free(mm);
+  if (b < 0) {
+    fprintf(stderr, "qrun: %s: %s\n", o->memory_model, err);
+    return 1;
+  }
+  if (b == 0) {
+    fprintf(stderr, "qrun: --max-memory %.0f: %s predicts %.0f bytes at batch 1 and seq-len %d, "
+            "above the limit less its %.0f%% margin; nothing fits\n",
+            o->max_memory, o->memory_model, need, o->seq_len, margin * 100);
+    return 1;
+  }
+  fprintf(stderr, "qrun: --max-memory %.0f: batch %ld (largest that %s predicts to fit, %.0f%% "
+          "margin)\n", o->max_memory, b, o->memory_model, margin * 100);
+  o->batch = (int)b;
+  return 0;
+}
+
 static int cmd_run(int argc, char **argv) {
   RunOpts o = {.prompt_len = 8, .batch = 1, .tokens = 16, .threads = 1, .kv = QR_F32, .arena = 1,
                .mmap = 1, .seed = 42};
   enum { O_SEQ = 256, O_PLEN, O_UB, O_BATCH, O_TOK, O_PROMPT, O_STREAM, O_NOMMAP, O_KV, O_SCR,
-         O_THR, O_SEED, O_TEMP };
+         O_THR, O_SEED, O_TEMP, O_MAXMEM, O_MMODEL };
   static const struct option opts[] = {
       {"model", 1, 0, 'm'}, {"tokenizer", 1, 0, 'z'}, {"seq-len", 1, 0, O_SEQ},
       {"prompt-len", 1, 0, O_PLEN}, {"ubatch", 1, 0, O_UB}, {"batch", 1, 0, O_BATCH},
       {"tokens", 1, 0, O_TOK}, {"prompt", 1, 0, O_PROMPT}, {"stream", 0, 0, O_STREAM},
       {"no-mmap", 0, 0, O_NOMMAP}, {"kv", 1, 0, O_KV}, {"scratch", 1, 0, O_SCR},
       {"threads", 1, 0, O_THR}, {"seed", 1, 0, O_SEED}, {"temp", 1, 0, O_TEMP},
-      {"verbose", 0, 0, 'v'}, {0, 0, 0, 0}};
+      {"verbose", 0, 0, 'v'}, {"max-memory", 1, 0, O_MAXMEM}, {"memory-model", 1, 0, O_MMODEL},
+      {0, 0, 0, 0}};
   int opt;
   while ((opt = getopt_long(argc, argv, "m:z:v", opts, NULL)) != -1) {
     switch (opt) {
@@ -358,7 +395,12 @@ static int cmd_run(int argc, char **argv) {
     case O_SEQ: INT_OPT("seq-len", o.seq_len, 1, 1 << 20); break;
     case O_PLEN: INT_OPT("prompt-len", o.prompt_len, 1, 1 << 20); break;
     case O_UB: INT_OPT("ubatch", o.ubatch, 1, 1 << 20); break;
-    case O_BATCH: INT_OPT("batch", o.batch, 1, 65536); break;
+    case O_BATCH: INT_OPT("batch", o.batch, 1, 65536); o.batch_set = 1; break;
+    case O_MAXMEM:
+      if (qr_memmodel_parse_bytes(optarg, &o.max_memory))
+        return usage_err("--max-memory '%s': expected a size such as 512MiB%s", optarg, "");
+      break;
+    case O_MMODEL: o.memory_model = optarg; break;
     case O_TOK: INT_OPT("tokens", o.tokens, 1, 1 << 20); break;
     case O_THR: INT_OPT("threads", o.threads, 1, 256); break;
     case O_PROMPT: o.prompt = optarg; break;
@@ -413,6 +455,11 @@ static int cmd_run(int argc, char **argv) {
     fprintf(stderr, "qrun: cannot start %d threads\n", o.threads);
     rc = 1;
   }
+  if (!rc && (o.max_memory > 0) != (o.memory_model != NULL)) {
+    fprintf(stderr, "qrun: --max-memory and --memory-model go together\n");
+    rc = 2;
+  }
+  if (!rc && o.memory_model) rc = pick_memory_batch(&o);
   if (!rc) {
     lowram_param("seq_len", o.seq_len);
     lowram_param("batch", o.batch);
