@@ -172,13 +172,20 @@ static inline int in_start_code(uintptr_t ip) {
 }
 
 /* Interns ips[0..m) in the stack table, writing its STACK record first if
-** it is new; returns its id. */
+** it is new; returns its id. The record leaves out any frame of the shim
+** still in the stack (main_wrapper, outermost, on glibc): users should see
+** their program's stacks only. That filtering costs nothing per event, since
+** the key stays the raw ips and records are written once per stack. */
 static uint64_t intern(LrSpoolWriter *w, const uintptr_t *ips, uint32_t m) {
   int is_new;
   uint32_t slot;
   uint64_t id = lr_stack_intern(g_shim.stacks, ips, m, &is_new, &slot);
   if (is_new) {
-    lr_sw_stack(w, id, ips, m);
+    uintptr_t kept[LR_SPOOL_MAX_FRAMES];
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < m && k < LR_SPOOL_MAX_FRAMES; i++)
+      if (!in_shim(ips[i])) kept[k++] = ips[i];
+    lr_sw_stack(w, id, kept, k);
     lr_stack_publish(g_shim.stacks, slot, id);
   }
   return id;

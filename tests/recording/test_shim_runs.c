@@ -77,6 +77,11 @@ static void test_basic(void) {
     CU_ASSERT_EQUAL(sr_sql("basic", "SELECT count(*) FROM allocations WHERE kind='realloc'"), 3);
     CU_ASSERT_EQUAL(sr_sql("basic", "SELECT count(*) FROM allocations WHERE free_seq IS NULL "
                                  "AND region='heap'"), 0);
+    /* no frame of the shim anywhere, not even main_wrapper at the outer end,
+    ** while main itself is still there */
+    CU_ASSERT_EQUAL(sr_sql("basic", "SELECT count(*) FROM stack_frames "
+                                 "WHERE module LIKE '%liblowram%'"), 0);
+    CU_ASSERT(sr_sql("basic", "SELECT count(*) FROM stack_frames WHERE function='main'") > 0);
   }
 }
 
