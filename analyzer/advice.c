@@ -23,6 +23,16 @@ static void copy_x(const LrSuggest *m, double *xv, const double *x) {
   for (int p = 0; p < LR_FIT_MAX_PARAMS; p++) xv[p] = p < m->nparams ? x[p] : 0;
 }
 
+/* The heap predicted with parameter p halved (rounded down) and the others
+** as in x; xv receives that configuration. */
+static double halved_heap(const LrSuggest *m, const double *x, int p, double *xv) {
+  copy_x(m, xv, x);
+  xv[p] = floor(x[p] / 2);
+  LrSuggestPeak pk;
+  lr_suggest_predict(m, xv, &pk);
+  return pk.heap;
+}
+
 static int role_index(const LrSuggest *m, LrFitRole role) {
   for (int p = 0; p < m->nparams; p++)
     if (lr_fit_role_of(m->names[p]) == role) return p;
@@ -138,26 +148,21 @@ int lr_suggest_advise(const LrSuggest *m, const double *x, double budget, LrAdvi
   }
   char b1[32], b2[32], b3[32], b4[32], b5[32], b6[32];
   double xv[LR_FIT_MAX_PARAMS];
-  LrSuggestPeak p2;
   if (is >= 0 && x[is] >= 2) {
-    copy_x(m, xv, x);
-    xv[is] = floor(x[is] / 2);
-    lr_suggest_predict(m, xv, &p2);
-    n = add(out, n, max, LR_ADVICE_SEQ, P - p2.heap, 0,
+    double h = halved_heap(m, x, is, xv);
+    n = add(out, n, max, LR_ADVICE_SEQ, P - h, 0,
             "shorten the sequence: sites growing with %s hold %s (%.0f%% of the %s peak; KV "
             "cache %s, attention scores %s); %s %g -> %g saves %s (peak %s -> %s)",
             m->names[is], B(b1, seqdep), 100 * seqdep / P, phase, B(b2, kv), B(b3, quad),
-            m->names[is], x[is], xv[is], B(b4, P - p2.heap), B(b5, P), B(b6, p2.heap));
+            m->names[is], x[is], xv[is], B(b4, P - h), B(b5, P), B(b6, h));
   }
   if (ib >= 0 && x[ib] >= 2) {
-    copy_x(m, xv, x);
-    xv[ib] = floor(x[ib] / 2);
-    lr_suggest_predict(m, xv, &p2);
-    n = add(out, n, max, LR_ADVICE_BATCH, P - p2.heap, 0,
+    double h = halved_heap(m, x, ib, xv);
+    n = add(out, n, max, LR_ADVICE_BATCH, P - h, 0,
             "lower the batch: sites growing with %s hold %s (%.0f%% of the peak); %s %g -> %g "
             "saves %s (peak %s -> %s)",
             m->names[ib], B(b1, batchdep), 100 * batchdep / P, m->names[ib], x[ib], xv[ib],
-            B(b2, P - p2.heap), B(b3, P), B(b4, p2.heap));
+            B(b2, P - h), B(b3, P), B(b4, h));
   }
   static const char *const quant_names[] = {"quant", "weights", "wtype", "dtype", NULL};
   static const char *const kv_names[] = {"kv", "kv_type", "kvtype", "cache_type", NULL};
@@ -215,6 +220,7 @@ int lr_suggest_advise(const LrSuggest *m, const double *x, double budget, LrAdvi
     }
     copy_x(m, xv, x);
     xv[iu] = u;
+    LrSuggestPeak p2;
     lr_suggest_predict(m, xv, &p2);
     char cost[300];
     ubatch_cost(m, iu, cost, sizeof cost);

@@ -18,6 +18,7 @@
 #include "agg.h"
 #include "agglive.h"
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,56 +139,54 @@ static uint64_t mix(int64_t k) {
   return x ^ (x >> 29);
 }
 
-static StackStat *stack_stat(Pass *p, int64_t id) {
-  if ((p->nstk + 1) * 2 > p->capstk) {
-    size_t ncap = p->capstk ? p->capstk * 2 : 1024;
-    StackStat *nv = malloc(ncap * sizeof *nv);
+/* The key of record i in a table of `elem`-byte records keyed by their
+** first member (StackStat, ThreadLast). */
+static int64_t *key_at(void *tab, size_t i, size_t elem) {
+  return (int64_t *)((char *)tab + i * elem);
+}
+_Static_assert(offsetof(StackStat, id) == 0 && offsetof(ThreadLast, tid) == 0,
+               "map_slot needs the int64 key first");
+
+/* The record for `key` in an open-addressing table of *cap records of
+** `elem` bytes keyed by their first member (INT64_MIN: empty slot); a new
+** record is zeroed but for its key. The table doubles (from cap0, a power
+** of two) before it passes half full. NULL if out of memory. */
+static void *map_slot(void **tab, size_t *n, size_t *cap, size_t elem, size_t cap0,
+                      int64_t key) {
+  if ((*n + 1) * 2 > *cap) {
+    size_t ncap = *cap ? *cap * 2 : cap0;
+    void *nv = malloc(ncap * elem);
     if (!nv) return NULL;
-    for (size_t i = 0; i < ncap; i++) nv[i].id = INT64_MIN;
-    for (size_t i = 0; i < p->capstk; i++) {
-      if (p->stk[i].id == INT64_MIN) continue;
-      size_t j = mix(p->stk[i].id) & (ncap - 1);
-      while (nv[j].id != INT64_MIN) j = (j + 1) & (ncap - 1);
-      nv[j] = p->stk[i];
+    for (size_t i = 0; i < ncap; i++) *key_at(nv, i, elem) = INT64_MIN;
+    for (size_t i = 0; i < *cap; i++) {
+      int64_t k = *key_at(*tab, i, elem);
+      if (k == INT64_MIN) continue;
+      size_t j = mix(k) & (ncap - 1);
+      while (*key_at(nv, j, elem) != INT64_MIN) j = (j + 1) & (ncap - 1);
+      memcpy(key_at(nv, j, elem), key_at(*tab, i, elem), elem);
     }
-    free(p->stk);
-    p->stk = nv;
-    p->capstk = ncap;
+    free(*tab);
+    *tab = nv;
+    *cap = ncap;
   }
-  size_t j = mix(id) & (p->capstk - 1);
-  while (p->stk[j].id != INT64_MIN && p->stk[j].id != id) j = (j + 1) & (p->capstk - 1);
-  if (p->stk[j].id == INT64_MIN) {
-    memset(&p->stk[j], 0, sizeof p->stk[j]);
-    p->stk[j].id = id;
-    p->nstk++;
+  size_t j = mix(key) & (*cap - 1);
+  while (*key_at(*tab, j, elem) != INT64_MIN && *key_at(*tab, j, elem) != key)
+    j = (j + 1) & (*cap - 1);
+  int64_t *rec = key_at(*tab, j, elem);
+  if (*rec == INT64_MIN) {
+    memset(rec, 0, elem);
+    *rec = key;
+    (*n)++;
   }
-  return &p->stk[j];
+  return rec;
+}
+
+static StackStat *stack_stat(Pass *p, int64_t id) {
+  return map_slot((void **)&p->stk, &p->nstk, &p->capstk, sizeof *p->stk, 1024, id);
 }
 
 static ThreadLast *thread_last(Pass *p, int64_t tid) {
-  if ((p->nthr + 1) * 2 > p->capthr) {
-    size_t ncap = p->capthr ? p->capthr * 2 : 64;
-    ThreadLast *nv = malloc(ncap * sizeof *nv);
-    if (!nv) return NULL;
-    for (size_t i = 0; i < ncap; i++) nv[i].tid = INT64_MIN;
-    for (size_t i = 0; i < p->capthr; i++) {
-      if (p->thr[i].tid == INT64_MIN) continue;
-      size_t j = mix(p->thr[i].tid) & (ncap - 1);
-      while (nv[j].tid != INT64_MIN) j = (j + 1) & (ncap - 1);
-      nv[j] = p->thr[i];
-    }
-    free(p->thr);
-    p->thr = nv;
-    p->capthr = ncap;
-  }
-  size_t j = mix(tid) & (p->capthr - 1);
-  while (p->thr[j].tid != INT64_MIN && p->thr[j].tid != tid) j = (j + 1) & (p->capthr - 1);
-  if (p->thr[j].tid == INT64_MIN) {
-    memset(&p->thr[j], 0, sizeof p->thr[j]);
-    p->thr[j].tid = tid;
-    p->nthr++;
-  }
-  return &p->thr[j];
+  return map_slot((void **)&p->thr, &p->nthr, &p->capthr, sizeof *p->thr, 64, tid);
 }
 
 /* Counts the thread's previous block as temporary if it was freed before

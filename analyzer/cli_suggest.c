@@ -236,6 +236,7 @@ int lr_cli_suggest(int argc, char **argv) {
   if (is >= 0) nseq = lr_suggest_param_values(m, is, seqs, MAX_LIST);
   if (ib >= 0) nbatch = lr_suggest_param_values(m, ib, batches, MAX_LIST);
   int nothing_fits = 0;
+  double min_heap = 0; /* with a budget: the heap predicted at seq 1, batch 1 */
   double constant = lr_suggest_constant_part(m, x);
   if (budget) {
     double xmin[LR_FIT_MAX_PARAMS];
@@ -244,7 +245,8 @@ int lr_cli_suggest(int argc, char **argv) {
     if (ib >= 0) xmin[ib] = 1;
     LrSuggestPeak pmin;
     lr_suggest_predict(m, xmin, &pmin);
-    nothing_fits = pmin.heap > limit;
+    min_heap = pmin.heap;
+    nothing_fits = min_heap > limit;
     /* largest seq for each batch, largest batch for each seq */
     for (int pass = 0; pass < 2 && !nothing_fits; pass++) {
       int vary = pass == 0 ? is : ib, other = pass == 0 ? ib : is;
@@ -342,16 +344,9 @@ int lr_cli_suggest(int argc, char **argv) {
       config_str(m, x, cfg, sizeof cfg);
       printf("  %s: predicted %s %s\n", cfg, B(b1, pk.heap),
              pk.heap <= limit ? "fits" : "does NOT fit");
-      if (nothing_fits) {
-        double xmin[LR_FIT_MAX_PARAMS];
-        memcpy(xmin, x, sizeof xmin);
-        if (is >= 0) xmin[is] = 1;
-        if (ib >= 0) xmin[ib] = 1;
-        LrSuggestPeak pmin;
-        lr_suggest_predict(m, xmin, &pmin);
+      if (nothing_fits)
         printf("  nothing fits: the constant part alone (weights, tables) is %s and the smallest "
-               "configuration predicts %s, above %s\n", B(b1, constant), B(b2, pmin.heap), B(b3, limit));
-      }
+               "configuration predicts %s, above %s\n", B(b1, constant), B(b2, min_heap), B(b3, limit));
       for (int i = 1; i < nrows; i++) {
         Row *r = &rows[i];
         if (strncmp(r->kind, "largest", 7)) continue;

@@ -2,6 +2,7 @@
 #include "lrtest.h"
 
 #include <CUnit/Basic.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -128,6 +129,35 @@ char *lrt_tmpdir(const char *tag) {
     return NULL;
   }
   return p;
+}
+
+void lrt_remove_flat_dir(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return;
+  struct dirent *de;
+  char path[1024];
+  while ((de = readdir(d)))
+    if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+      snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+      unlink(path);
+    }
+  closedir(d);
+  rmdir(dir);
+}
+
+char *lrt_path_in(const char *dir, const char *name) {
+  static char buf[32][512];
+  static int k;
+  char *p = buf[k++ % 32];
+  snprintf(p, sizeof buf[0], "%s/%s", dir, name);
+  return p;
+}
+
+void lrt_write_file(const char *path, const void *p, size_t n) {
+  FILE *f = fopen(path, "wb");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+  CU_ASSERT_EQUAL(fwrite(p, 1, n, f), n);
+  fclose(f);
 }
 
 char *lrt_read_file(const char *path, size_t *len) {

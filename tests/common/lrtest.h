@@ -33,6 +33,19 @@ char *lrt_sql_text(const char *db_path, const char *sql, char *buf, size_t len);
 ** the path is malloc'd. */
 char *lrt_tmpdir(const char *tag);
 
+/* Removes a flat directory made by lrt_tmpdir: its files, then the directory
+** itself (subdirectories are not descended into). Call it after a passing
+** run only, so that a failing run keeps its files for inspection. */
+void lrt_remove_flat_dir(const char *dir);
+
+/* "dir/name" in one of 32 static buffers used in turn, so that up to 32
+** results can be held at once (enough for one argv). */
+char *lrt_path_in(const char *dir, const char *name);
+
+/* Writes n bytes from p to path (created or truncated), failing the current
+** test if the file can't be opened (fatal) or not all bytes are written. */
+void lrt_write_file(const char *path, const void *p, size_t n);
+
 /* Reads a whole file into a malloc'd NUL-terminated buffer (NULL on error). */
 char *lrt_read_file(const char *path, size_t *len);
 

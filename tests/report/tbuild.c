@@ -167,3 +167,21 @@ static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW 
 void tb_rmtree(const char *dir) {
   if (dir && !getenv("LOWRAM_KEEP_TEST_FILES")) nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
+
+sqlite3 *tb_open_ro(const char *path) {
+  sqlite3 *db = NULL;
+  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) return NULL;
+  LrErr err = {{0}};
+  if (lr_agg_ensure(db, path, &err)) {
+    fprintf(stderr, "%s\n", err.msg);
+    sqlite3_close(db);
+    return NULL;
+  }
+  return db;
+}
+
+const LrGroup *tb_group(const LrGroups *g, const char *key) {
+  for (size_t i = 0; i < g->n; i++)
+    if (!strcmp(g->v[i].key, key)) return &g->v[i];
+  return NULL;
+}

@@ -9,6 +9,8 @@
 #include <sqlite3.h>
 #include <stdint.h>
 
+#include "peak.h"
+
 extern const char lr_schema_sql[];
 
 /* Creates a fresh trace at path (removing an old file); NULL on failure. */
@@ -30,6 +32,11 @@ void tb_meta(sqlite3 *db, const char *key, const char *value);
 int tb_finish(sqlite3 *db, const char *path, int complete);
 /* Removes a test's temporary directory and everything in it. */
 void tb_rmtree(const char *dir);
+/* Opens the trace at path read-only with its aggregates ensured (built if
+** missing); NULL (reason on stderr) on failure. */
+sqlite3 *tb_open_ro(const char *path);
+/* The group whose key is `key` in g, or NULL. */
+const LrGroup *tb_group(const LrGroups *g, const char *key);
 /* Runs SQL, failing the current test on error. */
 void tb_exec(sqlite3 *db, const char *sql);
 

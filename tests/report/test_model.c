@@ -20,18 +20,6 @@
 static char *dir;
 static char fx_path[512];
 
-static sqlite3 *open_ro(const char *path) {
-  sqlite3 *db = NULL;
-  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) return NULL;
-  LrErr err = {{0}};
-  if (lr_agg_ensure(db, path, &err)) {
-    fprintf(stderr, "%s\n", err.msg);
-    sqlite3_close(db);
-    return NULL;
-  }
-  return db;
-}
-
 static LrReport *build(sqlite3 *db, const char *path, const char *at) {
   LrReportOpts o = {0};
   o.at = at;
@@ -42,7 +30,7 @@ static LrReport *build(sqlite3 *db, const char *path, const char *at) {
 }
 
 static void test_sections(void) {
-  sqlite3 *db = open_ro(fx_path);
+  sqlite3 *db = tb_open_ro(fx_path);
   CU_ASSERT_PTR_NOT_NULL_FATAL(db);
   LrReport *r = build(db, fx_path, NULL);
   CU_ASSERT_PTR_NOT_NULL_FATAL(r);
@@ -187,7 +175,7 @@ static void test_threads_and_start_phase(void) {
   tb_alloc(w, "heap", 9, 6, 7, 2, 2);   /* W: temporary (t2's last) */
   tb_alloc(w, "heap", 30, 8, 9, 1, 1);  /* V: not: Z is t1's previous... V is t1's last */
   CU_ASSERT_EQUAL_FATAL(tb_finish(w, path, 1), 0);
-  sqlite3 *db = open_ro(path);
+  sqlite3 *db = tb_open_ro(path);
   CU_ASSERT_PTR_NOT_NULL_FATAL(db);
   LrReport *r = build(db, path, NULL);
   CU_ASSERT_PTR_NOT_NULL_FATAL(r);
@@ -229,7 +217,7 @@ static void test_mapped_lowest_baseline(void) {
   tb_rss(w, 5, 5 << 20, 1 << 20, (200 << 10) + (2 << 20)); /* +2 MiB: 1.5 big, 0.5 small */
   tb_rss(w, 7, 5 << 20, 1 << 20, (200 << 10) + (1 << 20)); /* +1 MiB: big alone */
   CU_ASSERT_EQUAL_FATAL(tb_finish(w, path, 1), 0);
-  sqlite3 *db = open_ro(path);
+  sqlite3 *db = tb_open_ro(path);
   CU_ASSERT_PTR_NOT_NULL_FATAL(db);
   LrReport *r = build(db, path, NULL);
   CU_ASSERT_PTR_NOT_NULL_FATAL(r);
@@ -257,7 +245,7 @@ static void test_diff_by_name(void) {
   /* B: other frame and stack ids, and block D is 5000 bytes, not 3000 */
   CU_ASSERT_EQUAL_FATAL(fx_write(pa, 0, 1, 3000), 0);
   CU_ASSERT_EQUAL_FATAL(fx_write(pb, 100, 1, 5000), 0);
-  sqlite3 *a = open_ro(pa), *b = open_ro(pb);
+  sqlite3 *a = tb_open_ro(pa), *b = tb_open_ro(pb);
   CU_ASSERT_PTR_NOT_NULL_FATAL(a);
   CU_ASSERT_PTR_NOT_NULL_FATAL(b);
   LrDiff *d = NULL;

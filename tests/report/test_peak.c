@@ -18,20 +18,8 @@
 static char *dir;
 static char fx_path[512];
 
-static sqlite3 *open_ro(const char *path) {
-  sqlite3 *db = NULL;
-  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) return NULL;
-  LrErr err = {{0}};
-  if (lr_agg_ensure(db, path, &err)) {
-    fprintf(stderr, "%s\n", err.msg);
-    sqlite3_close(db);
-    return NULL;
-  }
-  return db;
-}
-
 static void test_peak_exact(void) {
-  sqlite3 *db = open_ro(fx_path);
+  sqlite3 *db = tb_open_ro(fx_path);
   CU_ASSERT_PTR_NOT_NULL_FATAL(db);
   LrMoment m;
   LrErr err = {{0}};
@@ -49,7 +37,7 @@ static void test_peak_exact(void) {
 }
 
 static void test_at_moments(void) {
-  sqlite3 *db = open_ro(fx_path);
+  sqlite3 *db = tb_open_ro(fx_path);
   CU_ASSERT_PTR_NOT_NULL_FATAL(db);
   LrMoment m;
   LrErr err = {{0}};
@@ -98,14 +86,8 @@ static void test_at_moments(void) {
   sqlite3_close(db);
 }
 
-static const LrGroup *find(const LrGroups *g, const char *key) {
-  for (size_t i = 0; i < g->n; i++)
-    if (!strcmp(g->v[i].key, key)) return &g->v[i];
-  return NULL;
-}
-
 static void expect(const LrGroups *g, const char *key, int64_t bytes, int64_t count) {
-  const LrGroup *x = find(g, key);
+  const LrGroup *x = tb_group(g, key);
   CU_ASSERT_PTR_NOT_NULL(x);
   if (!x) {
     fprintf(stderr, "missing group %s\n", key);
@@ -117,7 +99,7 @@ static void expect(const LrGroups *g, const char *key, int64_t bytes, int64_t co
 }
 
 static void test_contributors_by(void) {
-  sqlite3 *db = open_ro(fx_path);
+  sqlite3 *db = tb_open_ro(fx_path);
   CU_ASSERT_PTR_NOT_NULL_FATAL(db);
   LrStacks *c = lr_peak_stacks_new(db);
   LrGroups g;
@@ -137,7 +119,7 @@ static void test_contributors_by(void) {
   char *path = lr_peak_stack_path(g.v[0].stack);
   CU_ASSERT_STRING_EQUAL(path, "main;load_weights");
   free(path);
-  const LrGroup *tok = find(&g, "#3");
+  const LrGroup *tok = tb_group(&g, "#3");
   if (tok) {
     path = lr_peak_stack_path(tok->stack);
     CU_ASSERT_STRING_EQUAL(path, "main;tokenize;strdup");
@@ -229,7 +211,7 @@ static void test_random_bruteforce(void) {
       peak_seq = s;
     }
   }
-  db = open_ro(path);
+  db = tb_open_ro(path);
   CU_ASSERT_PTR_NOT_NULL_FATAL(db);
   LrMoment m;
   LrErr err = {{0}};
@@ -269,7 +251,7 @@ static void test_unfinished_untouched(void) {
   CU_ASSERT_EQUAL_FATAL(fx_write(path, 0, 0, 3000), 0);
   size_t n1 = 0, n2 = 0;
   char *before = lrt_read_file(path, &n1);
-  sqlite3 *db = open_ro(path);
+  sqlite3 *db = tb_open_ro(path);
   CU_ASSERT_PTR_NOT_NULL_FATAL(db);
   LrMoment m;
   LrErr err = {{0}};

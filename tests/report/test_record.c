@@ -42,27 +42,9 @@ static int recorded(void) {
   return ok;
 }
 
-static sqlite3 *open_trace(void) {
-  sqlite3 *db = NULL;
-  if (sqlite3_open_v2(trace, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) return NULL;
-  LrErr err = {{0}};
-  if (lr_agg_ensure(db, trace, &err)) {
-    fprintf(stderr, "%s\n", err.msg);
-    sqlite3_close(db);
-    return NULL;
-  }
-  return db;
-}
-
-static const LrGroup *group(const LrGroups *g, const char *key) {
-  for (size_t i = 0; i < g->n; i++)
-    if (!strcmp(g->v[i].key, key)) return &g->v[i];
-  return NULL;
-}
-
 static void test_recorded_peak(void) {
   CU_ASSERT_FATAL(recorded());
-  sqlite3 *db = open_trace();
+  sqlite3 *db = tb_open_ro(trace);
   CU_ASSERT_PTR_NOT_NULL_FATAL(db);
   LrReportOpts o = {0};
   o.by = LR_BY_FUNCTION;
@@ -81,17 +63,17 @@ static void test_recorded_peak(void) {
      computations must agree to the byte */
   int64_t imp = lrt_sql_int(trace, "SELECT value FROM meta WHERE key = 'peak_heap'");
   if (imp != INT64_MIN) CU_ASSERT_EQUAL(imp, r->heap_peak);
-  const LrGroup *g = group(&r->contributors, "prefill_step");
+  const LrGroup *g = tb_group(&r->contributors, "prefill_step");
   CU_ASSERT_PTR_NOT_NULL(g);
   if (g) {
     CU_ASSERT_EQUAL(g->bytes, 3 * MiB);
     CU_ASSERT_EQUAL(g->count, 3);
   }
-  g = group(&r->contributors, "load_weights");
+  g = tb_group(&r->contributors, "load_weights");
   CU_ASSERT(g && g->bytes == 4 * MiB && g->count == 1);
-  g = group(&r->contributors, "map_weights");
+  g = tb_group(&r->contributors, "map_weights");
   CU_ASSERT(g && g->bytes == 2 * MiB && g->count == 1);
-  g = group(&r->leaks, "leak_it");
+  g = tb_group(&r->leaks, "leak_it");
   CU_ASSERT(g && g->bytes == 100 && g->count == 1);
   int scratch = 0;
   for (size_t i = 0; i < r->ntemporaries; i++) {
@@ -172,7 +154,7 @@ static void test_massif_agrees(void) {
     return;
   }
   int64_t m = massif_peak(out);
-  sqlite3 *db = open_trace();
+  sqlite3 *db = tb_open_ro(trace);
   CU_ASSERT_PTR_NOT_NULL_FATAL(db);
   LrReportOpts o = {0};
   LrReport *r = NULL;

@@ -6,8 +6,6 @@
 ** llama2.c checkpoints and tokenizer.bin are read correctly.
 */
 #include <CUnit/CUnit.h>
-#include <dirent.h>
-#include <unistd.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,13 +19,7 @@
 static char *g_dir;
 static const char *g_qrun;
 
-static char *path_in(const char *name) {
-  static char buf[32][512];
-  static int k;
-  char *p = buf[k++ % 32];
-  snprintf(p, 512, "%s/%s", g_dir, name);
-  return p;
-}
+static char *path_in(const char *name) { return lrt_path_in(g_dir, name); }
 
 /* Runs qrun with args (NULL-terminated); stdout/stderr captured into
 ** malloc'd strings (caller frees). Returns the exit status. */
@@ -74,13 +66,6 @@ static void expect_error(int rc, char *out, char *err, const char *what) {
   free(err);
 }
 
-static void write_bytes(const char *path, const void *p, size_t n) {
-  FILE *f = fopen(path, "wb");
-  CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-  fwrite(p, 1, n, f);
-  fclose(f);
-}
-
 static void put32(uint8_t *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> 8 * i); }
 
 static void run_bad(const char *model, const char *what, const char *extra1, const char *extra2) {
@@ -97,42 +82,42 @@ static void test_bad_input(void) {
   /* Missing file. */
   run_bad(path_in("nope.qr"), "nope.qr: cannot open", NULL, NULL);
   /* Truncated to half, and to a partial header. */
-  write_bytes(path_in("trunc.qr"), good, len / 2);
+  lrt_write_file(path_in("trunc.qr"), good, len / 2);
   run_bad(path_in("trunc.qr"), "trunc.qr: file is", NULL, NULL);
-  write_bytes(path_in("short.qr"), good, 40);
+  lrt_write_file(path_in("short.qr"), good, 40);
   run_bad(path_in("short.qr"), "short.qr: truncated header", NULL, NULL);
   /* Empty file; a directory. */
-  write_bytes(path_in("empty.qr"), good, 0);
+  lrt_write_file(path_in("empty.qr"), good, 0);
   run_bad(path_in("empty.qr"), "empty.qr: too short", NULL, NULL);
   run_bad(g_dir, "not a regular file", NULL, NULL);
   /* Corrupt magic: neither format. */
   uint8_t *bad = malloc(len);
   memcpy(bad, good, len);
   memcpy(bad, "XXXX", 4);
-  write_bytes(path_in("magic.qr"), bad, len);
+  lrt_write_file(path_in("magic.qr"), bad, len);
   run_bad(path_in("magic.qr"), "magic.qr: bad magic", NULL, NULL);
   /* Dims that overflow int, or are out of range. */
   memcpy(bad, good, len);
   put32(bad + 8, 0xffffffffu);
-  write_bytes(path_in("ovf.qr"), bad, len);
+  lrt_write_file(path_in("ovf.qr"), bad, len);
   run_bad(path_in("ovf.qr"), "ovf.qr: header field dim", NULL, NULL);
   memcpy(bad, good, len);
   put32(bad + 28, 1u << 22); /* vocab 4M: in range, but the file is far too small */
   put32(bad + 48, 0);
-  write_bytes(path_in("vocab.qr"), bad, len);
+  lrt_write_file(path_in("vocab.qr"), bad, len);
   run_bad(path_in("vocab.qr"), "vocab.qr: header says", NULL, NULL);
   /* A header that is consistent but disagrees with the file size. */
   memcpy(bad, good, len);
   put32(bad + 16, 3); /* 3 layers: the stated size no longer matches */
-  write_bytes(path_in("layers.qr"), bad, len);
+  lrt_write_file(path_in("layers.qr"), bad, len);
   run_bad(path_in("layers.qr"), "layers.qr: header says", NULL, NULL);
   memcpy(bad, good, len);
   put32(bad + 24, 3); /* kv heads 3 do not divide heads 4 */
-  write_bytes(path_in("kvh.qr"), bad, len);
+  lrt_write_file(path_in("kvh.qr"), bad, len);
   run_bad(path_in("kvh.qr"), "kvh.qr: dim 64, heads 4, kv heads 3", NULL, NULL);
   memcpy(bad, good, len);
   put32(bad + 4, 9);
-  write_bytes(path_in("ver.qr"), bad, len);
+  lrt_write_file(path_in("ver.qr"), bad, len);
   run_bad(path_in("ver.qr"), "ver.qr: format version 9", NULL, NULL);
   /* Extra trailing bytes. */
   FILE *f = fopen(path_in("long.qr"), "wb");
@@ -291,7 +276,7 @@ static void test_llama2c(void) {
   /* A truncated checkpoint is refused with its size. */
   size_t len;
   char *all = lrt_read_file(path_in("l2.bin"), &len);
-  write_bytes(path_in("l2cut.bin"), all, len - 4);
+  lrt_write_file(path_in("l2cut.bin"), all, len - 4);
   free(all);
   run_bad(path_in("l2cut.bin"), "l2cut.bin: llama2.c checkpoint header needs", NULL, NULL);
 }
@@ -331,22 +316,6 @@ static void test_tokenizer(void) {
   CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "tok.bin: truncated at token 9"));
 }
 
-/* Removes the test's files (flat directory) after a passing run; a failing
-** run keeps them for inspection. */
-static void remove_dir(const char *dir) {
-  DIR *d = opendir(dir);
-  if (!d) return;
-  struct dirent *de;
-  char path[1024];
-  while ((de = readdir(d)))
-    if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
-      snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-      unlink(path);
-    }
-  closedir(d);
-  rmdir(dir);
-}
-
 int main(void) {
   g_dir = lrt_tmpdir("runner-cli");
   g_qrun = lrt_env("QRUN_BIN");
@@ -359,6 +328,6 @@ int main(void) {
   CU_add_test(s, "llama2.c checkpoint", test_llama2c);
   CU_add_test(s, "tokenizer.bin", test_tokenizer);
   int rc = lrt_main();
-  if (rc == 0) remove_dir(g_dir);
+  if (rc == 0) lrt_remove_flat_dir(g_dir); /* failing runs keep their files */
   return rc;
 }

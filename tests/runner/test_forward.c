@@ -10,8 +10,6 @@
 ** chunking and threads against the plain single-sequence run.
 */
 #include <CUnit/CUnit.h>
-#include <dirent.h>
-#include <unistd.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -410,22 +408,6 @@ static void test_shape_errors(void) {
   qr_model_close(m);
 }
 
-/* Removes the test's files (flat directory) after a passing run; a failing
-** run keeps them for inspection. */
-static void remove_dir(const char *dir) {
-  DIR *d = opendir(dir);
-  if (!d) return;
-  struct dirent *de;
-  char path[1024];
-  while ((de = readdir(d)))
-    if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
-      snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-      unlink(path);
-    }
-  closedir(d);
-  rmdir(dir);
-}
-
 int main(void) {
   g_dir = lrt_tmpdir("runner-forward");
   if (CU_initialize_registry() != CUE_SUCCESS) return 1;
@@ -444,6 +426,6 @@ int main(void) {
   CU_add_test(s, "batch = copies of single runs", test_batch_copies);
   CU_add_test(s, "shape errors", test_shape_errors);
   int rc = lrt_main();
-  if (rc == 0) remove_dir(g_dir);
+  if (rc == 0) lrt_remove_flat_dir(g_dir); /* failing runs keep their files */
   return rc;
 }

@@ -6,8 +6,6 @@
 ** values) and 200 tokenizer mutations, deterministic from fixed seeds.
 */
 #include <CUnit/CUnit.h>
-#include <dirent.h>
-#include <unistd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,13 +19,6 @@
 #include "tokenizer.h"
 
 static char *g_dir;
-
-static void write_file(const char *path, const uint8_t *p, size_t n) {
-  FILE *f = fopen(path, "wb");
-  CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-  CU_ASSERT_EQUAL(fwrite(p, 1, n, f), n);
-  fclose(f);
-}
 
 /* Opens `path`; when it loads, runs a 4-token prompt and 2 decode steps. */
 static int try_model(const char *path, int use_mmap, int *opened) {
@@ -84,7 +75,7 @@ static void test_model_mutations(void) {
     case 2: n = (size_t)(qr_rng_next(&g) % (len + 1)); break;          /* truncation */
     default: buf[64 + qr_rng_next(&g) % (len - 64)] ^= 0xff; break;    /* tensor data */
     }
-    write_file(dst, buf, n);
+    lrt_write_file(dst, buf, n);
     int opened;
     named += try_model(dst, i & 1, &opened);
     opened_n += opened;
@@ -130,7 +121,7 @@ static void test_tokenizer_mutations(void) {
     size_t n = len;
     if (i % 3 == 0) n = (size_t)(qr_rng_next(&g) % (len + 1));
     else buf[qr_rng_next(&g) % len] = (uint8_t)qr_rng_next(&g);
-    write_file(dst, buf, n);
+    lrt_write_file(dst, buf, n);
     QrTokenizer *t;
     QrErr e;
     if (qr_tokenizer_open(dst, 300, &t, &e)) {
@@ -152,22 +143,6 @@ static void test_tokenizer_mutations(void) {
   free(buf);
 }
 
-/* Removes the test's files (flat directory) after a passing run; a failing
-** run keeps them for inspection. */
-static void remove_dir(const char *dir) {
-  DIR *d = opendir(dir);
-  if (!d) return;
-  struct dirent *de;
-  char path[1024];
-  while ((de = readdir(d)))
-    if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
-      snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-      unlink(path);
-    }
-  closedir(d);
-  rmdir(dir);
-}
-
 int main(void) {
   g_dir = lrt_tmpdir("runner-fuzz");
   if (CU_initialize_registry() != CUE_SUCCESS) return 1;
@@ -175,6 +150,6 @@ int main(void) {
   CU_add_test(s, "model file mutations", test_model_mutations);
   CU_add_test(s, "tokenizer file mutations", test_tokenizer_mutations);
   int rc = lrt_main();
-  if (rc == 0) remove_dir(g_dir);
+  if (rc == 0) lrt_remove_flat_dir(g_dir); /* failing runs keep their files */
   return rc;
 }

@@ -5,8 +5,6 @@
 ** and the run's parameters and phases are in the trace.
 */
 #include <CUnit/CUnit.h>
-#include <dirent.h>
-#include <unistd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,13 +14,7 @@
 
 static char *g_dir;
 
-static char *path_in(const char *name) {
-  static char buf[16][512];
-  static int k;
-  char *p = buf[k++ % 16];
-  snprintf(p, 512, "%s/%s", g_dir, name);
-  return p;
-}
+static char *path_in(const char *name) { return lrt_path_in(g_dir, name); }
 
 /* Bytes allocated by the function `fn` (innermost program frame) over the
 ** run, and the largest single allocation there. */
@@ -129,22 +121,6 @@ static void test_kv_q8_no_mmap_stream(void) {
   CU_ASSERT_EQUAL(lrt_sql_int(db, "SELECT count(*) FROM allocations WHERE region = 'file'"), 0);
 }
 
-/* Removes the test's files (flat directory) after a passing run; a failing
-** run keeps them for inspection. */
-static void remove_dir(const char *dir) {
-  DIR *d = opendir(dir);
-  if (!d) return;
-  struct dirent *de;
-  char path[1024];
-  while ((de = readdir(d)))
-    if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
-      snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-      unlink(path);
-    }
-  closedir(d);
-  rmdir(dir);
-}
-
 int main(void) {
   g_dir = lrt_tmpdir("runner-trace");
   if (CU_initialize_registry() != CUE_SUCCESS) return 1;
@@ -152,6 +128,6 @@ int main(void) {
   CU_add_test(s, "trace: kv, logits, scores = formula", test_kv_logits_scores);
   CU_add_test(s, "trace: q8 kv, --no-mmap, stream batches", test_kv_q8_no_mmap_stream);
   int rc = lrt_main();
-  if (rc == 0) remove_dir(g_dir);
+  if (rc == 0) lrt_remove_flat_dir(g_dir); /* failing runs keep their files */
   return rc;
 }
