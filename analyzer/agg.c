@@ -26,6 +26,17 @@
 
 enum { R_HEAP, R_ANON, R_FILE };
 
+/* Byte sums wrap modulo 2^64 instead of overflowing: a damaged or hostile
+** spool can claim sizes near 2^63, and signed overflow would be undefined
+** behaviour. Real traces never come near the limit, so their sums are exact;
+** a wrapped sum comes back to the exact value once the blocks are freed. */
+static inline int64_t wadd(int64_t a, int64_t b) {
+  return (int64_t)((uint64_t)a + (uint64_t)b);
+}
+static inline int64_t wsub(int64_t a, int64_t b) {
+  return (int64_t)((uint64_t)a - (uint64_t)b);
+}
+
 typedef struct Pending {
   int64_t free_seq, free_ns, size;
   int region;
@@ -196,7 +207,7 @@ static int note_temporary(Pass *p, const ThreadLast *t, int64_t next_seq) {
   StackStat *s = stack_stat(p, t->stack_id);
   if (!s) return -1;
   s->temp_calls++;
-  s->temp_bytes += t->size;
+  s->temp_bytes = wadd(s->temp_bytes, t->size);
   return 0;
 }
 
@@ -256,7 +267,7 @@ static void bucket_note(Pass *p, int64_t seq, int64_t ns) {
     p->bucket_w *= 2;
   }
   Bucket *b = &p->buckets[off / p->bucket_w];
-  int64_t total = p->live[R_HEAP] + p->live[R_ANON];
+  int64_t total = wadd(p->live[R_HEAP], p->live[R_ANON]);
   if (!b->used) {
     b->used = 1;
     b->start_seq = seq;
@@ -316,7 +327,7 @@ static int load_markers(Pass *p) {
 
 /* Phase k is [marker k, marker k+1); opened when the pass reaches it. */
 static void phase_open(Pass *p, Phase *ph) {
-  int64_t total = p->live[R_HEAP] + p->live[R_ANON];
+  int64_t total = wadd(p->live[R_HEAP], p->live[R_ANON]);
   ph->start_live = ph->peak_live = ph->end_live = total;
   ph->peak_seq = ph->start_seq;
   ph->peak_ns = ph->start_ns;
@@ -342,7 +353,7 @@ static int region_code(const unsigned char *r) {
 }
 
 static int end_group(Pass *p, int64_t seq, int64_t ns, size_t *open_phase) {
-  int64_t total = p->live[R_HEAP] + p->live[R_ANON];
+  int64_t total = wadd(p->live[R_HEAP], p->live[R_ANON]);
   if (p->groups == 0) p->first_seq = seq;
   p->groups++;
   p->last_seq = seq;
@@ -436,7 +447,7 @@ static int run_pass(Pass *p) {
       int64_t tid = sqlite3_column_int64(st, 7);
       int64_t stack = sqlite3_column_type(st, 8) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 8);
       if (ans > ns) ns = ans;
-      p->live[region] += size;
+      p->live[region] = wadd(p->live[region], size);
       p->nalloc++;
       if (freed) {
         Pending e = {fseq < aseq ? aseq : fseq, fns, size, region};
@@ -445,11 +456,11 @@ static int run_pass(Pass *p) {
       StackStat *s = stack_stat(p, stack);
       if (!s) goto nomem;
       s->calls++;
-      s->bytes += size;
+      s->bytes = wadd(s->bytes, size);
       if (size > s->max_size) s->max_size = size;
       if (!freed) {
         s->leak_calls++;
-        s->leak_bytes += size;
+        s->leak_bytes = wadd(s->leak_bytes, size);
       }
       ThreadLast *t = thread_last(p, tid);
       if (!t || note_temporary(p, t, aseq)) goto nomem;
@@ -495,7 +506,7 @@ static int run_pass(Pass *p) {
     if (ret) break;
     while (p->npend && p->pend[0].free_seq == cur) {
       Pending e = pend_pop(p);
-      p->live[e.region] -= e.size;
+      p->live[e.region] = wsub(p->live[e.region], e.size);
       p->nfree++;
       if (e.free_ns > ns) ns = e.free_ns;
     }

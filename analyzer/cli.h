@@ -22,4 +22,9 @@ int lr_cli_suggest(int argc, char **argv);   /* cli_suggest.c */
 void lr_cli_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Like lr_cli_error for a failure while reading the trace at `path`: the
+** message gets "PATH: " in front unless it already names the file, so every
+** such error says which file was wrong. */
+void lr_cli_trace_error(const char *cmd, const char *path, const char *msg);
+
 #endif

@@ -102,7 +102,12 @@ int lr_cli_diff(int argc, char **argv) {
       lr_agg_ensure(lr_trace_db(tb), lr_trace_path(tb), &err) ||
       lr_diff_build(lr_trace_db(ta), lr_trace_path(ta), lr_trace_db(tb), lr_trace_path(tb), by,
                     &d, &err)) {
-    lr_cli_error("diff", "%s", err.msg);
+    char both[8192];
+    snprintf(both, sizeof both, "%s vs %s", lr_trace_path(ta), lr_trace_path(tb));
+    if (strstr(err.msg, lr_trace_path(ta)) || strstr(err.msg, lr_trace_path(tb)))
+      lr_cli_error("diff", "%s", err.msg);
+    else
+      lr_cli_trace_error("diff", both, err.msg);
     goto out;
   }
   char ch[64];

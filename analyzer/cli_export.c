@@ -327,7 +327,8 @@ fail:
     lr_err_set(&err, "%s: write failed: %m", out);
     ret = 1;
   }
-  if (ret) lr_cli_error("export", "%s", err.msg[0] ? err.msg : "failed");
+  if (ret && out && strstr(err.msg, out)) lr_cli_error("export", "%s", err.msg);
+  else if (ret) lr_cli_trace_error("export", lr_trace_path(t), err.msg);
   lr_peak_stacks_free(c);
   lr_trace_close(t);
   return ret;

@@ -567,7 +567,7 @@ int lr_cli_report(int argc, char **argv) {
             " completes it. Reporting what it holds.\n", tp, tp);
   LrReport *r = NULL;
   if (lr_agg_ensure(db, tp, &err) || lr_report_build(db, tp, &o, &r, &err)) {
-    lr_cli_error("report", "%s", err.msg);
+    lr_cli_trace_error("report", tp, err.msg);
     lr_trace_close(t);
     return 1;
   }

@@ -35,6 +35,12 @@ void lr_cli_error(const char *cmd, const char *fmt, ...) {
   fputc('\n', stderr);
 }
 
+void lr_cli_trace_error(const char *cmd, const char *path, const char *msg) {
+  if (!msg || !*msg) msg = "failed";
+  if (strstr(msg, path)) lr_cli_error(cmd, "%s", msg);
+  else lr_cli_error(cmd, "%s: %s", path, msg);
+}
+
 static void usage(FILE *out) {
   fprintf(out, "usage: lowram COMMAND [ARGS...]   (lowram COMMAND --help for its options)\n\n");
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)

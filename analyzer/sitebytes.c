@@ -571,6 +571,24 @@ LrSiteBytes *lr_sitebytes_read(const char *path, LrErr *err) {
     lr_err_set(err, "%s: trace schema version %d, this lowram reads version 1", path, version);
     goto fail;
   }
+  /* No call that succeeded returns more than an address space holds (2^57
+  ** bytes on every supported CPU), so sizes beyond that mean a damaged trace;
+  ** refusing it keeps the fit's integer sums far from overflow. */
+  if (sqlite3_prepare_v2(db, "SELECT max(size), total(size) FROM allocations", -1, &st, NULL) !=
+      SQLITE_OK) {
+    fail_db(err, path, db, "allocations");
+    goto fail;
+  }
+  if (sqlite3_step(st) == SQLITE_ROW &&
+      (sqlite3_column_int64(st, 0) > (INT64_C(1) << 57) || sqlite3_column_int64(st, 0) < 0 ||
+       sqlite3_column_double(st, 1) > 0x1p62)) {
+    lr_err_set(err, "%s: allocations of %lld bytes and %.3g in all: more than any address space, "
+               "the trace is damaged", path, (long long)sqlite3_column_int64(st, 0),
+               sqlite3_column_double(st, 1));
+    sqlite3_finalize(st);
+    goto fail;
+  }
+  sqlite3_finalize(st);
   if (load_meta(r, db, err) || load_params(r, db, err) ||
       load_sites(r, db, &stack_site, &nstack, err))
     goto fail;

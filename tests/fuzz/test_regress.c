@@ -259,6 +259,39 @@ static void test_record_env(void) {
   free(s);
 }
 
+/* agg.c summed block sizes in signed 64-bit integers (undefined on
+** overflow), sitebytes.c too, and report's SQL errors did not name the
+** file. A spool with blocks of INT64_MAX and UINT64_MAX bytes now imports,
+** `report` refuses it with one line naming the trace, and `suggest` says
+** the sizes cannot be real. */
+static void test_huge_sizes_cli(void) {
+  char spool[4096], db[4096], err[4096];
+  snprintf(spool, sizeof spool, "%s/tests/fuzz/corpus/import/agg-huge-sizes.in",
+           lrt_env("LOWRAM_SOURCE_ROOT"));
+  snprintf(db, sizeof db, "%s/huge.db", g_dir);
+  snprintf(err, sizeof err, "%s/huge.err", g_dir);
+  char *bin = (char *)lrt_env("LOWRAM_BIN");
+  char *imp[] = {bin, "import", spool, "-o", db, NULL};
+  CU_ASSERT_EQUAL_FATAL(lrt_run(imp, NULL, "/dev/null", err), 0);
+  CU_ASSERT_EQUAL(lrt_sql_int(db, "SELECT count(*) FROM allocations WHERE size = -1"), 1);
+  CU_ASSERT_EQUAL(lrt_sql_int(db, "SELECT count(*) FROM allocations WHERE size = 9223372036854775807"), 4);
+
+  char *rep[] = {bin, "report", db, NULL};
+  CU_ASSERT_EQUAL(lrt_run(rep, NULL, "/dev/null", err), 1);
+  char *e = lrt_read_file(err, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+  CU_ASSERT_TRUE(!strncmp(e, "lowram report: ", 15) && strstr(e, db) != NULL);
+  CU_ASSERT_TRUE(strchr(e, '\n') == e + strlen(e) - 1); /* one line */
+  free(e);
+
+  char *sug[] = {bin, "suggest", db, NULL};
+  CU_ASSERT_EQUAL(lrt_run(sug, NULL, "/dev/null", err), 1);
+  e = lrt_read_file(err, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+  CU_ASSERT_TRUE(strstr(e, "more than any address space") != NULL && strstr(e, db) != NULL);
+  free(e);
+}
+
 static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f) {
   (void)st;
   (void)flag;
@@ -276,6 +309,8 @@ int main(void) {
   CU_add_test(s, "a FIFO as a module path: no hang", test_fifo_module);
   CU_add_test(s, "150k threads import in linear time", test_many_threads);
   CU_add_test(s, "record: environment entries once each", test_record_env);
+  CU_add_test(s, "huge sizes: report and suggest refuse them, naming the file",
+              test_huge_sizes_cli);
   int rc = lrt_main();
   if (rc == 0 && !getenv("LRTEST_KEEP")) nftw(g_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
   free(g_dir);
