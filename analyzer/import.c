@@ -37,6 +37,7 @@
 
 #include "agg.h"
 #include "lifetimes.h"
+#include "rows.h"
 #include "spool_read.h"
 #include "symbolize.h"
 #include "trace.h"
@@ -70,7 +71,8 @@ typedef struct Imp {
   sqlite3 *db;
   const char *spool_path;
   LrSpool *sp;
-  sqlite3_stmt *st_alloc, *st_stack, *st_entry, *st_frame, *st_module, *st_unmodule,
+  LrRows *rows; /* allocations rows, batched */
+  sqlite3_stmt *st_stack, *st_entry, *st_frame, *st_module, *st_unmodule,
       *st_rss, *st_mark, *st_param, *st_meta;
   int failed;
   LrErr *err;
@@ -129,33 +131,19 @@ static uint64_t mix(uint64_t x) {
 
 static void bind_u(sqlite3_stmt *st, int i, uint64_t v) { sqlite3_bind_int64(st, i, (int64_t)v); }
 
+static void rows_fail(Imp *im, int oom) {
+  if (oom && !im->failed) {
+    lr_err_set(im->err, "%s: out of memory", im->spool_path);
+    im->failed = 1;
+  }
+  db_fail(im, "allocations");
+}
+
 static void put_row(void *ctx, const LrLifeRow *r) {
   Imp *im = ctx;
-  sqlite3_stmt *st = im->st_alloc;
-  bind_u(st, 1, r->id);
-  sqlite3_bind_text(st, 2, lr_event_kind_name(r->kind), -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 3, lr_life_region_name(r->region), -1, SQLITE_STATIC);
-  bind_u(st, 4, r->address);
-  bind_u(st, 5, r->size);
-  bind_u(st, 6, r->alloc_seq);
-  bind_u(st, 8, r->alloc_ns);
-  if (r->free_kind) {
-    bind_u(st, 7, r->free_seq);
-    bind_u(st, 9, r->free_ns);
-    sqlite3_bind_text(st, 10, r->free_kind, -1, SQLITE_STATIC);
-  }
-  sqlite3_bind_int64(st, 11, r->tid);
-  if (r->stack) bind_u(st, 12, r->stack);
-  if (r->has_alignment) bind_u(st, 13, r->alignment);
-  if (r->is_mapping) {
-    bind_u(st, 14, r->prot);
-    bind_u(st, 15, r->flags);
-  }
-  if (r->file) {
-    sqlite3_bind_text(st, 16, r->file, -1, SQLITE_TRANSIENT);
-    bind_u(st, 17, r->file_offset);
-  }
-  step(im, st, "allocations");
+  int oom = 0;
+  if (!im->rows || im->failed) return; /* the import has failed already */
+  if (lr_rows_put(im->rows, r, &oom) != 0) rows_fail(im, oom);
 }
 
 /* ---- modules, frames, stacks ---- */
@@ -617,6 +605,7 @@ static void flush(Imp *im) {
     lr_err_set(im->err, "%s: out of memory", im->spool_path);
     im->failed = 1;
   }
+  if (im->rows && !im->failed && lr_rows_flush(im->rows) != 0) rows_fail(im, 0);
   sqlite3_stmt *st = prep(im, "INSERT OR REPLACE INTO threads(tid, name, first_seq) VALUES(?,?,?)");
   for (size_t i = 0; st && i < im->nthr; i++) {
     sqlite3_bind_int64(st, 1, im->thr[i].tid);
@@ -628,7 +617,8 @@ static void flush(Imp *im) {
 }
 
 static void imp_free(Imp *im) {
-  sqlite3_stmt *sts[] = {im->st_alloc, im->st_stack, im->st_entry, im->st_frame, im->st_module,
+  lr_rows_free(im->rows);
+  sqlite3_stmt *sts[] = {im->st_stack, im->st_entry, im->st_frame, im->st_module,
                          im->st_unmodule, im->st_rss, im->st_mark, im->st_param, im->st_meta};
   for (size_t i = 0; i < sizeof sts / sizeof sts[0]; i++) sqlite3_finalize(sts[i]);
   for (size_t i = 0; i < im->nstreams; i++) {
@@ -664,7 +654,13 @@ static int place(const char *tmp, const char *out, LrErr *err) {
 }
 
 /* Bulk inserts go faster without the secondary indexes: drop them, keep
-** their SQL, and create them again at the end. */
+** their SQL, and create them again at the end. Except the ones on
+** allocations(alloc_seq) and (free_seq), created again at once (on an empty
+** table): a row is written when its lifetime ends, in merge order, so
+** free_seq only grows (the NULLs of rows live at the end come last) and
+** alloc_seq nearly so; their entries land at or near one edge of the index,
+** which costs less than sorting them all once the table is full. Dropping
+** every index first keeps the schema's order the same as before. */
 static char *drop_indexes(Imp *im) {
   sqlite3_stmt *st = prep(im, "SELECT name, sql FROM sqlite_master WHERE type = 'index' "
                               "AND sql IS NOT NULL");
@@ -672,9 +668,13 @@ static char *drop_indexes(Imp *im) {
   char *sql = sqlite3_mprintf("%s", "");
   char *drops = sqlite3_mprintf("%s", "");
   while (sql && drops && sqlite3_step(st) == SQLITE_ROW) {
-    char *a = sqlite3_mprintf("%s%s;\n", sql, (const char *)sqlite3_column_text(st, 1));
-    char *b = sqlite3_mprintf("%sDROP INDEX \"%w\";\n", drops,
-                              (const char *)sqlite3_column_text(st, 0));
+    const char *name = (const char *)sqlite3_column_text(st, 0);
+    int now = !strcmp(name, "allocations_alloc_seq") || !strcmp(name, "allocations_free_seq");
+    char *a = now ? sqlite3_mprintf("%s", sql)
+                  : sqlite3_mprintf("%s%s;\n", sql, (const char *)sqlite3_column_text(st, 1));
+    char *b = now ? sqlite3_mprintf("%sDROP INDEX \"%w\";\n%s;\n", drops, name,
+                                    (const char *)sqlite3_column_text(st, 1))
+                  : sqlite3_mprintf("%sDROP INDEX \"%w\";\n", drops, name);
     sqlite3_free(sql);
     sqlite3_free(drops);
     sql = a;
@@ -696,10 +696,8 @@ static int run(Imp *im, const char *spool_path, const LrImportOpts *opts, const 
     sqlite3_free(indexes);
     return -1;
   }
-  im->st_alloc = prep(im, "INSERT INTO allocations(id, kind, region, address, size, alloc_seq, "
-                          "free_seq, alloc_ns, free_ns, free_kind, thread_id, stack_id, "
-                          "alignment, prot, flags, file, file_offset) "
-                          "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  int oom = 0;
+  if (!(im->rows = lr_rows_new(im->db, &oom))) rows_fail(im, oom);
   im->st_stack = prep(im, "INSERT OR IGNORE INTO stacks(id, nframes) VALUES(?,?)");
   im->st_entry = prep(im, "INSERT OR IGNORE INTO stack_entries(stack_id, depth, frame_id) "
                           "VALUES(?,?,?)");

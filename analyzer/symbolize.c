@@ -3,10 +3,17 @@
 ** that match its build-id, load their function symbols into a sorted
 ** array, and name each of the module's frames from them (function from the
 ** symbol table, file:line from DWARF), in one UPDATE per frame.
+**
+** C++ names are demangled (_ZN3lrt3Box4makeEi -> lrt::Box::make(int)) with
+** the C++ runtime's own __cxa_demangle, found at run time: lowram is C and
+** takes no C++ dependency. Without a C++ runtime on the machine, or for a
+** name it cannot or should not demangle, the symbol's own name is kept:
+** demangling never fails a symbolize pass.
 */
 #include "symbolize.h"
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwelf.h>
@@ -14,6 +21,7 @@
 #include <gelf.h>
 #include <libelf.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +32,9 @@
 
 #define MAX_CANDIDATES 8
 #define MAX_DEPTH 12
+/* Longer names, mangled or demangled, stay mangled: template-heavy code
+** can demangle to many kilobytes that no report can show anyway. */
+#define MAX_DEMANGLED 4096
 
 typedef struct Sym {
   uint64_t lo, hi;
@@ -203,6 +214,40 @@ static int line_at(ElfFile *f, uint64_t a, const char **file, int *line) {
   return 1;
 }
 
+typedef char *(*CxaDemangle)(const char *, char *, size_t *, int *);
+
+static CxaDemangle cxa_demangle;
+static pthread_once_t cxa_once = PTHREAD_ONCE_INIT;
+
+/* Invariant: runs once per process (pthread_once); the library it opens
+** stays loaded, so cxa_demangle stays valid. */
+static void cxa_find(void) {
+  static const char *const libs[] = {"libstdc++.so.6", "libc++.so.1", "libc++_shared.so"};
+  void *f = dlsym(RTLD_DEFAULT, "__cxa_demangle"); /* already in the process */
+  for (size_t i = 0; !f && i < sizeof libs / sizeof *libs; i++) {
+    void *h = dlopen(libs[i], RTLD_NOW | RTLD_LOCAL);
+    if (h && !(f = dlsym(h, "__cxa_demangle"))) dlclose(h);
+  }
+  /* POSIX dlsym returns an object pointer; this conversion is the sanctioned way */
+  memcpy(&cxa_demangle, &f, sizeof f);
+}
+
+char *lr_sym_demangle(const char *name) {
+  /* Itanium ABI function names only: __cxa_demangle would also turn a
+  ** plain C name such as "i" or "f" into a type ("int", "float"). */
+  if (!name || strncmp(name, "_Z", 2) != 0 || strnlen(name, MAX_DEMANGLED + 1) > MAX_DEMANGLED)
+    return NULL;
+  pthread_once(&cxa_once, cxa_find);
+  if (!cxa_demangle) return NULL;
+  int status = -1;
+  char *out = cxa_demangle(name, NULL, NULL, &status);
+  if (status != 0 || !out || !*out || strnlen(out, MAX_DEMANGLED + 1) > MAX_DEMANGLED) {
+    free(out);
+    return NULL;
+  }
+  return out;
+}
+
 typedef struct Cands {
   char *path[MAX_CANDIDATES];
   int n;
@@ -268,6 +313,8 @@ static void name_module(sqlite3 *db, sqlite3_stmt *frames, sqlite3_stmt *upd, in
     }
     st->frames++;
     if (!fn && !file) continue;
+    char *readable = lr_sym_demangle(fn);
+    if (readable) fn = readable;
     if (fn) sqlite3_bind_text(upd, 1, fn, -1, SQLITE_TRANSIENT);
     if (file) {
       sqlite3_bind_text(upd, 2, file, -1, SQLITE_TRANSIENT);
@@ -277,6 +324,7 @@ static void name_module(sqlite3 *db, sqlite3_stmt *frames, sqlite3_stmt *upd, in
     sqlite3_step(upd);
     sqlite3_reset(upd);
     sqlite3_clear_bindings(upd);
+    free(readable);
   }
   sqlite3_reset(frames);
   for (int i = 0; i < nf; i++) elf_close(&files[i]);

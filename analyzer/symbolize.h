@@ -16,6 +16,10 @@
 **   3. the module's own path (at import, on the machine that ran it).
 ** A frame takes its function name and its line from the first file that
 ** has them.
+**
+** C++ names are stored demangled in frames.function ("lrt::Box::make(int)",
+** not "_ZN3lrt3Box4makeEi"), at import and by `lowram symbolize` alike, so
+** every trace names a site the same way; the mangled name is not kept.
 */
 #ifndef LR_SYMBOLIZE_H
 #define LR_SYMBOLIZE_H
@@ -44,5 +48,11 @@ int lr_sym_trace(sqlite3 *db, const char *trace_path, const char *symbols_dir,
 ** renames its frames from symbols_dir in one transaction (the one write a
 ** finished trace ever gets). */
 int lr_sym_file(const char *trace_path, const char *symbols_dir, LrSymStats *st, LrErr *err);
+
+/* The readable form of an Itanium C++ mangled name ("_Z..."), malloc'd
+** (the caller frees it), or NULL to keep name as it is: not mangled, not
+** demangleable, no C++ runtime found at run time, or name or result longer
+** than 4096 bytes. Thread-safe. */
+char *lr_sym_demangle(const char *name);
 
 #endif

@@ -17,6 +17,8 @@ const char *ti_dir(void);
 /* The symtarget program (built -g by meson). */
 const char *ti_symtarget(void);
 void ti_set_symtarget(const char *path);
+/* The C++ cppsymtarget program, or NULL when no C++ compiler built it. */
+void ti_set_cpptarget(const char *path);
 
 void ti_add_tests_basic(CU_pSuite s);
 void ti_add_tests_damage(CU_pSuite s);

@@ -1,4 +1,5 @@
-/* test_main.c: the 'import' suite (argv[1] = the symtarget program). */
+/* test_main.c: the 'import' suite (argv[1] = the symtarget program,
+** argv[2] = the C++ cppsymtarget when a C++ compiler built it). */
 #include <CUnit/Basic.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@ int main(int argc, char **argv) {
   }
   symtarget = argv[1];
   ti_set_symtarget(argv[1]);
+  ti_set_cpptarget(argc > 2 ? argv[2] : NULL);
   if (CU_initialize_registry() != CUE_SUCCESS) return 1;
   CU_pSuite s = CU_add_suite("import", NULL, NULL);
   ti_add_tests_basic(s);

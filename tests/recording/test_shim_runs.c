@@ -441,6 +441,10 @@ static void test_cpp(void) {
     CU_ASSERT_EQUAL(sr_sql("cpp", "SELECT count(*) FROM allocations a JOIN stack_frames f "
                                "ON f.stack_id=a.stack_id WHERE a.size=40 "
                                "AND f.function LIKE '%gt_cpp_new%'"), 7);
+    /* stored demangled (_Z10gt_cpp_newv is what .symtab holds) */
+    CU_ASSERT_EQUAL(sr_sql("cpp", "SELECT count(*) FROM allocations a JOIN stack_frames f "
+                               "ON f.stack_id=a.stack_id WHERE a.size=40 "
+                               "AND f.function = 'gt_cpp_new()'"), 7);
   }
 }
 
