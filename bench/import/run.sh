@@ -12,7 +12,8 @@
 #   record malloc_heavy   `lowram record` of 2M malloc/free pairs (4M events)
 #                         end to end, and `lowram import` of its kept spool
 #   report                `lowram report` on the bench_report trace
-# Times are wall clock, best of 2; the machine should be otherwise idle.
+# Times are wall clock, best of 3; the machine should be otherwise idle.
+# same_output.sh checks that two builds import spools to identical traces.
 set -eu
 B1=${1:?usage: run.sh BUILD [BUILD2] [EVENTS]}
 B2=${2:-}
@@ -20,9 +21,9 @@ case "$B2" in ''|*[!0-9]*) N=${3:-10000000} ;; *) N=$B2; B2= ;; esac
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/lr-bench-import.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 
-best() { # best wall time of 2 runs of "$@" (a `rm -f` of $TMP/x.db first)
+best() { # best wall time of 3 runs of "$@" (a `rm -f` of $TMP/x.db first)
   b=
-  for _ in 1 2; do
+  for _ in 1 2 3; do
     rm -f "$TMP/x.db"
     s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N)
     t=$(echo "$e - $s" | bc)
@@ -43,7 +44,7 @@ one() { # BUILD
   B=$1
   echo "== $B"
   "$B/tests/import/bench_import" "$N" "$TMP" | sed 's/^/  bench_import: /'
-  for _ in 1 2; do "$B/bench/import/bench_agg" "$TMP/rep.db" "$TMP/agg.db"; done |
+  for _ in 1 2 3; do "$B/bench/import/bench_agg" "$TMP/rep.db" "$TMP/agg.db"; done |
     sort -t: -k2 -n | head -1 | sed 's/^/  bench_agg: /'
   printf '  record malloc_heavy: %s s\n' "$(LOWRAM_SHIM=$B/preload/liblowram.so best \
     "$B/analyzer/lowram" record -o "$TMP/x.db" -- "$B/bench/overhead/malloc_heavy")"
