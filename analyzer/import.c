@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "agg.h"
+#include "grow.h"
 #include "lifetimes.h"
 #include "rows.h"
 #include "spool_read.h"
@@ -110,22 +111,6 @@ static void step(Imp *im, sqlite3_stmt *st, const char *what) {
   sqlite3_clear_bindings(st);
 }
 
-static void *grow(void *p, size_t *cap, size_t need, size_t elem) {
-  if (need <= *cap) return p;
-  size_t n = *cap ? *cap : 16;
-  while (n < need) n *= 2;
-  void *q = realloc(p, n * elem);
-  if (!q) return NULL;
-  *cap = n;
-  return q;
-}
-
-static uint64_t mix(uint64_t x) {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdull;
-  x ^= x >> 33;
-  return x;
-}
 
 /* ---- allocations rows (lifetimes.h calls this) ---- */
 
@@ -158,7 +143,7 @@ static void hex(char *out, const char *b, size_t n) {
 }
 
 static void do_module(Imp *im, const LrSpoolRec *r) {
-  Mod *nm = grow(im->mods, &im->cap_mods, im->nmods + 1, sizeof *nm);
+  Mod *nm = lr_grow(im->mods, &im->cap_mods, im->nmods + 1, sizeof *nm);
   if (!nm) {
     im->failed = 1;
     lr_err_set(im->err, "%s: out of memory", im->spool_path);
@@ -211,7 +196,7 @@ static uint64_t frame_id(Imp *im, uint64_t ip) {
     if (!n) return 0;
     for (size_t i = 0; i < im->fr_cap; i++) {
       if (!im->fr[i].id) continue;
-      size_t j = mix(im->fr[i].rel_pc * 31 + im->fr[i].mod) & (nc - 1);
+      size_t j = lr_mix64(im->fr[i].rel_pc * 31 + im->fr[i].mod) & (nc - 1);
       while (n[j].id) j = (j + 1) & (nc - 1);
       n[j] = im->fr[i];
     }
@@ -219,7 +204,7 @@ static uint64_t frame_id(Imp *im, uint64_t ip) {
     im->fr = n;
     im->fr_cap = nc;
   }
-  size_t msk = im->fr_cap - 1, j = mix(rel * 31 + mod) & msk;
+  size_t msk = im->fr_cap - 1, j = lr_mix64(rel * 31 + mod) & msk;
   for (; im->fr[j].id; j = (j + 1) & msk)
     if (im->fr[j].mod == mod && im->fr[j].rel_pc == rel) return im->fr[j].id;
   uint64_t id = ++im->fr_n;
@@ -255,7 +240,7 @@ static void do_stack(Imp *im, const LrSpoolRec *r) {
 
 /* The index slot of tid: where it is, or the empty slot where it goes. */
 static size_t thr_slot(const Imp *im, uint32_t tid) {
-  size_t m = im->thr_icap - 1, j = mix(tid) & m;
+  size_t m = im->thr_icap - 1, j = lr_mix64(tid) & m;
   while (im->thr_idx[j] && im->thr[im->thr_idx[j] - 1].tid != tid) j = (j + 1) & m;
   return j;
 }
@@ -282,7 +267,7 @@ static Thr *thread(Imp *im, uint32_t tid, uint64_t seq) {
     for (size_t i = 0; i < im->nthr; i++)
       im->thr_idx[thr_slot(im, im->thr[i].tid)] = (uint32_t)i + 1;
   }
-  Thr *t = grow(im->thr, &im->cap_thr, im->nthr + 1, sizeof *t);
+  Thr *t = lr_grow(im->thr, &im->cap_thr, im->nthr + 1, sizeof *t);
   if (!t) return NULL;
   im->thr = t;
   t[im->nthr] = (Thr){tid, seq, NULL};
@@ -438,7 +423,7 @@ static int build_streams(Imp *im) {
       for (size_t j = 0; j < im->nstreams; j++)
         if (im->streams[j].tid == tid) k = j;
     if (k == im->nstreams) {
-      Stream *ns = grow(im->streams, &cap, im->nstreams + 1, sizeof *ns);
+      Stream *ns = lr_grow(im->streams, &cap, im->nstreams + 1, sizeof *ns);
       if (!ns) return -1;
       im->streams = ns;
       memset(&ns[k], 0, sizeof ns[k]);
@@ -447,7 +432,7 @@ static int build_streams(Imp *im) {
     }
     Stream *s = &im->streams[k];
     size_t scap = s->cap;
-    uint32_t *c = grow(s->chunks, &scap, s->n + 1, sizeof *c);
+    uint32_t *c = lr_grow(s->chunks, &scap, s->n + 1, sizeof *c);
     if (!c) return -1;
     s->chunks = c;
     s->cap = (uint32_t)scap;

@@ -5,6 +5,7 @@
 ** min-heap on seq.
 */
 #include "lifetimes.h"
+#include "grow.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -51,22 +52,6 @@ const char *lr_life_region_name(unsigned region) {
   return region < 3 ? names[region] : "?";
 }
 
-static void *grow(void *p, size_t *cap, size_t need, size_t elem) {
-  if (need <= *cap) return p;
-  size_t n = *cap ? *cap : 16;
-  while (n < need) n *= 2;
-  void *q = realloc(p, n * elem);
-  if (!q) return NULL;
-  *cap = n;
-  return q;
-}
-
-static uint64_t mix(uint64_t x) {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdull;
-  x ^= x >> 33;
-  return x;
-}
 
 /* ---- live heap blocks: open addressing, linear probing ---- */
 
@@ -77,7 +62,7 @@ static int heap_resize(LrLife *l, size_t cap) {
   if (!nb) return -1;
   for (size_t i = 0; i < oc; i++) {
     if (!old[i].addr) continue;
-    size_t j = mix(old[i].addr) & (cap - 1);
+    size_t j = lr_mix64(old[i].addr) & (cap - 1);
     while (nb[j].addr) j = (j + 1) & (cap - 1);
     nb[j] = old[i];
   }
@@ -90,7 +75,7 @@ static int heap_resize(LrLife *l, size_t cap) {
 static Blk *heap_find(LrLife *l, uint64_t addr) {
   if (!l->heap_cap || !addr) return NULL;
   size_t m = l->heap_cap - 1;
-  for (size_t j = mix(addr) & m;; j = (j + 1) & m) {
+  for (size_t j = lr_mix64(addr) & m;; j = (j + 1) & m) {
     if (l->heap[j].addr == addr) return &l->heap[j];
     if (!l->heap[j].addr) return NULL;
   }
@@ -103,7 +88,7 @@ static void heap_del(LrLife *l, Blk *b) {
   for (;;) {
     j = (j + 1) & m;
     if (!l->heap[j].addr) break;
-    size_t k = mix(l->heap[j].addr) & m;
+    size_t k = lr_mix64(l->heap[j].addr) & m;
     if ((j > i && (k <= i || k > j)) || (j < i && (k <= i && k > j))) {
       l->heap[i] = l->heap[j];
       l->heap[j].addr = 0;
@@ -117,7 +102,7 @@ static Blk *heap_add(LrLife *l, uint64_t addr) {
   if ((l->heap_n + 1) * 4 > l->heap_cap * 3 &&
       heap_resize(l, l->heap_cap ? l->heap_cap * 2 : 1024) != 0)
     return NULL;
-  size_t m = l->heap_cap - 1, j = mix(addr) & m;
+  size_t m = l->heap_cap - 1, j = lr_mix64(addr) & m;
   while (l->heap[j].addr) j = (j + 1) & m;
   l->heap_n++;
   l->heap[j].addr = addr;
@@ -246,7 +231,7 @@ static size_t map_cut(LrLife *l, uint64_t start, uint64_t len, uint64_t seq, uin
                       const char *fkind) {
   uint64_t end = page_up(l, start + len < start ? UINT64_MAX : start + len);
   if (end <= start) return 0;
-  Map *nm = grow(l->maps, &l->cap_maps, l->nmaps + 2, sizeof(Map));
+  Map *nm = lr_grow(l->maps, &l->cap_maps, l->nmaps + 2, sizeof(Map));
   if (!nm) {
     l->oom = 1;
     return 0;
@@ -294,7 +279,7 @@ static size_t map_cut(LrLife *l, uint64_t start, uint64_t len, uint64_t seq, uin
 static void map_start(LrLife *l, Map m) {
   if (m.end <= m.start) return;
   map_cut(l, m.start, m.end - m.start, m.seq, m.ns, "mmap");
-  Map *nm = grow(l->maps, &l->cap_maps, l->nmaps + 3, sizeof(Map));
+  Map *nm = lr_grow(l->maps, &l->cap_maps, l->nmaps + 3, sizeof(Map));
   if (!nm) {
     l->oom = 1;
     return;
@@ -321,7 +306,7 @@ static const Map *map_at(LrLife *l, uint64_t addr) {
 /* ---- pending second halves (min-heap on seq) ---- */
 
 static void pend_push(LrLife *l, const Pending *p) {
-  Pending *np = grow(l->pend, &l->cap_pend, l->npend + 1, sizeof *np);
+  Pending *np = lr_grow(l->pend, &l->cap_pend, l->npend + 1, sizeof *np);
   if (!np) {
     l->oom = 1;
     return;
