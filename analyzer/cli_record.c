@@ -7,8 +7,23 @@
 ** descendants (forks and exec'd images write their own, under names the
 ** shim derives from OUT: shim_config.h). Which spools belong to this run is
 ** decided by their headers, not their names: the first process's pid, then
-** every spool whose ppid is one of the pids accepted so far. Exits with
-** CMD's status (128+signal if it was killed).
+** every spool whose ppid is one of the pids accepted so far (or lowram's
+** own pid: an orphan re-parented to us). Exits with CMD's status
+** (128+signal if it was killed).
+**
+** Invariants:
+** 1. The forwarded signals are blocked from before their handler is
+**    installed until g_child holds CMD's pid, so none is lost in between;
+**    CMD starts with an empty mask and default dispositions for them.
+** 2. On Linux lowram is a child subreaper: descendants that outlive CMD
+**    are re-parented to it, and `lowram record` returns only when the whole
+**    process tree has ended (a daemonizing CMD keeps it waiting; that is the
+**    price of complete traces). The status returned is still CMD's.
+** 3. Once CMD has exited the handlers are gone (SIG_DFL): a signal while
+**    waiting for descendants or importing ends lowram. The importer writes
+**    a hidden temp file and renames it, so OUT is never half written; a
+**    killed import leaves that temp file (.NAME.import-XXXXXX) and keeps the
+**    spool, which `lowram import` can still turn into the trace.
 */
 #include <dirent.h>
 #include <errno.h>
@@ -21,6 +36,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <time.h>
 #include <unistd.h>
 
@@ -80,7 +98,7 @@ static int found_cmp(const void *a, const void *b) {
 ** `child` or its descendants, sorted by pid then exec index. Returns how
 ** many were put at the start of *all (malloc'd, caller frees). */
 static size_t find_spools(const char *dir, const char *prefix, uint64_t child,
-                          uint64_t since_ns, Found **all) {
+                          uint64_t self, uint64_t since_ns, Found **all) {
   size_t n = 0, cap = 0;
   *all = NULL;
   DIR *d = opendir(dir);
@@ -105,7 +123,10 @@ static size_t find_spools(const char *dir, const char *prefix, uint64_t child,
     f->ppid = lr_spool_header(sp)->ppid;
     f->exec_index = lr_spool_header(sp)->exec_index;
     /* a spool older than this run is a leftover, whatever its pid says */
-    f->taken = f->pid == child && lr_spool_header(sp)->start_realtime_ns + 1000000000u >= since_ns;
+    /* ppid == self: an orphan that started after its parent died (we
+    ** spawned only CMD, so anything else re-parented to us is its kin) */
+    f->taken = (f->pid == child || (f->ppid == self && self != 0)) &&
+               lr_spool_header(sp)->start_realtime_ns + 1000000000u >= since_ns;
     if (lr_spool_header(sp)->start_realtime_ns + 1000000000u < since_ns) f->ppid = 0;
     lr_spool_close(sp);
     n++;
@@ -137,11 +158,13 @@ static size_t g_nowned;
 /* env with NAME=value set (replacing an existing NAME); NULL value removes. */
 static int env_set(char ***env, size_t *n, const char *name, const char *value) {
   size_t nl = strlen(name);
-  for (size_t i = 0; i < *n; i++)
+  /* every match: with NAME twice, getenv in CMD may find a stale one */
+  for (size_t i = 0; i < *n;)
     if (!strncmp((*env)[i], name, nl) && (*env)[i][nl] == '=') {
       (*env)[i] = (*env)[--*n];
       (*env)[*n] = NULL; /* else the moved last entry stays twice */
-      break;
+    } else {
+      i++;
     }
   if (!value) return 0;
   char *kv = malloc(nl + strlen(value) + 2);
@@ -163,7 +186,8 @@ static void usage(FILE *f) {
   fprintf(f, "usage: lowram record [-o OUT.db] [--depth N] [--rss-interval MS]\n"
              "                     [--unwind fp|libunwind] [--keep-spool] -- CMD [ARGS...]\n"
              "  OUT defaults to lowram-<pid>.db in the current directory; forks and\n"
-             "  exec'd images get OUT with .<pid> (.<pid>.N) before .db\n");
+             "  exec'd images get OUT with .<pid> (.<pid>.N) before .db; returns when CMD\n"
+             "  and every process it started have ended, with CMD's exit status\n");
 }
 
 static int parse_num(const char *s, long lo, long hi, long *out) {
@@ -276,41 +300,72 @@ int lr_cli_record(int argc, char **argv) {
     return 1;
   }
 
+  /* invariant 1: block, install, spawn with a clean mask, publish, unblock */
+  int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+  size_t nsigs = sizeof sigs / sizeof sigs[0];
+  sigset_t fwd, prev, none;
+  sigemptyset(&fwd);
+  sigemptyset(&none);
+  for (size_t i = 0; i < nsigs; i++) sigaddset(&fwd, sigs[i]);
+  sigprocmask(SIG_BLOCK, &fwd, &prev);
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_sigaction = forward;
   sa.sa_flags = SA_SIGINFO | SA_RESTART;
   sigemptyset(&sa.sa_mask);
-  int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
-  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaction(sigs[i], &sa, NULL);
+  for (size_t i = 0; i < nsigs; i++) sigaction(sigs[i], &sa, NULL);
+#ifdef PR_SET_CHILD_SUBREAPER
+  /* invariant 2; failing (old kernel) only loses orphans' completeness */
+  (void)prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+#endif
 
   pid_t pid;
   char **cmd = argv + optind;
   struct timespec t0;
   clock_gettime(CLOCK_REALTIME, &t0);
   uint64_t since_ns = (uint64_t)t0.tv_sec * 1000000000u + (uint64_t)t0.tv_nsec;
-  int rc = strchr(cmd[0], '/') ? posix_spawn(&pid, cmd[0], NULL, NULL, cmd, env)
-                               : posix_spawnp(&pid, cmd[0], NULL, NULL, cmd, env);
+  posix_spawnattr_t attr;
+  int rc = posix_spawnattr_init(&attr);
+  if (rc == 0) {
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &fwd);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    rc = strchr(cmd[0], '/') ? posix_spawn(&pid, cmd[0], NULL, &attr, cmd, env)
+                             : posix_spawnp(&pid, cmd[0], NULL, &attr, cmd, env);
+    posix_spawnattr_destroy(&attr);
+  }
   free(env);
   for (size_t i = 0; i < g_nowned; i++) free(g_owned[i]);
   g_nowned = 0;
+  if (rc == 0) g_child = pid;
+  sigprocmask(SIG_SETMASK, &prev, NULL);
+  struct sigaction dfl;
+  memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
   if (rc != 0) {
+    for (size_t i = 0; i < nsigs; i++) sigaction(sigs[i], &dfl, NULL);
     lr_cli_error("record", "%s: cannot run: %s", cmd[0], strerror(rc));
     return 127;
   }
-  g_child = pid;
   int status = 0;
   while (waitpid(pid, &status, 0) < 0)
     if (errno != EINTR) {
       lr_cli_error("record", "waiting for %s: %s", cmd[0], strerror(errno));
       return 1;
     }
+  /* invariant 3: nothing left to forward to; a signal now ends lowram */
+  for (size_t i = 0; i < nsigs; i++) sigaction(sigs[i], &dfl, NULL);
   g_child = 0;
+  /* invariant 2: descendants re-parented to us; their spools are complete
+  ** only once they have exited */
+  for (int st; waitpid(-1, &st, 0) >= 0 || errno == EINTR;)
+    ;
   int code = WIFEXITED(status) ? WEXITSTATUS(status)
              : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
 
   Found *spools = NULL;
-  size_t ns = find_spools(dir, prefix, (uint64_t)pid, since_ns, &spools);
+  size_t ns = find_spools(dir, prefix, (uint64_t)pid, (uint64_t)getpid(), since_ns, &spools);
   if (!ns) {
     lr_cli_error("record", "%s left no spool in %s (a static or setuid program, or the shim "
                  "could not start; see its messages above)", cmd[0], dir);

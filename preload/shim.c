@@ -22,6 +22,7 @@
 #undef _FILE_OFFSET_BITS
 #include <dlfcn.h>
 #include <errno.h>
+#include <limits.h>
 #include <link.h>
 #include <malloc.h>
 #include <stdarg.h>
@@ -120,14 +121,22 @@ uint64_t lr_shim_now(void) {
   return ns > g_shim.start_ns ? ns - g_shim.start_ns : 0;
 }
 
+/* The thread's key destructor. Other destructors (and libc's own frees
+** after them) still run in the dying thread, so it re-arms itself until the
+** last destructor round, then seals the chunk and keeps the guard taken:
+** later frees go straight to libc, unrecorded, instead of claiming a chunk
+** that nobody would ever seal or unmap. */
 static void thread_gone(void *arg) {
   (void)arg;
   LrTls *t = &lr_tls;
   if (t->gen != __atomic_load_n(&g_shim.gen, __ATOMIC_ACQUIRE)) return;
-  int g = t->guard;
+  if (t->dtor_rounds < PTHREAD_DESTRUCTOR_ITERATIONS - 1) {
+    t->dtor_rounds++;
+    pthread_setspecific(g_shim.key, (void *)1);
+    return;
+  }
   t->guard = 1;
   lr_sw_seal(&t->w);
-  t->guard = g;
 }
 
 LrSpoolWriter *lr_shim_writer(LrTls *t) {
@@ -215,7 +224,8 @@ static uint64_t stack_checked(LrTls *t, LrSpoolWriter *w, uintptr_t *fbuf, uintp
   uintptr_t *key = fbuf + fj;
   key[fm] = stop;
   uint64_t tid = fm ? lr_stack_find(g_shim.fp_trusted, key, fm + 1) : 0;
-  if (tid) return g_shim.fp_map[tid];
+  /* a key published with the overflow marker (~0 >> 1) has no map slot */
+  if (tid && tid < g_shim.fp_map_len) return g_shim.fp_map[tid];
   int un = lr_unwind_libunwind(ubuf, max);
   int uj = first_program_frame(ubuf, un);
   uint32_t um = (uint32_t)(un - uj), raw = um;
@@ -521,8 +531,13 @@ static void *dlopen_as_caller(const char *file, int mode, const void *caller) {
   Dl_info info;
   struct link_map *lm = NULL;
   if (!file || strchr(file, '/') || !dladdr1(caller, &info, (void **)&lm, RTLD_DL_LINKMAP) ||
-      !lm || real.dlopen(file, mode | RTLD_NOLOAD))
+      !lm)
     return real.dlopen(file, mode);
+  /* Already loaded: this call took the caller's one reference (and applied
+  ** any promotion such as RTLD_GLOBAL); a second dlopen would take another
+  ** that no dlclose ever drops. */
+  void *loaded = real.dlopen(file, mode | RTLD_NOLOAD);
+  if (loaded) return loaded;
   Dl_serinfo size;
   if (dlinfo(lm, RTLD_DI_SERINFOSIZE, &size) != 0) return real.dlopen(file, mode);
   Dl_serinfo *si = real.malloc(size.dls_size);
@@ -735,7 +750,7 @@ __attribute__((constructor(101))) static void lr_shim_init(void) {
   if (lr_session_start((long)getppid(), exec_index) != 0) return;
   if (exec_index && prev[0]) lr_session_mark_prev_exec(prev);
   lr_session_exec_env();
-  pthread_atfork(NULL, NULL, lr_session_after_fork);
+  pthread_atfork(lr_session_before_fork, NULL, lr_session_after_fork);
   lr_session_install_signals();
   __atomic_store_n(&g_shim.active, 1, __ATOMIC_RELEASE);
   t->guard = 0;

@@ -33,6 +33,7 @@ typedef struct LrTls {
   uint32_t gen;             /* g_shim.gen when w was set up; 0 = never */
   uint32_t tid;
   uint32_t fp_bounds_done;
+  uint32_t dtor_rounds;      /* key destructor rounds seen, see thread_gone */
   uintptr_t stk_lo, stk_hi;
   LrSpoolWriter w;
 } LrTls;
@@ -86,6 +87,7 @@ static inline void lr_shim_leave(LrTls *t, int saved_errno) {
 
 /* shim_session.c */
 int lr_session_start(long ppid, uint64_t exec_index) LR_HIDDEN;
+void lr_session_before_fork(void) LR_HIDDEN;
 void lr_session_after_fork(void) LR_HIDDEN;
 void lr_session_end(uint32_t reason, int64_t code) LR_HIDDEN;
 /* An RSS sample now, in the calling thread's chunk (guard set). */

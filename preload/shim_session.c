@@ -342,7 +342,15 @@ int lr_session_start(long ppid, uint64_t exec_index) {
   return 0;
 }
 
+/* The forking process's pid, taken before the fork: in the child,
+** getppid() says 1 (or a subreaper) once the parent has exited. */
+static long fork_parent;
+
+void lr_session_before_fork(void) { fork_parent = (long)syscall(SYS_getpid); }
+
 void lr_session_after_fork(void) {
+  long parent = fork_parent;
+  fork_parent = 0;
   if (!__atomic_load_n(&g_shim.active, __ATOMIC_ACQUIRE)) return;
   LrTls *t = &lr_tls;
   int g = t->guard;
@@ -361,7 +369,7 @@ void lr_session_after_fork(void) {
   g_shim.fp_map = NULL;
   __atomic_store_n(&mods_lock, 0, __ATOMIC_RELEASE);
   g_shim.exit_known = 0;
-  if (lr_session_start((long)getppid(), 0) == 0) {
+  if (lr_session_start(parent ? parent : (long)getppid(), 0) == 0) {
     lr_session_exec_env();
     __atomic_store_n(&g_shim.active, 1, __ATOMIC_RELEASE);
   }
@@ -373,6 +381,10 @@ void lr_session_end(uint32_t reason, int64_t code) {
   /* a vfork child shares our memory (and this thread's chunk) but is not
   ** the process that owns the spool: it must not end or seal anything */
   if ((uint64_t)syscall(SYS_getpid) != lr_spool_header(g_shim.spool)->pid) return;
+  /* Frees in later destructors must not claim chunks after the end. A
+  ** fatal signal may return to the program (a sent one is re-raised, a
+  ** fault re-executes), so recording stays on for whatever still lands. */
+  if (reason != LR_END_SIGNAL) __atomic_store_n(&g_shim.active, 0, __ATOMIC_RELEASE);
   if (reason != LR_END_SIGNAL) {
     LrSpoolWriter *w = lr_shim_writer(&lr_tls);
     sample_rss(w); /* the last word on resident memory */

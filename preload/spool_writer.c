@@ -370,23 +370,42 @@ int lr_sw_param_str(LrSpoolWriter *w, uint64_t seq, uint64_t ns, const char *nam
   return 0;
 }
 
+static size_t uv_size(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    n++;
+  }
+  return n;
+}
+
+/* The size is exact (a generous per-argument guess made thousands of empty
+** arguments overflow a chunk and lose the record). Arguments that would take
+** the record past half a chunk are left out, the first ones kept. */
 int lr_sw_argv(LrSpoolWriter *w, const char *args, size_t len) {
-  /* keep the record well inside one chunk whatever the command line */
   size_t room = w->spool ? lr_spool_chunk_size(w->spool) / 2 : 0;
-  if (len > room) len = room;
-  size_t argc = 0;
-  for (size_t i = 0; i < len; i++)
-    if (args[i] == '\0') argc++;
-  if (len && args[len - 1] != '\0') argc++;
-  uint8_t *p = lr_sw_begin(w, 11 + len + argc * 10);
+  size_t argc = 0, need = 0, used = 0, start = 0;
+  for (size_t i = 0; i <= len; i++) {
+    if (i < len && args[i] != '\0') continue;
+    if (i == len && i == start) break; /* no unterminated last argument */
+    size_t n = i - start > LR_SPOOL_MAX_STR ? LR_SPOOL_MAX_STR : i - start;
+    size_t add = uv_size(n) + n;
+    if (need + add + 11 > room) break;
+    need += add;
+    argc++;
+    used = i < len ? i + 1 : i;
+    start = i + 1;
+  }
+  uint8_t *p = lr_sw_begin(w, 11 + need);
   if (!p) return -1;
   *p++ = LR_REC_ARGV;
   p = lr_put_uv(p, argc);
-  size_t start = 0;
-  for (size_t i = 0; i <= len; i++) {
-    if (i == len || args[i] == '\0') {
-      if (i > start || i < len) p = lr_sw_str(p, args + start, i - start);
+  start = 0;
+  for (size_t i = 0, k = 0; i <= used && k < argc; i++) {
+    if (i == used || args[i] == '\0') {
+      p = lr_sw_str(p, args + start, i - start);
       start = i + 1;
+      k++;
     }
   }
   lr_sw_commit(w, p);

@@ -5,7 +5,13 @@
 */
 #include <CUnit/Basic.h>
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <signal.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +19,8 @@
 
 #include "lrtest.h"
 #include "test_import.h"
+
+extern char **environ;
 
 static char out_path[4200], err_path[4200];
 
@@ -192,7 +200,184 @@ static void test_record_family(void) {
   CU_ASSERT_EQUAL(spools, 0);
 }
 
+/* The traces (.db) in dir holding an allocation of `size` bytes; the last
+** one's path into hit. */
+static int traces_with_size(const char *dir, long size, char *hit, size_t len) {
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  int found = 0;
+  char sql[128];
+  snprintf(sql, sizeof sql, "SELECT count(*) FROM allocations WHERE size = %ld", size);
+  while (d && (e = readdir(d))) {
+    size_t n = strlen(e->d_name);
+    if (n < 3 || strcmp(e->d_name + n - 3, ".db")) continue;
+    char p[4600];
+    snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+    if (lrt_sql_int(p, sql) > 0) {
+      found++;
+      snprintf(hit, len, "%s", p);
+    }
+  }
+  if (d) closedir(d);
+  return found;
+}
+
+/* Starts argv with envp (NULL: ours), stderr to err_path; its pid or -1. */
+static pid_t spawn_err(char *const argv[], char *const envp[]) {
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 2, err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  pid_t pid;
+  int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, envp ? envp : environ);
+  posix_spawn_file_actions_destroy(&fa);
+  return rc == 0 ? pid : -1;
+}
+
+static int wait_status(pid_t pid) {
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) return -1;
+  return status;
+}
+
+static double now_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* SIGTERM to lowram while CMD runs reaches CMD (lowram returns 143 at
+** once, and CMD's trace says it was killed); SIGTERM once CMD has exited
+** (lowram waiting for a background child) ends lowram itself. */
+static void test_record_signals(void) {
+  const char *shim = getenv("LOWRAM_SHIM");
+  if (!shim || access(shim, R_OK) != 0) return;
+  char dir[4200], db[4300], db2[4300];
+  snprintf(dir, sizeof dir, "%s/signals", ti_dir());
+  mkdir(dir, 0755);
+  snprintf(db, sizeof db, "%s/sig.db", dir);
+  snprintf(db2, sizeof db2, "%s/sig2.db", dir);
+  snprintf(err_path, sizeof err_path, "%s/sig.err", ti_dir());
+  char *argv[] = {(char *)lrt_env("LOWRAM_BIN"), "record", "-o", db, "--", "sleep", "5", NULL,
+                  NULL};
+  double t0 = now_s();
+  pid_t pid = spawn_err(argv, NULL);
+  CU_ASSERT_FATAL(pid > 0);
+  struct timespec ts = {0, 400 * 1000 * 1000};
+  nanosleep(&ts, NULL);
+  kill(pid, SIGTERM);
+  int st = wait_status(pid);
+  CU_ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 128 + SIGTERM);
+  CU_ASSERT_TRUE(now_s() - t0 < 3.0);
+  char buf[64];
+  CU_ASSERT_STRING_EQUAL(lrt_sql_text(db, "SELECT value FROM meta WHERE key = 'end_reason'", buf,
+                                      sizeof buf) ? buf : "", "signal");
+  CU_ASSERT_EQUAL(lrt_sql_int(db, "SELECT value FROM meta WHERE key = 'end_code'"), SIGTERM);
+
+  argv[3] = db2;
+  argv[5] = "/bin/sh";
+  argv[6] = "-c";
+  argv[7] = "sleep 2 & exit 0";
+  t0 = now_s();
+  pid = spawn_err(argv, NULL);
+  CU_ASSERT_FATAL(pid > 0);
+  nanosleep(&ts, NULL);
+  kill(pid, SIGTERM);
+  st = wait_status(pid);
+  CU_ASSERT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM);
+  CU_ASSERT_TRUE(now_s() - t0 < 1.5);
+  /* let the orphaned sleep end before the test directory goes */
+  ts.tv_sec = 2;
+  ts.tv_nsec = 0;
+  nanosleep(&ts, NULL);
+}
+
+/* A background child that outlives CMD (sh exits at once, lr_orphan sleeps
+** 300 ms then allocates 777777 bytes): lowram, its subreaper, waits for it
+** and imports its whole trace; the status is still sh's. */
+static void test_record_orphan(void) {
+  const char *shim = getenv("LOWRAM_SHIM");
+  if (!shim || access(shim, R_OK) != 0) return;
+  char dir[4200], db[4300], script[4400], hit[4700] = "";
+  snprintf(dir, sizeof dir, "%s/orphan", ti_dir());
+  mkdir(dir, 0755);
+  snprintf(db, sizeof db, "%s/orph.db", dir);
+  snprintf(script, sizeof script, "%s & exit 4", LR_ORPHAN_BIN);
+  char *argv[] = {(char *)lrt_env("LOWRAM_BIN"), "record", "-o", db, "--", "/bin/sh", "-c",
+                  script, NULL};
+  snprintf(out_path, sizeof out_path, "%s/orph.out", ti_dir());
+  snprintf(err_path, sizeof err_path, "%s/orph.err", ti_dir());
+  CU_ASSERT_EQUAL_FATAL(lrt_run(argv, NULL, out_path, err_path), 4);
+  CU_ASSERT_EQUAL_FATAL(traces_with_size(dir, 777777, hit, sizeof hit), 1);
+  CU_ASSERT_EQUAL(lrt_sql_int(hit, "SELECT value FROM meta WHERE key = 'complete'"), 1);
+  char buf[64];
+  CU_ASSERT_STRING_EQUAL(lrt_sql_text(hit, "SELECT value FROM meta WHERE key = 'end_reason'", buf,
+                                      sizeof buf) ? buf : "", "exit");
+  /* allocated and freed: the free is there too, so the trace ran to the end */
+  CU_ASSERT_EQUAL(lrt_sql_int(hit, "SELECT count(*) FROM allocations WHERE size = 777777"
+                                   " AND free_seq IS NOT NULL"), 1);
+
+  /* exec'd only after sh is gone: the image starts re-parented to lowram,
+  ** so its spool's ppid is lowram's pid, and it is still this run's */
+  snprintf(dir, sizeof dir, "%s/orphan2", ti_dir());
+  mkdir(dir, 0755);
+  snprintf(db, sizeof db, "%s/orph.db", dir);
+  snprintf(script, sizeof script, "(sleep 0.2; exec %s) & exit 0", LR_ORPHAN_BIN);
+  pid_t pid = spawn_err(argv, NULL);
+  CU_ASSERT_FATAL(pid > 0);
+  int st = wait_status(pid);
+  CU_ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  CU_ASSERT_EQUAL_FATAL(traces_with_size(dir, 777777, hit, sizeof hit), 1);
+  CU_ASSERT_EQUAL(lrt_sql_int(hit, "SELECT value FROM meta WHERE key = 'ppid'"), pid);
+  CU_ASSERT_EQUAL(lrt_sql_int(hit, "SELECT value FROM meta WHERE key = 'exec_index'"), 1);
+  CU_ASSERT_EQUAL(lrt_sql_int(hit, "SELECT value FROM meta WHERE key = 'complete'"), 1);
+}
+
+/* An environment holding LD_PRELOAD, LOWRAM_OUT and LOWRAM_EXEC_INDEX twice
+** each (stale values): record must drop every copy, else CMD's getenv finds
+** a stale one and writes elsewhere (or not at all). */
+static void test_record_dup_env(void) {
+  const char *shim = getenv("LOWRAM_SHIM");
+  if (!shim || access(shim, R_OK) != 0) return;
+  char dir[4200], db[4300], stale1[4400], stale2[4400], hit[4700] = "";
+  snprintf(dir, sizeof dir, "%s/dupenv", ti_dir());
+  mkdir(dir, 0755);
+  snprintf(db, sizeof db, "%s/dup.db", dir);
+  snprintf(stale1, sizeof stale1, "LOWRAM_OUT=%s/stale1.db", ti_dir());
+  snprintf(stale2, sizeof stale2, "LOWRAM_OUT=%s/stale2.db", ti_dir());
+  size_t n = 0;
+  while (environ[n]) n++;
+  char **envp = calloc(n + 7, sizeof *envp);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(envp);
+  size_t j = 0;
+  envp[j++] = "LD_PRELOAD=";
+  envp[j++] = stale1;
+  envp[j++] = "LOWRAM_EXEC_INDEX=3";
+  for (size_t i = 0; i < n; i++)
+    if (strncmp(environ[i], "LD_PRELOAD=", 11) && strncmp(environ[i], "LOWRAM_OUT=", 11) &&
+        strncmp(environ[i], "LOWRAM_EXEC_INDEX=", 18))
+      envp[j++] = environ[i];
+  envp[j++] = "LD_PRELOAD=";
+  envp[j++] = stale2;
+  envp[j++] = "LOWRAM_EXEC_INDEX=3";
+  envp[j] = NULL;
+  char *argv[] = {(char *)lrt_env("LOWRAM_BIN"), "record", "-o", db, "--", LR_ORPHAN_BIN, NULL};
+  snprintf(err_path, sizeof err_path, "%s/dup.err", ti_dir());
+  pid_t pid = spawn_err(argv, envp);
+  free(envp);
+  CU_ASSERT_FATAL(pid > 0);
+  int status = wait_status(pid);
+  CU_ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  CU_ASSERT_EQUAL(traces_with_size(dir, 777777, hit, sizeof hit), 1);
+  CU_ASSERT_STRING_EQUAL(hit, db);
+  CU_ASSERT_EQUAL(lrt_sql_int(db, "SELECT value FROM meta WHERE key = 'exec_index'"), 0);
+  CU_ASSERT_EQUAL(lrt_sql_int(db, "SELECT value FROM meta WHERE key = 'complete'"), 1);
+}
+
 void ti_add_tests_cli(CU_pSuite s) {
+  CU_add_test(s, "record: orphan outliving CMD is waited for", test_record_orphan);
+  CU_add_test(s, "record: duplicate environment entries", test_record_dup_env);
+  CU_add_test(s, "record: SIGTERM forwarded, then ends lowram", test_record_signals);
   CU_add_test(s, "record: fork and exec traces", test_record_family);
   CU_add_test(s, "import/recover CLI", test_import_recover);
   CU_add_test(s, "record end to end", test_record);

@@ -19,6 +19,10 @@
 **   _exit    1 x malloc(99), then _exit(7)
 **   vfork    malloc(11), a vfork child that _exits, malloc(22)
 **   segv     1 x malloc(123), then a store to an unmapped page
+**   tsd N    N threads one after another, each with a key whose
+**            destructor frees its malloc(32)
+**   dlopen2  argv[2] opened twice and closed twice; exit 4 if still mapped
+**   orphan   6 grandchildren whose parents exit at once, each malloc(201)
 **   ret3     1 x malloc(33), then return 3 from main
 **   exit5    1 x malloc(55), then exit(5)
 **
@@ -36,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -287,6 +292,76 @@ static int mode_dlopen(const char *lib) {
   return dlclose(h) ? 1 : 0;
 }
 
+/* ---- tsd: N threads each set a pthread key to a malloc(32) that the
+** key's destructor frees; the frees happen as each thread exits ---------- */
+static pthread_key_t tsd_key;
+static void tsd_free(void *p) { free(p); }
+static void *tsd_main(void *arg) {
+  (void)arg;
+  pthread_setspecific(tsd_key, malloc(32));
+  return NULL;
+}
+static int mode_tsd(int n) {
+  if (pthread_key_create(&tsd_key, tsd_free)) return 1;
+  for (int i = 0; i < n; i++) { /* one at a time: exits never overlap */
+    pthread_t th;
+    if (pthread_create(&th, NULL, tsd_main, NULL)) return 1;
+    pthread_join(th, NULL);
+  }
+  return 0;
+}
+
+/* ---- dlopen2: the same library opened twice by name and closed twice must
+** be unmapped (exit 4 if it is still in /proc/self/maps) ------------------ */
+static int mapped(const char *needle) {
+  static char buf[1 << 16];
+  int fd = open("/proc/self/maps", O_RDONLY);
+  if (fd < 0) return -1;
+  size_t n = 0;
+  ssize_t r;
+  while (n < sizeof buf - 1 && (r = read(fd, buf + n, sizeof buf - 1 - n)) > 0) n += (size_t)r;
+  close(fd);
+  buf[n] = 0;
+  return strstr(buf, needle) != NULL;
+}
+static int mode_dlopen2(const char *lib) {
+  void *a = dlopen(lib, RTLD_NOW);
+  void *b = dlopen(lib, RTLD_NOW | RTLD_GLOBAL);
+  if (!a || !b) return 2;
+  if (a != b || mapped("gt_plugin") != 1) return 3;
+  if (dlclose(b) || mapped("gt_plugin") != 1) return 5;
+  if (dlclose(a)) return 6;
+  return mapped("gt_plugin") ? 4 : 0;
+}
+
+/* ---- orphan: 6 times, a child forks a grandchild and exits at once; the
+** grandchild mallocs(201) after it is reparented. The pipe's end of file
+** says every grandchild has exited. ------------------------------------- */
+static int mode_orphan(void) {
+  int fds[2];
+  if (pipe(fds)) return 1;
+  for (int i = 0; i < 6; i++) {
+    pid_t mid = fork();
+    if (mid < 0) return 1;
+    if (mid == 0) {
+      pid_t me = getpid();
+      pid_t g = fork();
+      if (g != 0) syscall(SYS_exit_group, 0); /* as soon as possible */
+      close(fds[0]);
+      for (int k = 0; k < 2000 && getppid() == me; k++) usleep(1000);
+      keep[0] = malloc(201);
+      exit(0);
+    }
+    int st;
+    waitpid(mid, &st, 0);
+  }
+  close(fds[1]);
+  char c;
+  while (read(fds[0], &c, 1) > 0) {
+  }
+  return 0;
+}
+
 /* ---- endings ----------------------------------------------------------- */
 NOINLINE static void gt_before_kill(void) {
   for (int i = 0; i < 1000; i++) keep[i] = malloc(48);
@@ -313,6 +388,9 @@ int main(int argc, char **argv) {
   if (!strcmp(m, "spawn")) return mode_spawn(argv[0]);
   if (!strcmp(m, "dlopen") && argc > 2) return mode_dlopen(argv[2]);
   if (!strcmp(m, "kill")) return mode_kill();
+  if (!strcmp(m, "tsd") && argc > 2) return mode_tsd(atoi(argv[2]));
+  if (!strcmp(m, "dlopen2") && argc > 2) return mode_dlopen2(argv[2]);
+  if (!strcmp(m, "orphan")) return mode_orphan();
   if (!strcmp(m, "abort")) {
     keep[0] = malloc(4242);
     abort();

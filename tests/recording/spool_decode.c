@@ -154,6 +154,7 @@ static int chunk(LrtSpool *s, const uint8_t *pay, uint32_t used, uint32_t tid, u
     } else if (type == LR_REC_ARGV) {
       uint64_t n = uv(&c);
       if (n > (uint64_t)(c.end - c.p)) c.bad = 1;
+      s->argv_n = n;
       for (uint64_t i = 0; i < n && !c.bad; i++) {
         char tmp[sizeof s->argv[0]];
         str(&c, tmp, sizeof tmp, NULL);

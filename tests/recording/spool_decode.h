@@ -50,6 +50,7 @@ typedef struct LrtSpool {
   LrtModule *mod;    size_t nmod;
   LrtOther *oth;     size_t noth;
   char argv[8][256]; size_t argc;
+  uint64_t argv_n;   /* the ARGV record's own count (argv keeps 8) */
   size_t chunks, sealed, payload_bytes;
 } LrtSpool;
 
