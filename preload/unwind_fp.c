@@ -29,6 +29,21 @@ void lr_unwind_fp_bounds(uintptr_t *lo, uintptr_t *hi) {
   pthread_attr_destroy(&a);
 }
 
+/* ARMv8.3 pointer authentication signs return addresses before they are
+** saved (-mbranch-protection=pac-ret, the default of some distributions and
+** of recent Android), and a signed address lies in no module. XPACLRI
+** (hint #7) strips the signature from x30 in place and is a no-op on cores
+** without pointer authentication, so it runs unconditionally on aarch64. */
+static inline uintptr_t strip_pac(uintptr_t ret) {
+#if defined(__aarch64__)
+  register uintptr_t lr __asm__("x30") = ret;
+  __asm__("hint #7" : "+r"(lr));
+  return lr;
+#else
+  return ret;
+#endif
+}
+
 __attribute__((noinline)) int lr_unwind_fp(uintptr_t *ips, int max, uintptr_t lo,
                                            uintptr_t hi, uintptr_t *stop) {
   uintptr_t fp = (uintptr_t)__builtin_frame_address(0);
@@ -41,7 +56,7 @@ __attribute__((noinline)) int lr_unwind_fp(uintptr_t *ips, int max, uintptr_t lo
     if (fp < lo || fp > hi - 2 * sizeof(uintptr_t) || (fp & (sizeof(uintptr_t) - 1)))
       break;
     const uintptr_t *rec = (const uintptr_t *)fp;
-    uintptr_t ret = rec[1];
+    uintptr_t ret = strip_pac(rec[1]);
     if (ret == 0) break;
     ips[n++] = ret;
     uintptr_t next = rec[0];
