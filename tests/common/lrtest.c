@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sqlite3.h>
@@ -116,6 +117,10 @@ char *lrt_sql_text(const char *db_path, const char *sql, char *buf, size_t len) 
   return r;
 }
 
+/* Every directory lrt_tmpdir made, for lrt_main to remove or name. */
+static char *tmpdirs[64];
+static int ntmpdirs;
+
 char *lrt_tmpdir(const char *tag) {
   const char *base = getenv("TMPDIR");
   if (!base || !*base) base = "/tmp";
@@ -128,22 +133,18 @@ char *lrt_tmpdir(const char *tag) {
     free(p);
     return NULL;
   }
+  if (ntmpdirs < (int)(sizeof tmpdirs / sizeof tmpdirs[0])) tmpdirs[ntmpdirs++] = strdup(p);
   return p;
 }
 
-void lrt_remove_flat_dir(const char *dir) {
-  DIR *d = opendir(dir);
-  if (!d) return;
-  struct dirent *de;
-  char path[1024];
-  while ((de = readdir(d)))
-    if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
-      snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-      unlink(path);
-    }
-  closedir(d);
-  rmdir(dir);
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+  (void)st;
+  (void)flag;
+  (void)ftw;
+  remove(path);
+  return 0;
 }
+
 
 char *lrt_path_in(const char *dir, const char *name) {
   static char buf[32][512];
@@ -192,5 +193,13 @@ int lrt_main(void) {
   CU_basic_run_tests();
   unsigned failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures();
   CU_cleanup_registry();
+  int keep = failed || getenv("LRTEST_KEEP");
+  for (int i = 0; i < ntmpdirs; i++) {
+    if (!tmpdirs[i]) continue;
+    if (keep) fprintf(stderr, "lrtest: files kept in %s\n", tmpdirs[i]);
+    else nftw(tmpdirs[i], remove_one, 16, FTW_DEPTH | FTW_PHYS);
+    free(tmpdirs[i]);
+  }
+  ntmpdirs = 0;
   return failed ? 1 : 0;
 }

@@ -30,13 +30,11 @@ int64_t lrt_sql_int(const char *db_path, const char *sql);
 char *lrt_sql_text(const char *db_path, const char *sql, char *buf, size_t len);
 
 /* A fresh empty directory under $TMPDIR (or /tmp) for one test's files;
-** the path is malloc'd. */
+** the path is malloc'd. lrt_main removes it, with everything in it, when
+** every test passed, and keeps it (naming it) when one failed, or always
+** with LRTEST_KEEP set in the environment. */
 char *lrt_tmpdir(const char *tag);
 
-/* Removes a flat directory made by lrt_tmpdir: its files, then the directory
-** itself (subdirectories are not descended into). Call it after a passing
-** run only, so that a failing run keeps its files for inspection. */
-void lrt_remove_flat_dir(const char *dir);
 
 /* "dir/name" in one of 32 static buffers used in turn, so that up to 32
 ** results can be held at once (enough for one argv). */
@@ -49,7 +47,8 @@ void lrt_write_file(const char *path, const void *p, size_t n);
 /* Reads a whole file into a malloc'd NUL-terminated buffer (NULL on error). */
 char *lrt_read_file(const char *path, size_t *len);
 
-/* Runs the registered CUnit suites verbosely; returns 0 if all passed. */
+/* Runs the registered CUnit suites verbosely, then removes or keeps the
+** lrt_tmpdir directories (see there); returns 0 if all passed. */
 int lrt_main(void);
 
 #endif

@@ -10,7 +10,6 @@
 ** here (it does not in an ASan build: the shim cannot be preloaded).
 */
 #include <CUnit/Basic.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,13 +154,6 @@ static void test_recorded(void) {
   CU_ASSERT_EQUAL(damage_runs(db), 0);
 }
 
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f) {
-  (void)st;
-  (void)flag;
-  (void)f;
-  return remove(p);
-}
-
 int main(void) {
   g_dir = lrt_tmpdir("corrupt-trace");
   if (!g_dir || CU_initialize_registry() != CUE_SUCCESS) return 1;
@@ -169,7 +161,6 @@ int main(void) {
   CU_add_test(s, "damaged synthetic trace: one-line errors", test_synthetic);
   CU_add_test(s, "damaged recording of /bin/ls: one-line errors", test_recorded);
   int rc = lrt_main();
-  if (rc == 0 && !getenv("LRTEST_KEEP")) nftw(g_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
   free(g_dir);
   return rc;
 }

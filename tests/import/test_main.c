@@ -1,7 +1,6 @@
 /* test_main.c: the 'import' suite (argv[1] = the symtarget program,
 ** argv[2] = the C++ cppsymtarget when a C++ compiler built it). */
 #include <CUnit/Basic.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -10,12 +9,6 @@
 
 static const char *symtarget;
 
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f) {
-  (void)st;
-  (void)flag;
-  (void)f;
-  return remove(p);
-}
 const char *ti_symtarget(void) { return symtarget; }
 void ti_set_symtarget(const char *path);
 
@@ -33,8 +26,5 @@ int main(int argc, char **argv) {
   ti_add_tests_damage(s);
   ti_add_tests_symbols(s);
   ti_add_tests_cli(s);
-  int rc = lrt_main();
-  /* keep the files of a failed run (or on request) to look at */
-  if (rc == 0 && !getenv("LRTEST_KEEP")) nftw(ti_dir(), rm_one, 16, FTW_DEPTH | FTW_PHYS);
-  return rc;
+  return lrt_main();
 }

@@ -257,7 +257,5 @@ int main(int argc, char **argv) {
     fprintf(stderr, "test_peaks: %s --expect failed\n", prog);
     return 1;
   }
-  int rc = lrt_main();
-  if (rc == 0) lrt_remove_flat_dir(dir);
-  return rc;
+  return lrt_main();
 }

@@ -7,7 +7,6 @@
 #include "run_util.h"
 
 #include <dirent.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,21 +121,6 @@ int64_t sr_sql(const char *tag, const char *q) {
   return lrt_sql_int(db, q);
 }
 
-static int sr_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-  (void)st;
-  (void)flag;
-  (void)ftw;
-  remove(path); /* best effort: keep going past a file that vanished */
-  return 0;
-}
-
-/* A passing run leaves nothing behind (spools are large); a failing one
-** keeps its directory for a look. */
-int sr_finish(int rc) {
-  if (rc == 0) nftw(sr_dir, sr_rm_one, 16, FTW_DEPTH | FTW_PHYS);
-  else fprintf(stderr, "files kept in %s\n", sr_dir);
-  return rc;
-}
 
 
 int sr_start(int argc, char **argv, const char *tag) {

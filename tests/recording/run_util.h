@@ -15,8 +15,6 @@ extern char *sr_dir;
 
 /* Reads argv and the environment, makes the test directory; -1 on misuse. */
 int sr_start(int argc, char **argv, const char *tag);
-/* Removes the test directory if rc is 0 (else says where it is); returns rc. */
-int sr_finish(int rc);
 
 /* Runs argv under the shim with LOWRAM_OUT=DIR/tag.db, stdout to
 ** DIR/tag.out, plus one extra environment entry (NULL: a 5 ms RSS interval).

@@ -278,5 +278,5 @@ int main(int argc, char **argv) {
   CU_add_test(s, "heaptrack agrees on allocation calls", test_heaptrack);
   CU_add_test(s, "never overwrites or follows a symlink", test_no_overwrite);
   CU_add_test(s, "disk full: cut short, program unharmed", test_disk_full);
-  return sr_finish(lrt_main());
+  return lrt_main();
 }

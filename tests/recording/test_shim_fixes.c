@@ -172,5 +172,5 @@ int main(int argc, char **argv) {
   CU_add_test(s, "fork child of an exited parent: real ppid", test_orphan_ppid);
   CU_add_test(s, "15000 empty arguments: ARGV kept", test_many_args);
   CU_add_test(s, "frees after the end: no chunk claimed", test_after_end);
-  return sr_finish(lrt_main());
+  return lrt_main();
 }

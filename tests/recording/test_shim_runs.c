@@ -463,5 +463,5 @@ int main(int argc, char **argv) {
   CU_add_test(s, "posix_spawn and a never-freeing child", test_leak_spawn);
   CU_add_test(s, "SIGKILL, abort, segv, vfork, exit codes", test_endings);
   CU_add_test(s, "C++ new/delete", test_cpp);
-  return sr_finish(lrt_main());
+  return lrt_main();
 }

@@ -6,7 +6,6 @@
 */
 #include <CUnit/CUnit.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -446,21 +445,6 @@ static void test_unwind(void) {
   }
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-  (void)st;
-  (void)flag;
-  (void)ftw;
-  remove(path); /* best effort: keep going past a file that vanished */
-  return 0;
-}
-
-/* A passing run leaves nothing behind (spools are large); a failing one
-** keeps its directory for a look. */
-static int finish(int rc) {
-  if (rc == 0) nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-  else fprintf(stderr, "files kept in %s\n", dir);
-  return rc;
-}
 
 int main(void) {
   dir = lrt_tmpdir("shim-units");
@@ -476,5 +460,5 @@ int main(void) {
   CU_add_test(s, "config parsing", test_config);
   CU_add_test(s, "output names", test_names);
   CU_add_test(s, "unwinders", test_unwind);
-  return finish(lrt_main());
+  return lrt_main();
 }

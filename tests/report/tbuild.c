@@ -2,7 +2,6 @@
 #include "tbuild.h"
 
 #include <CUnit/CUnit.h>
-#include <ftw.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -10,6 +9,7 @@
 #include <unistd.h>
 
 #include "agg.h"
+#include "lrtest.h"
 
 void tb_exec(sqlite3 *db, const char *sql) {
   char *msg = NULL;
@@ -156,17 +156,6 @@ int tb_finish(sqlite3 *db, const char *path, int complete) {
   return rc;
 }
 
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-  (void)sb;
-  (void)flag;
-  (void)ftw;
-  remove(path);
-  return 0;
-}
-
-void tb_rmtree(const char *dir) {
-  if (dir && !getenv("LOWRAM_KEEP_TEST_FILES")) nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 sqlite3 *tb_open_ro(const char *path) {
   sqlite3 *db = NULL;

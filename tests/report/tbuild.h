@@ -30,8 +30,6 @@ void tb_rss(sqlite3 *db, int64_t seq, int64_t rss, int64_t anon, int64_t file);
 void tb_meta(sqlite3 *db, const char *key, const char *value);
 /* Builds the aggregates, sets complete = 1 (if complete), closes. 0 on success. */
 int tb_finish(sqlite3 *db, const char *path, int complete);
-/* Removes a test's temporary directory and everything in it. */
-void tb_rmtree(const char *dir);
 /* Opens the trace at path read-only with its aggregates ensured (built if
 ** missing); NULL (reason on stderr) on failure. */
 sqlite3 *tb_open_ro(const char *path);

@@ -133,6 +133,5 @@ int main(void) {
   CU_add_test(s, "agg_live equals the allocations it indexes", test_build_matches_allocations);
   CU_add_test(s, "int64 extremes round-trip", test_extremes_round_trip);
   int rc = lrt_main();
-  tb_rmtree(dir);
   return rc;
 }

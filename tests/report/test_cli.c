@@ -447,6 +447,5 @@ int main(void) {
   CU_add_test(s, "export folded parsed back", test_export_folded);
   CU_add_test(s, "diff command", test_diff_cli);
   int rc = lrt_main();
-  tb_rmtree(dir);
   return rc;
 }

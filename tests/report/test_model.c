@@ -289,6 +289,5 @@ int main(void) {
   CU_add_test(s, "mapped files against the lowest RssFile", test_mapped_lowest_baseline);
   CU_add_test(s, "diff matches sites by name", test_diff_by_name);
   int rc = lrt_main();
-  tb_rmtree(dir);
   return rc;
 }

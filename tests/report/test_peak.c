@@ -282,6 +282,5 @@ int main(void) {
   CU_add_test(s, "random trace vs recount", test_random_bruteforce);
   CU_add_test(s, "unfinished trace untouched", test_unfinished_untouched);
   int rc = lrt_main();
-  tb_rmtree(dir);
   return rc;
 }

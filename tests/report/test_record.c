@@ -229,6 +229,5 @@ int main(int argc, char **argv) {
   CU_add_test(s, "massif's heap peak agrees", test_massif_agrees);
   CU_add_test(s, "massif agrees on qrun", test_massif_qrun);
   int rc = lrt_main();
-  tb_rmtree(dir);
   return rc;
 }
