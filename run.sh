@@ -14,7 +14,7 @@ cd "$(dirname "$0")"
 
 PACKAGES=(gcc g++ clang meson ninja-build pkg-config
           libunwind-dev libsqlite3-dev libcunit1-dev libdw-dev libelf-dev libncurses-dev
-          sqlite3 heaptrack valgrind time binutils gcc-aarch64-linux-gnu qemu-user)
+          sqlite3 heaptrack valgrind time binutils gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
 
 log() { printf '==> %s\n' "$*" >&2; }
 
