@@ -52,9 +52,9 @@ demo() {
     --kv-heads 6 --hidden 768 --vocab 32000 --max-seq 512 --quant q8 --seed 1
   rm -f "$trace" "$trace.spool"
   log "profiling qrun (seq 512, batch 4, prompt 64, 32 tokens)"
-  build/analyzer/lowram record -o "$trace" -- build/runner/qrun run -m "$model" \
+  build/cli/lowram record -o "$trace" -- build/runner/qrun run -m "$model" \
     --seq-len 512 --batch 4 --prompt-len 64 --tokens 32 >/dev/null
-  build/analyzer/lowram report "$trace"
+  build/cli/lowram report "$trace"
 }
 
 test_all() {

@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agg.h"
+#include "query/agg.h"
 
 static double now(void) {
   struct timespec ts;

@@ -37,7 +37,7 @@ best() { # best wall time of 3 runs of "$@" (a `rm -f` of $TMP/x.db first)
 sqlite3 "$TMP/rep.db" "DROP TABLE agg_info; DROP TABLE agg_checkpoints; DROP TABLE agg_timeline;
   DROP TABLE agg_phases; DROP TABLE agg_stacks; DROP TABLE agg_largest; DROP TABLE agg_maps;
   DROP TABLE agg_live; VACUUM;"
-LOWRAM_SHIM=$B1/preload/liblowram.so "$B1/analyzer/lowram" record -o "$TMP/mh.db" --keep-spool \
+LOWRAM_SHIM=$B1/preload/liblowram.so "$B1/cli/lowram" record -o "$TMP/mh.db" --keep-spool \
   -- "$B1/bench/overhead/malloc_heavy" >/dev/null 2>&1
 
 one() { # BUILD
@@ -47,10 +47,10 @@ one() { # BUILD
   for _ in 1 2 3; do "$B/bench/import/bench_agg" "$TMP/rep.db" "$TMP/agg.db"; done |
     sort -t: -k2 -n | head -1 | sed 's/^/  bench_agg: /'
   printf '  record malloc_heavy: %s s\n' "$(LOWRAM_SHIM=$B/preload/liblowram.so best \
-    "$B/analyzer/lowram" record -o "$TMP/x.db" -- "$B/bench/overhead/malloc_heavy")"
-  printf '  import malloc_heavy spool: %s s\n' "$(best "$B/analyzer/lowram" import \
+    "$B/cli/lowram" record -o "$TMP/x.db" -- "$B/bench/overhead/malloc_heavy")"
+  printf '  import malloc_heavy spool: %s s\n' "$(best "$B/cli/lowram" import \
     "$TMP/mh.db.spool" -o "$TMP/x.db")"
-  printf '  report (%s events): %s s\n' "$N" "$(best "$B/analyzer/lowram" report "$TMP/agg.db")"
+  printf '  report (%s events): %s s\n' "$N" "$(best "$B/cli/lowram" report "$TMP/agg.db")"
   rm -f "$TMP/agg.db"
 }
 one "$B1"

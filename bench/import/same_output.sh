@@ -19,7 +19,7 @@ one() { # SPOOL
   for k in 1 2; do
     eval B=\$B$k
     rm -f "$TMP/$k.db"
-    "$B/analyzer/lowram" import "$1" -o "$TMP/$k.db" >/dev/null 2>"$TMP/$k.err"
+    "$B/cli/lowram" import "$1" -o "$TMP/$k.db" >/dev/null 2>"$TMP/$k.err"
     echo "exit $?" >>"$TMP/$k.err"
     sed -i "s|$TMP/||g" "$TMP/$k.err"
     if [ -f "$TMP/$k.db" ]; then sqlite3 "$TMP/$k.db" .dump >"$TMP/$k.sql"; else : >"$TMP/$k.sql"; fi

@@ -21,7 +21,7 @@ R=${2:-3}
 [ -x "$B/bench/overhead/malloc_heavy" ] || { echo "run.sh: build first: no $B/bench/overhead/malloc_heavy" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "run.sh: needs /usr/bin/time (Debian package 'time')" >&2; exit 1; }
 SHIM=$B/preload/liblowram.so
-LOWRAM=$B/analyzer/lowram
+LOWRAM=$B/cli/lowram
 DUMP=$B/tests/recording/lrt_spool_dump
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/lowram-bench.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT

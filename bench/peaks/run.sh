@@ -24,7 +24,7 @@
 set -eu
 B=${1:-build}
 P=$B/bench/peaks/peak_mix
-LOWRAM=$B/analyzer/lowram
+LOWRAM=$B/cli/lowram
 [ -x "$P" ] || { echo "run.sh: build first: no $P" >&2; exit 1; }
 [ -x "$LOWRAM" ] || { echo "run.sh: build first: no $LOWRAM" >&2; exit 1; }
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/lowram-peaks.XXXXXX")

@@ -22,9 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agg.h"
-#include "report.h"
-#include "trace.h"
+#include "query/agg.h"
+#include "lowram/report.h"
+#include "lowram/trace.h"
 
 extern const char lr_schema_sql[];
 

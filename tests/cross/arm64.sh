@@ -32,7 +32,7 @@ args=(run -m "$work/m.qrun" --seq-len 64 --prompt-len 8 --tokens 8 --batch 2)
 "$host/runner/qrun" "${args[@]}" >"$work/host.out" 2>/dev/null
 cmp -s "$work/arm.out" "$work/host.out" || fail "tokens differ between aarch64 and the host"
 
-"$host/analyzer/lowram" report "$work/arm.db" >"$work/report.txt" || fail "report failed"
+"$host/cli/lowram" report "$work/arm.db" >"$work/report.txt" || fail "report failed"
 arch=$(sqlite3 "$work/arm.db" "SELECT value FROM meta WHERE key='arch'")
 [ "$arch" = aarch64 ] || fail "meta.arch is '$arch'"
 kv=$(sqlite3 "$work/arm.db" "SELECT sum(a.size) FROM allocations a JOIN stack_frames f

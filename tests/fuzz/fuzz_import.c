@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include "fuzz_util.h"
-#include "import.h"
-#include "trace.h"
+#include "lowram/import.h"
+#include "lowram/trace.h"
 
 /* Imports the bytes with the checksums of sealed chunks made right (the
 ** spool target covers the checksum check itself), so that mutations reach

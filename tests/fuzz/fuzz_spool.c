@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "fuzz_util.h"
-#include "spool_read.h"
+#include "ingest/spool_read.h"
 
 static uint64_t touch(const void *p, size_t n) {
   const unsigned char *b = p;

@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "import.h"
+#include "lowram/import.h"
 #include "lrtest.h"
 #include "seeds.h"
 

@@ -11,12 +11,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "import.h"
-#include "lifetimes.h"
+#include "lowram/import.h"
+#include "ingest/lifetimes.h"
 #include "lrtest.h"
-#include "spool_read.h"
+#include "ingest/spool_read.h"
 #include "spoolgen.h"
-#include "trace.h"
+#include "lowram/trace.h"
 
 static char *g_dir;
 

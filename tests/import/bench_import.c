@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "import.h"
+#include "lowram/import.h"
 #include "spoolgen.h"
 
 static double now(void) {

@@ -14,11 +14,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "import.h"
+#include "lowram/import.h"
 #include "lrtest.h"
-#include "spool_read.h"
+#include "ingest/spool_read.h"
 #include "test_import.h"
-#include "trace.h"
+#include "lowram/trace.h"
 
 /* Records an open spool holds, counted with the reader alone. */
 static long count_records(const char *path, LrSpoolStats *st) {

@@ -13,12 +13,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "import.h"
+#include "lowram/import.h"
 #include "lrtest.h"
-#include "spool_read.h"
+#include "ingest/spool_read.h"
 #include "spoolgen.h"
 #include "test_import.h"
-#include "trace.h"
+#include "lowram/trace.h"
 
 static char path_spool[4096], path_db[4096];
 

@@ -5,7 +5,7 @@
 #include <CUnit/CUnit.h>
 #include <stdint.h>
 
-#include "err.h"
+#include "lowram/err.h"
 #include "spoolgen.h"
 
 int ti_import(Gen *g, const char *name, LrErr *err);

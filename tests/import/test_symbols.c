@@ -19,9 +19,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "import.h"
+#include "lowram/import.h"
 #include "lrtest.h"
-#include "symbolize.h"
+#include "lowram/symbolize.h"
 #include "test_import.h"
 
 static const char *target;

@@ -19,10 +19,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agg.h"
+#include "query/agg.h"
 #include "lrtest.h"
-#include "peak.h"
-#include "report.h"
+#include "lowram/peak.h"
+#include "lowram/report.h"
 
 /* Sizes chosen so that every part is distinct and the malloc'd ones are
 ** not round; the anon part (5 MiB) is larger than the heap part (~1.7 MiB)

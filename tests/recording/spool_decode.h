@@ -1,6 +1,6 @@
 /*
 ** spool_decode.h: a small, bounds-checked spool decoder for the recording
-** tests. It is deliberately independent of analyzer/spool_read.c (written
+** tests. It is deliberately independent of lib/ingest/spool_read.c (written
 ** by someone else from the same header), so the tests check the writer
 ** against the format, not against one reader's reading of it.
 **

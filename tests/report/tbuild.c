@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agg.h"
+#include "query/agg.h"
 #include "lrtest.h"
 
 void tb_exec(sqlite3 *db, const char *sql) {

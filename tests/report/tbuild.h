@@ -9,7 +9,7 @@
 #include <sqlite3.h>
 #include <stdint.h>
 
-#include "peak.h"
+#include "lowram/peak.h"
 
 extern const char lr_schema_sql[];
 

@@ -11,8 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "agg.h"
-#include "agglive.h"
+#include "query/agg.h"
+#include "query/agglive.h"
 #include "lrtest.h"
 #include "tbuild.h"
 

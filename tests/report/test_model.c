@@ -10,11 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agg.h"
-#include "diff.h"
+#include "query/agg.h"
+#include "lowram/diff.h"
 #include "fixture.h"
 #include "lrtest.h"
-#include "report.h"
+#include "lowram/report.h"
 #include "tbuild.h"
 
 static char *dir;

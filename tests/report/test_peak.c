@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agg.h"
+#include "query/agg.h"
 #include "fixture.h"
 #include "lrtest.h"
-#include "peak.h"
+#include "lowram/peak.h"
 #include "tbuild.h"
 
 static char *dir;

@@ -11,10 +11,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agg.h"
+#include "query/agg.h"
 #include "lrtest.h"
-#include "peak.h"
-#include "report.h"
+#include "lowram/peak.h"
+#include "lowram/report.h"
 #include "tbuild.h"
 
 #define MiB (1 << 20)

@@ -7,7 +7,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "fit.h"
+#include "lowram/fit.h"
 #include "lrtest.h"
 
 static const char *const SB[] = {"seq", "batch"};

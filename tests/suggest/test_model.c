@@ -14,8 +14,8 @@
 
 #include "lrtest.h"
 #include "memmodel.h"
-#include "sitebytes.h"
-#include "suggest.h"
+#include "predict/sitebytes.h"
+#include "lowram/suggest.h"
 
 extern const char lr_schema_sql[];
 

@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "lrtest.h"
-#include "sitebytes.h"
+#include "predict/sitebytes.h"
 
 static const char *lowram, *qrun;
 static char *dir, model[4200];

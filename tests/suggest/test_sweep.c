@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 
 #include "lrtest.h"
-#include "sweep.h"
+#include "lowram/sweep.h"
 
 static void write_file(const char *path, const char *text, int mode) {
   FILE *f = fopen(path, "w");

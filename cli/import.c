@@ -1,0 +1,174 @@
+/*
+** cli_import.c: `lowram import`, `lowram recover` and `lowram symbolize`.
+**
+** import and recover finish the trace of a spool (one a process left when
+** it died, or one plain LD_PRELOAD mode left). Both are idempotent: on a
+** finished trace they say so and succeed. symbolize renames the frames of
+** a finished trace from unstripped copies (symbolize.h).
+*/
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "lowram/import.h"
+#include "ingest/spool_read.h"
+#include "lowram/symbolize.h"
+#include "lowram/trace.h"
+#include "lowram/units.h"
+
+/* Prints the one-line summary of a finished import. */
+static void summary(const char *cmd, const char *out, const LrImportStats *s) {
+  char heap[32], rss[32];
+  lr_fmt_bytes(heap, sizeof heap, s->peak_heap);
+  lr_fmt_bytes(rss, sizeof rss, s->peak_rss);
+  printf("lowram %s: %s: %llu events, %llu stacks, peak heap %s, peak RSS %s, ended: %s\n",
+         cmd, out, (unsigned long long)s->events, (unsigned long long)s->stacks, heap,
+         s->peak_rss ? rss : "not sampled", s->end_reason);
+  if (s->chunks_corrupt || s->unmatched_frees)
+    printf("lowram %s: %s: %llu corrupt chunk(s) skipped, %llu free(s) of unknown blocks\n", cmd,
+           out, (unsigned long long)s->chunks_corrupt, (unsigned long long)s->unmatched_frees);
+}
+
+/* 1 if path is a finished lowram trace, 0 if not a trace at all (or
+** missing), -1 if it is a trace that cannot be used (message in err). */
+static int finished_trace(const char *path, LrErr *err) {
+  struct stat st;
+  if (stat(path, &st) != 0 || lr_spool_is_spool(path)) return 0;
+  LrTrace *t = lr_trace_open(path, err);
+  if (!t) return -1;
+  int done = lr_trace_complete(t);
+  lr_trace_close(t);
+  if (!done) {
+    lr_err_set(err, "%s: unfinished trace from an interrupted import; remove it and import the "
+                    "spool again", path);
+    return -1;
+  }
+  return 1;
+}
+
+static int do_import(const char *cmd, const char *path, const char *out_opt, const char *syms) {
+  LrErr err = {{0}};
+  char out[4096], spool[4096];
+  struct stat st;
+  if (stat(path, &st) == 0 && !lr_spool_is_spool(path)) {
+    /* PATH is not a spool: it is a trace already, or junk */
+    int r = finished_trace(path, &err);
+    if (r == 1) {
+      printf("lowram %s: %s is a finished trace, nothing to do\n", cmd, path);
+      return 0;
+    }
+    lr_cli_error(cmd, "%s", r < 0 ? err.msg : "not a spool or trace");
+    return 1;
+  }
+  if (stat(path, &st) == 0) {
+    snprintf(spool, sizeof spool, "%s", path);
+    if (out_opt) snprintf(out, sizeof out, "%s", out_opt);
+    else if (lr_import_default_out(path, out, sizeof out) != 0) {
+      lr_cli_error(cmd, "%s: path too long", path);
+      return 1;
+    }
+  } else {
+    /* the name LOWRAM_OUT gave: its spool is beside it */
+    if (snprintf(spool, sizeof spool, "%s%s", path, LR_SPOOL_SUFFIX) >= (int)sizeof spool ||
+        stat(spool, &st) != 0) {
+      lr_cli_error(cmd, "%s: no such file, and no spool %s", path, spool);
+      return 1;
+    }
+    snprintf(out, sizeof out, "%s", out_opt ? out_opt : path);
+  }
+  int r = finished_trace(out, &err);
+  if (r == 1) {
+    printf("lowram %s: %s is already imported, nothing to do\n", cmd, out);
+    return 0;
+  }
+  if (r < 0) {
+    lr_cli_error(cmd, "%s", err.msg);
+    return 1;
+  }
+  LrImportOpts opts = {syms, 0, 0};
+  LrImportStats s;
+  if (lr_import(spool, out, &opts, &s, &err) != 0) {
+    lr_cli_error(cmd, "%s", err.msg);
+    return 1;
+  }
+  summary(cmd, out, &s);
+  return 0;
+}
+
+static int import_like(const char *cmd, int argc, char **argv, int allow_out) {
+  static const struct option longs[] = {
+    {"output", required_argument, 0, 'o'},
+    {"symbols", required_argument, 0, 's'},
+    {"help", no_argument, 0, 'h'},
+    {0, 0, 0, 0},
+  };
+  const char *out = NULL, *syms = NULL;
+  int c;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, allow_out ? "o:h" : "h", longs, NULL)) != -1) {
+    switch (c) {
+    case 'o':
+      if (!allow_out) goto usage;
+      out = optarg;
+      break;
+    case 's': syms = optarg; break;
+    case 'h':
+      printf("usage: lowram %s PATH%s [--symbols DIR]\n"
+             "  PATH is a spool, or the trace name LOWRAM_OUT gave (its spool is PATH%s)\n",
+             cmd, allow_out ? " [-o OUT.db]" : "", LR_SPOOL_SUFFIX);
+      return 0;
+    default: goto usage;
+    }
+  }
+  if (optind + 1 != argc) goto usage;
+  return do_import(cmd, argv[optind], out, syms);
+usage:
+  fprintf(stderr, "usage: lowram %s PATH%s [--symbols DIR]\n", cmd,
+          allow_out ? " [-o OUT.db]" : "");
+  return 2;
+}
+
+int lr_cli_import(int argc, char **argv) { return import_like("import", argc, argv, 1); }
+
+int lr_cli_recover(int argc, char **argv) { return import_like("recover", argc, argv, 0); }
+
+int lr_cli_symbolize(int argc, char **argv) {
+  static const struct option longs[] = {
+    {"symbols", required_argument, 0, 's'},
+    {"help", no_argument, 0, 'h'},
+    {0, 0, 0, 0},
+  };
+  const char *syms = NULL;
+  int c;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "s:h", longs, NULL)) != -1) {
+    if (c == 's') syms = optarg;
+    else if (c == 'h') {
+      printf("usage: lowram symbolize TRACE.db --symbols DIR\n"
+             "  names frames from unstripped copies in DIR matched by build-id\n"
+             "  (DIR/.build-id/xx/yyyy.debug, or DIR/any/path/<module file name>)\n");
+      return 0;
+    } else {
+      goto usage;
+    }
+  }
+  if (optind + 1 != argc || !syms) goto usage;
+  LrErr err = {{0}};
+  LrSymStats st;
+  if (lr_sym_file(argv[optind], syms, &st, &err) != 0) {
+    lr_cli_error("symbolize", "%s", err.msg);
+    return 1;
+  }
+  printf("lowram symbolize: %s: %llu of %llu modules matched; %llu frames named, %llu with "
+         "file:line\n",
+         argv[optind], (unsigned long long)st.modules_matched, (unsigned long long)st.modules,
+         (unsigned long long)st.frames_named, (unsigned long long)st.frames_lines);
+  return 0;
+usage:
+  fprintf(stderr, "usage: lowram symbolize TRACE.db --symbols DIR\n");
+  return 2;
+}

@@ -1,0 +1,406 @@
+/*
+** cli_record.c: `lowram record [-o OUT.db] [--depth N] [--rss-interval MS]
+** [--unwind fp|libunwind] [--keep-spool] -- CMD [ARGS...]`.
+**
+** Runs CMD with liblowram.so preloaded, forwards the signals a user sends
+** to lowram, waits, then imports the spool of CMD and those of its
+** descendants (forks and exec'd images write their own, under names the
+** shim derives from OUT: shim_config.h). Which spools belong to this run is
+** decided by their headers, not their names: the first process's pid, then
+** every spool whose ppid is one of the pids accepted so far (or lowram's
+** own pid: an orphan re-parented to us). Exits with CMD's status
+** (128+signal if it was killed).
+**
+** Invariants:
+** 1. The forwarded signals are blocked from before their handler is
+**    installed until g_child holds CMD's pid, so none is lost in between;
+**    CMD starts with an empty mask and default dispositions for them.
+** 2. On Linux lowram is a child subreaper: descendants that outlive CMD
+**    are re-parented to it, and `lowram record` returns only when the whole
+**    process tree has ended (a daemonizing CMD keeps it waiting; that is the
+**    price of complete traces). The status returned is still CMD's.
+** 3. Once CMD has exited the handlers are gone (SIG_DFL): a signal while
+**    waiting for descendants or importing ends lowram. The importer writes
+**    a hidden temp file and renames it, so OUT is never half written; a
+**    killed import leaves that temp file (.NAME.import-XXXXXX) and keeps the
+**    spool, which `lowram import` can still turn into the trace.
+*/
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "lowram/import.h"
+#include "ingest/spool_read.h"
+#include "lowram/units.h"
+
+extern char **environ;
+
+#define SHIM_NAME "liblowram.so"
+#define MAX_SPOOLS 1024
+
+static volatile sig_atomic_t g_child;
+
+/* Forward what a user or a supervisor sent; the terminal already sent its
+** SIGINT to the whole foreground group, so the child has that one. */
+static void forward(int sig, siginfo_t *si, void *uc) {
+  (void)uc;
+  if (g_child > 0 && si->si_code != SI_KERNEL) kill((pid_t)g_child, sig);
+}
+
+/* dir/SHIM_NAME into out if it fits and is readable. */
+static int try_dir(char *out, size_t len, const char *dir) {
+  int w = snprintf(out, len, "%s/%s", dir, SHIM_NAME);
+  return w > 0 && (size_t)w < len && access(out, R_OK) == 0 ? 0 : -1;
+}
+
+static int find_shim(char *out, size_t len) {
+  char exe[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n > 0) {
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    if (slash) {
+      *slash = 0;
+      if (try_dir(out, len, exe) == 0) return 0;
+    }
+  }
+  if (try_dir(out, len, LR_BUILD_PRELOAD_DIR) == 0) return 0;
+  return try_dir(out, len, LR_INSTALL_LIBDIR);
+}
+
+typedef struct Found {
+  char path[PATH_MAX];
+  uint64_t pid, ppid, exec_index;
+  int taken;
+} Found;
+
+static int found_cmp(const void *a, const void *b) {
+  const Found *x = a, *y = b;
+  if (x->pid != y->pid) return x->pid < y->pid ? -1 : 1;
+  return x->exec_index < y->exec_index ? -1 : x->exec_index > y->exec_index;
+}
+
+/* The spools in dir whose names start with prefix and whose writers are
+** `child` or its descendants, sorted by pid then exec index. Returns how
+** many were put at the start of *all (malloc'd, caller frees). */
+static size_t find_spools(const char *dir, const char *prefix, uint64_t child,
+                          uint64_t self, uint64_t since_ns, Found **all) {
+  size_t n = 0, cap = 0;
+  *all = NULL;
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  size_t pl = strlen(prefix), sl = strlen(LR_SPOOL_SUFFIX);
+  while (d && (e = readdir(d)) && n < MAX_SPOOLS) {
+    size_t el = strlen(e->d_name);
+    if (el <= sl || strncmp(e->d_name, prefix, pl) ||
+        strcmp(e->d_name + el - sl, LR_SPOOL_SUFFIX))
+      continue;
+    if (n == cap) {
+      Found *f = realloc(*all, (cap = cap ? cap * 2 : 8) * sizeof *f);
+      if (!f) break;
+      *all = f;
+    }
+    Found *f = &(*all)[n];
+    if (snprintf(f->path, sizeof f->path, "%s/%s", dir, e->d_name) >= (int)sizeof f->path)
+      continue;
+    LrSpool *sp = lr_spool_open(f->path, NULL);
+    if (!sp) continue;
+    f->pid = lr_spool_header(sp)->pid;
+    f->ppid = lr_spool_header(sp)->ppid;
+    f->exec_index = lr_spool_header(sp)->exec_index;
+    /* a spool older than this run is a leftover, whatever its pid says */
+    /* ppid == self: an orphan that started after its parent died (we
+    ** spawned only CMD, so anything else re-parented to us is its kin) */
+    f->taken = (f->pid == child || (f->ppid == self && self != 0)) &&
+               lr_spool_header(sp)->start_realtime_ns + 1000000000u >= since_ns;
+    if (lr_spool_header(sp)->start_realtime_ns + 1000000000u < since_ns) f->ppid = 0;
+    lr_spool_close(sp);
+    n++;
+  }
+  if (d) closedir(d);
+  /* close the family: a spool whose parent is in it is in it */
+  for (int more = 1; more;) {
+    more = 0;
+    for (size_t i = 0; i < n; i++) {
+      if ((*all)[i].taken) continue;
+      for (size_t j = 0; j < n; j++)
+        if ((*all)[j].taken && (*all)[j].pid == (*all)[i].ppid) {
+          (*all)[i].taken = more = 1;
+          break;
+        }
+    }
+  }
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++)
+    if ((*all)[i].taken) (*all)[k++] = (*all)[i];
+  if (k) qsort(*all, k, sizeof **all, found_cmp);
+  return k;
+}
+
+/* The NAME=value strings env_set made, freed once CMD has started. */
+static char *g_owned[8];
+static size_t g_nowned;
+
+/* env with NAME=value set (replacing an existing NAME); NULL value removes. */
+static int env_set(char ***env, size_t *n, const char *name, const char *value) {
+  size_t nl = strlen(name);
+  /* every match: with NAME twice, getenv in CMD may find a stale one */
+  for (size_t i = 0; i < *n;)
+    if (!strncmp((*env)[i], name, nl) && (*env)[i][nl] == '=') {
+      (*env)[i] = (*env)[--*n];
+      (*env)[*n] = NULL; /* else the moved last entry stays twice */
+    } else {
+      i++;
+    }
+  if (!value) return 0;
+  char *kv = malloc(nl + strlen(value) + 2);
+  char **ne = realloc(*env, (*n + 2) * sizeof *ne);
+  if (!kv || !ne) {
+    free(kv);
+    if (ne) *env = ne;
+    return -1;
+  }
+  sprintf(kv, "%s=%s", name, value);
+  if (g_nowned < sizeof g_owned / sizeof g_owned[0]) g_owned[g_nowned++] = kv;
+  *env = ne;
+  (*env)[(*n)++] = kv;
+  (*env)[*n] = NULL;
+  return 0;
+}
+
+static void usage(FILE *f) {
+  fprintf(f, "usage: lowram record [-o OUT.db] [--depth N] [--rss-interval MS]\n"
+             "                     [--unwind fp|libunwind] [--keep-spool] -- CMD [ARGS...]\n"
+             "  OUT defaults to lowram-<pid>.db in the current directory; forks and\n"
+             "  exec'd images get OUT with .<pid> (.<pid>.N) before .db; returns when CMD\n"
+             "  and every process it started have ended, with CMD's exit status\n");
+}
+
+static int parse_num(const char *s, long lo, long hi, long *out) {
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno || end == s || *end || v < lo || v > hi) return -1;
+  *out = v;
+  return 0;
+}
+
+int lr_cli_record(int argc, char **argv) {
+  static const struct option longs[] = {
+    {"output", required_argument, 0, 'o'},
+    {"depth", required_argument, 0, 'd'},
+    {"rss-interval", required_argument, 0, 'r'},
+    {"unwind", required_argument, 0, 'u'},
+    {"keep-spool", no_argument, 0, 'k'},
+    {"help", no_argument, 0, 'h'},
+    {0, 0, 0, 0},
+  };
+  const char *out = NULL, *depth = NULL, *rss = NULL, *unwind = NULL;
+  int keep = 0, c;
+  long v;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "+o:h", longs, NULL)) != -1) {
+    switch (c) {
+    case 'o': out = optarg; break;
+    case 'd':
+      if (parse_num(optarg, 1, 256, &v)) {
+        lr_cli_error("record", "--depth %s: want a number of frames from 1 to 256", optarg);
+        return 2;
+      }
+      depth = optarg;
+      break;
+    case 'r':
+      if (parse_num(optarg, 0, 60000, &v)) {
+        lr_cli_error("record", "--rss-interval %s: want milliseconds from 0 (off) to 60000",
+                     optarg);
+        return 2;
+      }
+      rss = optarg;
+      break;
+    case 'u':
+      if (strcmp(optarg, "fp") && strcmp(optarg, "libunwind")) {
+        lr_cli_error("record", "--unwind %s: want fp or libunwind", optarg);
+        return 2;
+      }
+      unwind = optarg;
+      break;
+    case 'k': keep = 1; break;
+    case 'h': usage(stdout); return 0;
+    default: usage(stderr); return 2;
+    }
+  }
+  if (optind >= argc) {
+    usage(stderr);
+    return 2;
+  }
+  char shim[PATH_MAX];
+  if (find_shim(shim, sizeof shim) != 0) {
+    lr_cli_error("record", "cannot find %s next to lowram, in %s or in %s", SHIM_NAME,
+                 LR_BUILD_PRELOAD_DIR, LR_INSTALL_LIBDIR);
+    return 1;
+  }
+  /* An absolute OUT, so a CMD that changes directory still writes here. */
+  char tmpl[PATH_MAX], cwd[PATH_MAX];
+  if (!getcwd(cwd, sizeof cwd)) {
+    lr_cli_error("record", "cannot get the current directory: %s", strerror(errno));
+    return 1;
+  }
+  if (!out) out = "lowram-%p.db";
+  if (snprintf(tmpl, sizeof tmpl, "%s%s%s", out[0] == '/' ? "" : cwd, out[0] == '/' ? "" : "/",
+               out) >= (int)sizeof tmpl) {
+    lr_cli_error("record", "%s: path too long", out);
+    return 1;
+  }
+  struct stat st;
+  if (!strchr(tmpl, '%') && lstat(tmpl, &st) == 0) {
+    lr_cli_error("record", "%s: already exists, not overwriting it", out);
+    return 1;
+  }
+  /* the directory and the name prefix every spool of this run starts with */
+  char dir[PATH_MAX], prefix[PATH_MAX];
+  snprintf(dir, sizeof dir, "%s", tmpl);
+  char *slash = strrchr(dir, '/');
+  *slash = 0;
+  if (!*dir) snprintf(dir, sizeof dir, "/");
+  snprintf(prefix, sizeof prefix, "%s", strrchr(tmpl, '/') + 1);
+  char *cut = strchr(prefix, '%');
+  if (cut) *cut = 0;
+  else if (strlen(prefix) > 3 && !strcmp(prefix + strlen(prefix) - 3, ".db"))
+    prefix[strlen(prefix) - 3] = 0;
+
+  size_t n = 0;
+  while (environ[n]) n++;
+  char **env = malloc((n + 1) * sizeof *env);
+  if (!env) return 1;
+  memcpy(env, environ, (n + 1) * sizeof *env);
+  const char *old = getenv("LD_PRELOAD");
+  char preload[2 * PATH_MAX];
+  /* ours first, so allocations in another preloaded allocator are seen too */
+  snprintf(preload, sizeof preload, "%s%s%s", shim, old && *old ? ":" : "", old ? old : "");
+  if (env_set(&env, &n, "LD_PRELOAD", preload) || env_set(&env, &n, "LOWRAM_OUT", tmpl) ||
+      env_set(&env, &n, "LOWRAM_EXEC_INDEX", NULL) ||
+      (depth && env_set(&env, &n, "LOWRAM_DEPTH", depth)) ||
+      (rss && env_set(&env, &n, "LOWRAM_RSS_INTERVAL", rss)) ||
+      (unwind && env_set(&env, &n, "LOWRAM_UNWIND", unwind))) {
+    lr_cli_error("record", "out of memory");
+    return 1;
+  }
+
+  /* invariant 1: block, install, spawn with a clean mask, publish, unblock */
+  int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+  size_t nsigs = sizeof sigs / sizeof sigs[0];
+  sigset_t fwd, prev, none;
+  sigemptyset(&fwd);
+  sigemptyset(&none);
+  for (size_t i = 0; i < nsigs; i++) sigaddset(&fwd, sigs[i]);
+  sigprocmask(SIG_BLOCK, &fwd, &prev);
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = forward;
+  sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  for (size_t i = 0; i < nsigs; i++) sigaction(sigs[i], &sa, NULL);
+#ifdef PR_SET_CHILD_SUBREAPER
+  /* invariant 2; failing (old kernel) only loses orphans' completeness */
+  (void)prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+#endif
+
+  pid_t pid;
+  char **cmd = argv + optind;
+  struct timespec t0;
+  clock_gettime(CLOCK_REALTIME, &t0);
+  uint64_t since_ns = (uint64_t)t0.tv_sec * 1000000000u + (uint64_t)t0.tv_nsec;
+  posix_spawnattr_t attr;
+  int rc = posix_spawnattr_init(&attr);
+  if (rc == 0) {
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &fwd);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    rc = strchr(cmd[0], '/') ? posix_spawn(&pid, cmd[0], NULL, &attr, cmd, env)
+                             : posix_spawnp(&pid, cmd[0], NULL, &attr, cmd, env);
+    posix_spawnattr_destroy(&attr);
+  }
+  free(env);
+  for (size_t i = 0; i < g_nowned; i++) free(g_owned[i]);
+  g_nowned = 0;
+  if (rc == 0) g_child = pid;
+  sigprocmask(SIG_SETMASK, &prev, NULL);
+  struct sigaction dfl;
+  memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  if (rc != 0) {
+    for (size_t i = 0; i < nsigs; i++) sigaction(sigs[i], &dfl, NULL);
+    lr_cli_error("record", "%s: cannot run: %s", cmd[0], strerror(rc));
+    return 127;
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) {
+      lr_cli_error("record", "waiting for %s: %s", cmd[0], strerror(errno));
+      return 1;
+    }
+  /* invariant 3: nothing left to forward to; a signal now ends lowram */
+  for (size_t i = 0; i < nsigs; i++) sigaction(sigs[i], &dfl, NULL);
+  g_child = 0;
+  /* invariant 2: descendants re-parented to us; their spools are complete
+  ** only once they have exited */
+  for (int st; waitpid(-1, &st, 0) >= 0 || errno == EINTR;)
+    ;
+  int code = WIFEXITED(status) ? WEXITSTATUS(status)
+             : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
+
+  Found *spools = NULL;
+  size_t ns = find_spools(dir, prefix, (uint64_t)pid, (uint64_t)getpid(), since_ns, &spools);
+  if (!ns) {
+    lr_cli_error("record", "%s left no spool in %s (a static or setuid program, or the shim "
+                 "could not start; see its messages above)", cmd[0], dir);
+    free(spools);
+    return code ? code : 1;
+  }
+  int failed = 0;
+  for (size_t i = 0; i < ns; i++) {
+    char trace[PATH_MAX];
+    LrErr err = {{0}};
+    LrImportStats s;
+    /* the last image of CMD itself died of what waitpid said */
+    LrImportOpts opts = {NULL, 0, 0};
+    if (WIFSIGNALED(status) && spools[i].pid == (uint64_t)pid &&
+        (i + 1 == ns || spools[i + 1].pid != (uint64_t)pid))
+      opts.killed_by = WTERMSIG(status);
+    if (lr_import_default_out(spools[i].path, trace, sizeof trace) != 0 ||
+        lr_import(spools[i].path, trace, &opts, &s, &err) != 0) {
+      lr_cli_error("record", "%s", err.msg[0] ? err.msg : spools[i].path);
+      failed = 1;
+      continue;
+    }
+    if (!keep) unlink(spools[i].path);
+    char heap[32], r[32];
+    lr_fmt_bytes(heap, sizeof heap, s.peak_heap);
+    lr_fmt_bytes(r, sizeof r, s.peak_rss);
+    const char *shown = strncmp(trace, cwd, strlen(cwd)) || trace[strlen(cwd)] != '/'
+                            ? trace : trace + strlen(cwd) + 1;
+    fprintf(stderr, "lowram record: trace of pid %llu%s in %s\n", (unsigned long long)spools[i].pid,
+            spools[i].exec_index ? " (exec'd image)" : "", shown);
+    fprintf(stderr, "lowram record: %llu events, %llu stacks, peak heap %s, peak RSS %s, "
+                    "ended: %s\n",
+            (unsigned long long)s.events, (unsigned long long)s.stacks, heap,
+            s.peak_rss ? r : "not sampled", s.end_reason);
+  }
+  free(spools);
+  return code ? code : failed;
+}

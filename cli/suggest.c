@@ -1,0 +1,472 @@
+/*
+** cli_suggest.c: `lowram suggest`, printing the model of suggest.h for
+** people (text), spreadsheets (CSV) and scripts (JSON): the predicted peak
+** of one configuration with its contributors, what fits a budget, ranked
+** advice, the rule of thumb beside it, and the model file for runners.
+*/
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "lowram/suggest.h"
+#include "lowram/units.h"
+
+#define MAX_LIST 64
+
+typedef enum { FMT_TEXT, FMT_CSV, FMT_JSON } Format;
+
+/* One predicted configuration for the CSV/JSON plan. */
+typedef struct Row {
+  const char *kind; /* "at", "largest_seq", "largest_batch", "rule_of_thumb" */
+  double x[LR_FIT_MAX_PARAMS];
+  LrSuggestPeak pk;
+  int found;        /* largest_*: something fits */
+  int capped;       /* largest_*: the search cap itself fits */
+} Row;
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: lowram suggest SWEEP_DIR|TRACE.db [--at NAME=V[,NAME=V...]] [--budget BYTES]\n"
+          "         [--margin PCT] [--fix NAME=V]... [--top N] [--format text|csv|json]\n"
+          "         [--emit FILE]\n"
+          "Predicts the heap + anonymous-mmap peak (and an RSS estimate) of configurations,\n"
+          "what fits BYTES (minus a margin, default 10%%), and what to change, from a sweep\n"
+          "made by `lowram sweep` or, as estimates, from one trace.\n");
+}
+
+static const char *B(char *buf, double v) { return lr_fmt_bytes(buf, 32, (int64_t)llround(v)); }
+
+static void json_str(FILE *f, const char *s) {
+  fputc('"', f);
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+    else if (c == '\n') fputs("\\n", f);
+    else if (c < 0x20) fprintf(f, "\\u%04x", c);
+    else fputc(c, f);
+  }
+  fputc('"', f);
+}
+
+static void csv_str(FILE *f, const char *s) {
+  int quote = strpbrk(s, ",\"\n\r") != NULL || strchr("=+-@", s[0]) != NULL;
+  if (!quote) {
+    fputs(s, f);
+    return;
+  }
+  fputc('"', f);
+  if (strchr("=+-@", s[0]) && s[0]) fputc('\'', f); /* a spreadsheet must not run it */
+  for (; *s; s++) {
+    if (*s == '"') fputc('"', f);
+    fputc(*s, f);
+  }
+  fputc('"', f);
+}
+
+static int parse_pairs(const char *spec, const LrSuggest *m, double *x, const char *opt) {
+  char buf[512];
+  snprintf(buf, sizeof buf, "%s", spec);
+  for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    char *eq = strchr(tok, '=');
+    if (!eq) {
+      lr_cli_error("suggest", "%s '%s': expected NAME=VALUE[,NAME=VALUE...]", opt, spec);
+      return -1;
+    }
+    *eq = 0;
+    int p = lr_suggest_param_index(m, tok);
+    char *end;
+    double v = strtod(eq + 1, &end);
+    if (p < 0) {
+      char names[300] = "";
+      size_t u = 0;
+      for (int q = 0; q < lr_suggest_nparams(m) && u < sizeof names; q++)
+        u += (size_t)snprintf(names + u, sizeof names - u, "%s%s", q ? ", " : "",
+                              lr_suggest_param_name(m, q));
+      lr_cli_error("suggest", "%s: '%s' is not a parameter that varies in the model (%s%s)", opt,
+                   tok, u ? "parameters: " : "it has none", names);
+      return -1;
+    }
+    if (end == eq + 1 || *end || !(v >= 1) || v > 1e9) {
+      lr_cli_error("suggest", "%s: %s=%s is not a number between 1 and 1e9", opt, tok, eq + 1);
+      return -1;
+    }
+    x[p] = v;
+  }
+  return 0;
+}
+
+static void config_str(const LrSuggest *m, const double *x, char *buf, size_t len) {
+  size_t u = 0;
+  buf[0] = 0;
+  for (int p = 0; p < lr_suggest_nparams(m) && u < len; p++)
+    u += (size_t)snprintf(buf + u, len - u, "%s%s=%g", p ? " " : "", lr_suggest_param_name(m, p),
+                          x[p]);
+  if (!u) snprintf(buf, len, "(as recorded)");
+}
+
+static const char *fit_str(const LrSuggest *m, const LrFitResult *r, char *buf, size_t len) {
+  const char *names[LR_FIT_MAX_PARAMS];
+  for (int p = 0; p < lr_suggest_nparams(m); p++) names[p] = lr_suggest_param_name(m, p);
+  size_t u = 0;
+  buf[0] = 0;
+  for (int k = 0; k < r->nterms && u < len; k++) {
+    char t[96];
+    lr_fit_term_name(r->term[k], lr_suggest_nparams(m), names, t, sizeof t);
+    u += (size_t)snprintf(buf + u, len - u, "%s%.6g%s%s", k ? " + " : "", r->coef[k],
+                          strcmp(t, "1") ? "*" : "", strcmp(t, "1") ? t : "");
+  }
+  if (!u) snprintf(buf, len, "0");
+  return buf;
+}
+
+typedef struct Contrib {
+  int site;
+  double bytes;
+} Contrib;
+
+static int by_bytes(const void *a, const void *b) {
+  double x = ((const Contrib *)a)->bytes, y = ((const Contrib *)b)->bytes;
+  return x < y ? 1 : x > y ? -1 : 0;
+}
+
+int lr_cli_suggest(int argc, char **argv) {
+  const char *path = NULL, *at = NULL, *emit = NULL, *budget_s = NULL;
+  double margin = 10;
+  int top = 10;
+  Format fmt = FMT_TEXT;
+  LrSuggestFix fix[8];
+  int nfix = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    int has = i + 1 < argc;
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+      usage(stdout);
+      return 0;
+    } else if (!strcmp(a, "--at") && has) {
+      at = argv[++i];
+    } else if (!strcmp(a, "--budget") && has) {
+      budget_s = argv[++i];
+    } else if (!strcmp(a, "--emit") && has) {
+      emit = argv[++i];
+    } else if (!strcmp(a, "--margin") && has) {
+      char *end;
+      margin = strtod(argv[++i], &end);
+      if (end == argv[i] || (*end && strcmp(end, "%")) || !(margin >= 0 && margin < 100)) {
+        lr_cli_error("suggest", "--margin '%s': a percentage from 0 to 99", argv[i]);
+        return 2;
+      }
+    } else if (!strcmp(a, "--top") && has) {
+      top = atoi(argv[++i]);
+      if (top < 1 || top > 1000) {
+        lr_cli_error("suggest", "--top '%s': a count from 1 to 1000", argv[i]);
+        return 2;
+      }
+    } else if (!strcmp(a, "--format") && has) {
+      const char *f = argv[++i];
+      if (!strcmp(f, "text")) fmt = FMT_TEXT;
+      else if (!strcmp(f, "csv")) fmt = FMT_CSV;
+      else if (!strcmp(f, "json")) fmt = FMT_JSON;
+      else {
+        lr_cli_error("suggest", "--format '%s': text, csv or json", f);
+        return 2;
+      }
+    } else if (!strcmp(a, "--fix") && has) {
+      const char *spec = argv[++i], *eq = strchr(spec, '=');
+      if (!eq || eq == spec || !eq[1] || nfix == 8 || (size_t)(eq - spec) >= sizeof fix[0].name) {
+        lr_cli_error("suggest", "--fix '%s': expected NAME=VALUE (at most 8)", spec);
+        return 2;
+      }
+      snprintf(fix[nfix].name, sizeof fix[nfix].name, "%.*s", (int)(eq - spec), spec);
+      snprintf(fix[nfix].value, sizeof fix[nfix].value, "%s", eq + 1);
+      nfix++;
+    } else if (a[0] == '-' && a[1]) {
+      lr_cli_error("suggest", "unknown or incomplete option '%s'", a);
+      usage(stderr);
+      return 2;
+    } else if (!path) {
+      path = a;
+    } else {
+      lr_cli_error("suggest", "one sweep directory or trace, got '%s' and '%s'", path, a);
+      return 2;
+    }
+  }
+  if (!path) {
+    usage(stderr);
+    return 2;
+  }
+  uint64_t budget = 0;
+  if (budget_s && (lr_parse_bytes(budget_s, &budget) || budget == 0)) {
+    lr_cli_error("suggest", "--budget '%s': expected a size such as 512MiB or 1.5GiB", budget_s);
+    return 2;
+  }
+  LrErr err;
+  LrSuggest *m = lr_suggest_load(path, fix, nfix, &err);
+  if (!m) {
+    lr_cli_error("suggest", "%s", err.msg);
+    return 1;
+  }
+  int np = lr_suggest_nparams(m), rc = 0;
+  double x[LR_FIT_MAX_PARAMS] = {0};
+  for (int p = 0; p < np; p++) x[p] = lr_suggest_param_max(m, p);
+  if (lr_suggest_is_estimate(m)) {
+    /* the recorded point itself */
+    for (int p = 0; p < np; p++) x[p] = lr_suggest_param_min(m, p);
+  }
+  if (at && parse_pairs(at, m, x, "--at")) {
+    lr_suggest_free(m);
+    return 2;
+  }
+  char cfg[256], b1[32], b2[32], b3[32], fbuf[256];
+  LrSuggestPeak pk;
+  lr_suggest_predict(m, x, &pk);
+  Row rows[2 * MAX_LIST + 4];
+  int nrows = 0;
+  rows[nrows] = (Row){.kind = "at", .pk = pk, .found = 1};
+  memcpy(rows[nrows++].x, x, sizeof x);
+  double limit = budget ? (double)budget * (1 - margin / 100) : 0;
+  int is = -1, ib = -1;
+  for (int p = 0; p < np; p++) {
+    if (lr_suggest_param_role(m, p) == LR_ROLE_SEQ && is < 0) is = p;
+    if (lr_suggest_param_role(m, p) == LR_ROLE_BATCH && ib < 0) ib = p;
+  }
+  double seqs[MAX_LIST], batches[MAX_LIST];
+  int nseq = 0, nbatch = 0;
+  if (is >= 0) nseq = lr_suggest_param_values(m, is, seqs, MAX_LIST);
+  if (ib >= 0) nbatch = lr_suggest_param_values(m, ib, batches, MAX_LIST);
+  int nothing_fits = 0;
+  double min_heap = 0; /* with a budget: the heap predicted at seq 1, batch 1 */
+  double constant = lr_suggest_constant_part(m, x);
+  if (budget) {
+    double xmin[LR_FIT_MAX_PARAMS];
+    memcpy(xmin, x, sizeof xmin);
+    if (is >= 0) xmin[is] = 1;
+    if (ib >= 0) xmin[ib] = 1;
+    LrSuggestPeak pmin;
+    lr_suggest_predict(m, xmin, &pmin);
+    min_heap = pmin.heap;
+    nothing_fits = min_heap > limit;
+    /* largest seq for each batch, largest batch for each seq */
+    for (int pass = 0; pass < 2 && !nothing_fits; pass++) {
+      int vary = pass == 0 ? is : ib, other = pass == 0 ? ib : is;
+      if (vary < 0) continue;
+      double *list = pass == 0 ? batches : seqs;
+      int nlist = other < 0 ? 1 : pass == 0 ? nbatch : nseq;
+      for (int i = 0; i < nlist && nrows < 2 * MAX_LIST + 2; i++) {
+        Row *r = &rows[nrows++];
+        memset(r, 0, sizeof *r);
+        r->kind = pass == 0 ? "largest_seq" : "largest_batch";
+        memcpy(r->x, x, sizeof x);
+        if (other >= 0) r->x[other] = list[i];
+        double cap = pass == 0 ? 1048576 : 65536, v = 0;
+        r->found = lr_suggest_largest(m, r->x, vary, limit, cap, &v);
+        r->capped = r->found && v >= cap;
+        r->x[vary] = r->found ? v : 1;
+        lr_suggest_predict(m, r->x, &r->pk);
+      }
+    }
+  }
+  LrRuleOfThumb rot;
+  int have_rot = budget && lr_suggest_rule_of_thumb(m, x, (double)budget, &rot) == 0;
+  if (have_rot) {
+    Row *r = &rows[nrows++];
+    memset(r, 0, sizeof *r);
+    r->kind = "rule_of_thumb";
+    memcpy(r->x, x, sizeof x);
+    r->x[ib] = rot.batch;
+    r->pk = rot.predicted;
+    r->found = rot.batch >= 1;
+  }
+  LrAdvice adv[32];
+  int nadv = lr_suggest_advise(m, x, limit, adv, 32);
+
+  /* contributors at x, largest first */
+  int nsites = lr_suggest_nsites(m);
+  Contrib *con = calloc((size_t)nsites + 1, sizeof *con);
+  int ncon = 0;
+  for (int s = 0; s < nsites && con && pk.phase >= 0; s++) {
+    double v = lr_suggest_site_at(m, pk.phase, s, x);
+    if (v > 0) con[ncon++] = (Contrib){s, v};
+  }
+  if (con) qsort(con, (size_t)ncon, sizeof *con, by_bytes);
+  const char *est = lr_suggest_is_estimate(m) ? " (estimate)" : "";
+
+  if (fmt == FMT_TEXT) {
+    printf("%s: %s%s, %d run%s; parameters:", path, lr_suggest_program(m)[0] ? lr_suggest_program(m) : "?",
+           lr_suggest_is_estimate(m) ? " (single trace: estimates)" : "", lr_suggest_nruns(m),
+           lr_suggest_nruns(m) == 1 ? "" : "s");
+    for (int p = 0; p < np; p++) {
+      double v[MAX_LIST];
+      int n = lr_suggest_param_values(m, p, v, MAX_LIST);
+      printf(" %s=", lr_suggest_param_name(m, p));
+      for (int i = 0; i < n; i++) printf("%s%g", i ? "," : "", v[i]);
+    }
+    printf("%s\n", np ? "" : " none");
+    for (int i = 0; i < lr_suggest_nnotes(m); i++) printf("  note: %s\n", lr_suggest_note(m, i));
+    config_str(m, x, cfg, sizeof cfg);
+    printf("\nPredicted peak at %s%s%s:\n", cfg, pk.extrapolated ? " (extrapolated beyond the sweep)" : "", est);
+    printf("  heap + anon   %10s   set by phase '%s'\n", B(b1, pk.heap),
+           pk.phase >= 0 ? lr_suggest_phase_name(m, pk.phase) : "?");
+    if (pk.rss >= 0) printf("  RSS estimate  %10s   (%s)\n", B(b1, pk.rss),
+                            !strcmp(lr_suggest_rss_method(m), "fitted") ? "peak VmRSS of the runs, fitted the same way"
+                            : lr_suggest_is_estimate(m) ? "predicted heap x the trace's RSS/heap ratio"
+                                                        : "predicted heap + median RSS-heap gap of the runs");
+    if (pk.file > 0) printf("  file-mapped   %10s   (mapped files at that moment, apart from the heap)\n", B(b1, pk.file));
+    printf("  phase peaks:");
+    for (int ph = 0, shown = 0; ph < lr_suggest_nphases(m); ph++) {
+      /* a phase with several moments shows its highest */
+      int first = 1;
+      for (int q = 0; q < ph; q++) first &= strcmp(lr_suggest_phase_name(m, q), lr_suggest_phase_name(m, ph)) != 0;
+      if (!first) continue;
+      double best = 0;
+      for (int q = ph; q < lr_suggest_nphases(m); q++) {
+        if (strcmp(lr_suggest_phase_name(m, q), lr_suggest_phase_name(m, ph))) continue;
+        double sum = 0;
+        for (int s = 0; s < nsites; s++) sum += lr_suggest_site_at(m, q, s, x);
+        if (sum > best) best = sum;
+      }
+      if (best > 0) printf("%s %s %s", shown++ ? "," : "", lr_suggest_phase_name(m, ph), B(b1, best));
+    }
+    printf("\n  contributors at the '%s' peak:\n", pk.phase >= 0 ? lr_suggest_phase_name(m, pk.phase) : "?");
+    printf("    %10s %5s  %-22s %-34s %s\n", "bytes", "share", "class", "fit (bytes)", "site");
+    for (int i = 0; i < ncon && i < top; i++) {
+      const LrFitResult *r = lr_suggest_fit(m, pk.phase, con[i].site);
+      printf("    %10s %4.0f%%  %-22s %-34s %s\n", B(b1, con[i].bytes),
+             pk.heap > 0 ? 100 * con[i].bytes / pk.heap : 0,
+             lr_fit_class_name(r->cls), fit_str(m, r, fbuf, sizeof fbuf),
+             lr_suggest_site_key(m, con[i].site));
+    }
+    if (ncon > top) printf("    ... %d more sites (--top)\n", ncon - top);
+    if (budget) {
+      printf("\nBudget %s, safety margin %.0f%% (%s) -> plan for at most %s%s:\n", B(b1, (double)budget),
+             margin, B(b2, (double)budget - limit), B(b3, limit), est);
+      config_str(m, x, cfg, sizeof cfg);
+      printf("  %s: predicted %s %s\n", cfg, B(b1, pk.heap),
+             pk.heap <= limit ? "fits" : "does NOT fit");
+      if (nothing_fits)
+        printf("  nothing fits: the constant part alone (weights, tables) is %s and the smallest "
+               "configuration predicts %s, above %s\n", B(b1, constant), B(b2, min_heap), B(b3, limit));
+      for (int i = 1; i < nrows; i++) {
+        Row *r = &rows[i];
+        if (strncmp(r->kind, "largest", 7)) continue;
+        int vary = !strcmp(r->kind, "largest_seq") ? is : ib;
+        size_t u = 0;
+        cfg[0] = 0;
+        for (int p = 0; p < np && u < sizeof cfg; p++)
+          if (p != vary)
+            u += (size_t)snprintf(cfg + u, sizeof cfg - u, "%s=%g ", lr_suggest_param_name(m, p), r->x[p]);
+        if (!r->found)
+          printf("  %slargest %s: nothing fits\n", cfg, lr_suggest_param_name(m, vary));
+        else
+          printf("  %slargest %s %g%s%s: peak %s, %s to spare\n", cfg, lr_suggest_param_name(m, vary),
+                 r->x[vary], r->capped ? " (search cap)" : "",
+                 r->x[vary] > lr_suggest_param_max(m, vary) ? " (extrapolated)" : "", B(b1, r->pk.heap),
+                 B(b2, (double)budget - r->pk.heap));
+      }
+      if (have_rot) {
+        printf("\nRule of thumb (0.4 x budget / (3 x one input), the safe_batch_size recipe):\n"
+               "  one input = %s=%g token ids x 4 B = %s -> batch %g", lr_suggest_param_name(m, is), x[is],
+               B(b1, rot.input_bytes), rot.batch);
+        if (rot.batch >= 1)
+          printf("; predicted peak %s: %s\n", B(b2, rot.predicted.heap),
+                 rot.predicted.heap <= (double)budget ? "fits" : "does NOT fit the budget");
+        else
+          printf(": no batch at all\n");
+      }
+    }
+    if (nadv) {
+      config_str(m, x, cfg, sizeof cfg);
+      printf("\nAdvice at %s, most bytes saved first%s:\n", cfg, est);
+      for (int i = 0; i < nadv; i++)
+        printf("  %d. saves %s%s: %s\n", i + 1, B(b1, adv[i].saved), adv[i].rss_only ? " of RSS" : "",
+               adv[i].text);
+    }
+  } else if (fmt == FMT_CSV) {
+    printf("kind");
+    for (int p = 0; p < np; p++) printf(",%s", lr_suggest_param_name(m, p));
+    printf(",predicted_heap,predicted_rss,phase,budget,margin_bytes,fits,saved,estimate,detail\n");
+    for (int i = 0; i < nrows; i++) {
+      Row *r = &rows[i];
+      printf("%s", r->kind);
+      for (int p = 0; p < np; p++) printf(",%.17g", r->x[p]);
+      printf(",%.0f,%.0f,", r->pk.heap, r->pk.rss);
+      csv_str(stdout, r->pk.phase >= 0 ? lr_suggest_phase_name(m, r->pk.phase) : "");
+      printf(",%llu,%.0f,%d,,%d,%s\n", (unsigned long long)budget,
+             budget ? (double)budget - r->pk.heap : 0,
+             budget ? r->found && r->pk.heap <= limit : 1, lr_suggest_is_estimate(m),
+             r->capped ? "search cap" : r->found ? "" : "nothing fits");
+    }
+    for (int i = 0; i < nadv; i++) {
+      printf("advice");
+      for (int p = 0; p < np; p++) printf(",%.17g", x[p]);
+      printf(",,,,%llu,,,%.0f,%d,", (unsigned long long)budget, adv[i].saved, lr_suggest_is_estimate(m));
+      csv_str(stdout, adv[i].text);
+      printf("\n");
+    }
+  } else {
+    printf("{\"source\":");
+    json_str(stdout, path);
+    printf(",\"program\":");
+    json_str(stdout, lr_suggest_program(m));
+    printf(",\"estimate\":%s,\"runs\":%d,\"params\":[", lr_suggest_is_estimate(m) ? "true" : "false",
+           lr_suggest_nruns(m));
+    for (int p = 0; p < np; p++) {
+      printf("%s", p ? "," : "");
+      json_str(stdout, lr_suggest_param_name(m, p));
+    }
+    printf("],\"notes\":[");
+    for (int i = 0; i < lr_suggest_nnotes(m); i++) {
+      printf("%s", i ? "," : "");
+      json_str(stdout, lr_suggest_note(m, i));
+    }
+    printf("],\"budget\":%llu,\"margin_pct\":%g,\"limit\":%.0f,\"nothing_fits\":%s,\"constant\":%.0f,\"plan\":[",
+           (unsigned long long)budget, margin, limit, nothing_fits ? "true" : "false", constant);
+    for (int i = 0; i < nrows; i++) {
+      Row *r = &rows[i];
+      printf("%s{\"kind\":\"%s\",\"config\":{", i ? "," : "", r->kind);
+      for (int p = 0; p < np; p++) {
+        printf("%s", p ? "," : "");
+        json_str(stdout, lr_suggest_param_name(m, p));
+        printf(":%.17g", r->x[p]);
+      }
+      printf("},\"predicted_heap\":%.0f,\"predicted_rss\":%.0f,\"phase\":", r->pk.heap, r->pk.rss);
+      json_str(stdout, r->pk.phase >= 0 ? lr_suggest_phase_name(m, r->pk.phase) : "");
+      printf(",\"extrapolated\":%s,\"found\":%s,\"capped\":%s", r->pk.extrapolated ? "true" : "false",
+             r->found ? "true" : "false", r->capped ? "true" : "false");
+      if (budget)
+        printf(",\"fits\":%s,\"margin_bytes\":%.0f", r->found && r->pk.heap <= limit ? "true" : "false",
+               (double)budget - r->pk.heap);
+      printf("}");
+    }
+    printf("],\"contributors\":[");
+    for (int i = 0; i < ncon && i < top; i++) {
+      const LrFitResult *r = lr_suggest_fit(m, pk.phase, con[i].site);
+      printf("%s{\"site\":", i ? "," : "");
+      json_str(stdout, lr_suggest_site_key(m, con[i].site));
+      printf(",\"bytes\":%.0f,\"class\":\"%s\",\"validated\":%s,\"fit\":", con[i].bytes,
+             lr_fit_class_name(r->cls), r->validated ? "true" : "false");
+      json_str(stdout, fit_str(m, r, fbuf, sizeof fbuf));
+      printf("}");
+    }
+    printf("],\"advice\":[");
+    for (int i = 0; i < nadv; i++) {
+      printf("%s{\"kind\":%d,\"saved\":%.0f,\"rss_only\":%s,\"text\":", i ? "," : "", (int)adv[i].kind,
+             adv[i].saved, adv[i].rss_only ? "true" : "false");
+      json_str(stdout, adv[i].text);
+      printf("}");
+    }
+    printf("]}\n");
+  }
+  if (emit) {
+    if (lr_suggest_emit(m, emit, margin, &err)) {
+      lr_cli_error("suggest", "%s", err.msg);
+      rc = 1;
+    } else if (fmt == FMT_TEXT) {
+      printf("\nModel written to %s (read by qrun --memory-model)\n", emit);
+    }
+  }
+  free(con);
+  lr_suggest_free(m);
+  return rc;
+}

@@ -1,0 +1,58 @@
+/*
+** symbolize.h: naming the frames of a trace (function, file, line) from the
+** ELF files of its modules, with libelf and libdw.
+**
+** A frame is (module, rel_pc) with rel_pc a return address minus the
+** module's base, so the call instruction is at rel_pc - 1: that is the
+** address looked up. Function names come from .symtab (static functions
+** too) or, when a file was stripped, .dynsym; file:line from DWARF when
+** present. A file is used only if its build-id matches the one recorded for
+** the module (when one was recorded), so a library that changed on disk
+** since the run never gives wrong names.
+**
+** Where files are looked for, in order:
+**   1. DIR/.build-id/xx/yyyy.debug (the usual separate debug-info layout),
+**   2. any DIR/<path>/<name> where <name> is the module's file name,
+**   3. the module's own path (at import, on the machine that ran it).
+** A frame takes its function name and its line from the first file that
+** has them.
+**
+** C++ names are stored demangled in frames.function ("lrt::Box::make(int)",
+** not "_ZN3lrt3Box4makeEi"), at import and by `lowram symbolize` alike, so
+** every trace names a site the same way; the mangled name is not kept.
+*/
+#ifndef LR_SYMBOLIZE_H
+#define LR_SYMBOLIZE_H
+
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "lowram/err.h"
+
+typedef struct LrSymStats {
+  uint64_t modules;         /* modules with frames */
+  uint64_t modules_matched; /* of those, modules some ELF file matched */
+  uint64_t frames;          /* frames looked at */
+  uint64_t frames_named;    /* frames with a function name after the pass */
+  uint64_t frames_lines;    /* frames with file:line after the pass */
+} LrSymStats;
+
+/* Names the frames of the trace open read-write in db (inside the caller's
+** transaction). symbols_dir may be NULL; use_module_paths says whether step
+** 3 above applies. Frames no file names are left as they were. 0 on
+** success, -1 on a database error. */
+int lr_sym_trace(sqlite3 *db, const char *trace_path, const char *symbols_dir,
+                 int use_module_paths, LrSymStats *st, LrErr *err);
+
+/* `lowram symbolize`: opens the finished trace at trace_path read-write and
+** renames its frames from symbols_dir in one transaction (the one write a
+** finished trace ever gets). */
+int lr_sym_file(const char *trace_path, const char *symbols_dir, LrSymStats *st, LrErr *err);
+
+/* The readable form of an Itanium C++ mangled name ("_Z..."), malloc'd
+** (the caller frees it), or NULL to keep name as it is: not mangled, not
+** demangleable, no C++ runtime found at run time, or name or result longer
+** than 4096 bytes. Thread-safe. */
+char *lr_sym_demangle(const char *name);
+
+#endif

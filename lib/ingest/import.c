@@ -1,0 +1,822 @@
+/*
+** import.c: see import.h.
+**
+** The spool's chunks are grouped into one stream per writer (tid), each in
+** file order, so each stream is ordered by seq (format invariant 6, and a
+** writer claims a new chunk only after its last one is full). The streams
+** are merged with a min-heap on the next record's key. realloc and mremap
+** happen at two numbers (free_seq: the old block stops; seq: the new one
+** starts), so they enter the merge at free_seq and their second half waits
+** in a pending heap until its seq comes up: an address freed inside a
+** realloc and handed to another thread is then always ended before it
+** starts again.
+**
+** realloc and mremap are modelled in lifetimes.h; this file reads, merges,
+** and writes SQLite.
+**
+** Invariants:
+**   1. Every stream's next record (if any) is in the stream heap, keyed by
+**      lr_life_key(); a pending second half runs before any record with a
+**      larger key.
+**   2. Frames are deduplicated on (module id, rel_pc) with the module map
+**      as it was at the STACK record's position in the merge.
+**   3. Nothing is under out_path until the trace is complete (place()).
+*/
+#include "lowram/import.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "query/agg.h"
+#include "core/grow.h"
+#include "ingest/lifetimes.h"
+#include "ingest/rows.h"
+#include "ingest/spool_read.h"
+#include "lowram/symbolize.h"
+#include "lowram/trace.h"
+
+extern const char lr_schema_sql[];
+
+typedef struct Stream {
+  uint32_t tid;
+  uint32_t *chunks, n, cap, next;
+  LrSpoolCursor *cur;
+  LrSpoolRec rec;
+  uint64_t key;
+} Stream;
+
+typedef struct Mod {
+  uint64_t base, size, id;
+  int live;
+} Mod;
+
+typedef struct FrameSlot {
+  uint64_t mod, rel_pc, id; /* id 0 = empty */
+} FrameSlot;
+
+typedef struct Thr {
+  uint32_t tid;
+  uint64_t first_seq;
+  char *name;
+} Thr;
+
+typedef struct Imp {
+  sqlite3 *db;
+  const char *spool_path;
+  LrSpool *sp;
+  LrRows *rows; /* allocations rows, batched */
+  sqlite3_stmt *st_stack, *st_entry, *st_frame, *st_module, *st_unmodule,
+      *st_rss, *st_mark, *st_param, *st_meta;
+  int failed;
+  LrErr *err;
+  LrLife *life;
+  Stream *streams;
+  size_t nstreams;
+  uint32_t *sheap; /* stream indices, a min-heap on key */
+  size_t nsheap;
+  Mod *mods;
+  size_t nmods, cap_mods;
+  FrameSlot *fr;
+  size_t fr_cap, fr_n;
+  Thr *thr;
+  size_t nthr, cap_thr;
+  uint32_t *thr_idx; /* open addressing on tid: slot = thr index + 1, 0 empty */
+  size_t thr_icap;
+  char *argv_json;
+  /* counters */
+  uint64_t events, stacks, max_seq, max_ns, named;
+  double agg_seconds;
+  int64_t peak_rss;
+} Imp;
+
+static void db_fail(Imp *im, const char *what) {
+  if (!im->failed)
+    lr_err_set(im->err, "%s: import failed (%s): %s", im->spool_path, what,
+               sqlite3_errmsg(im->db));
+  im->failed = 1;
+}
+
+static void step(Imp *im, sqlite3_stmt *st, const char *what) {
+  int rc = sqlite3_step(st);
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) db_fail(im, what);
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+}
+
+
+/* ---- allocations rows (lifetimes.h calls this) ---- */
+
+static void bind_u(sqlite3_stmt *st, int i, uint64_t v) { sqlite3_bind_int64(st, i, (int64_t)v); }
+
+static void rows_fail(Imp *im, int oom) {
+  if (oom && !im->failed) {
+    lr_err_set(im->err, "%s: out of memory", im->spool_path);
+    im->failed = 1;
+  }
+  db_fail(im, "allocations");
+}
+
+static void put_row(void *ctx, const LrLifeRow *r) {
+  Imp *im = ctx;
+  int oom = 0;
+  if (!im->rows || im->failed) return; /* the import has failed already */
+  if (lr_rows_put(im->rows, r, &oom) != 0) rows_fail(im, oom);
+}
+
+/* ---- modules, frames, stacks ---- */
+
+static void hex(char *out, const char *b, size_t n) {
+  static const char d[] = "0123456789abcdef";
+  for (size_t i = 0; i < n; i++) {
+    out[2 * i] = d[(unsigned char)b[i] >> 4];
+    out[2 * i + 1] = d[(unsigned char)b[i] & 15];
+  }
+  out[2 * n] = 0;
+}
+
+static void do_module(Imp *im, const LrSpoolRec *r) {
+  Mod *nm = lr_grow(im->mods, &im->cap_mods, im->nmods + 1, sizeof *nm);
+  if (!nm) {
+    im->failed = 1;
+    lr_err_set(im->err, "%s: out of memory", im->spool_path);
+    return;
+  }
+  im->mods = nm;
+  for (size_t i = 0; i < im->nmods; i++)
+    if (nm[i].live && nm[i].base == r->addr) nm[i].live = 0; /* replaced */
+  uint64_t id = im->nmods + 1;
+  nm[im->nmods++] = (Mod){r->addr, r->size, id, 1};
+  sqlite3_stmt *st = im->st_module;
+  bind_u(st, 1, id);
+  sqlite3_bind_text(st, 2, r->str.p ? r->str.p : "", (int)r->str.len, SQLITE_TRANSIENT);
+  if (r->str2.len) {
+    char h[2 * LR_SPOOL_MAX_STR + 1];
+    hex(h, r->str2.p, r->str2.len);
+    sqlite3_bind_text(st, 3, h, -1, SQLITE_TRANSIENT);
+  }
+  bind_u(st, 4, r->addr);
+  bind_u(st, 5, r->size);
+  bind_u(st, 6, r->seq);
+  step(im, st, "modules");
+}
+
+static void do_unmodule(Imp *im, const LrSpoolRec *r) {
+  for (size_t i = im->nmods; i-- > 0;) {
+    if (im->mods[i].live && im->mods[i].base == r->addr) {
+      im->mods[i].live = 0;
+      bind_u(im->st_unmodule, 1, r->seq);
+      bind_u(im->st_unmodule, 2, im->mods[i].id);
+      step(im, im->st_unmodule, "modules");
+      return;
+    }
+  }
+}
+
+static uint64_t frame_id(Imp *im, uint64_t ip) {
+  uint64_t mod = 0, rel = ip;
+  for (size_t i = im->nmods; i-- > 0;) {
+    const Mod *m = &im->mods[i];
+    if (m->live && ip >= m->base && ip - m->base < m->size) {
+      mod = m->id;
+      rel = ip - m->base;
+      break;
+    }
+  }
+  if ((im->fr_n + 1) * 4 > im->fr_cap * 3) {
+    size_t nc = im->fr_cap ? im->fr_cap * 2 : 4096;
+    FrameSlot *n = calloc(nc, sizeof *n);
+    if (!n) return 0;
+    for (size_t i = 0; i < im->fr_cap; i++) {
+      if (!im->fr[i].id) continue;
+      size_t j = lr_mix64(im->fr[i].rel_pc * 31 + im->fr[i].mod) & (nc - 1);
+      while (n[j].id) j = (j + 1) & (nc - 1);
+      n[j] = im->fr[i];
+    }
+    free(im->fr);
+    im->fr = n;
+    im->fr_cap = nc;
+  }
+  size_t msk = im->fr_cap - 1, j = lr_mix64(rel * 31 + mod) & msk;
+  for (; im->fr[j].id; j = (j + 1) & msk)
+    if (im->fr[j].mod == mod && im->fr[j].rel_pc == rel) return im->fr[j].id;
+  uint64_t id = ++im->fr_n;
+  im->fr[j] = (FrameSlot){mod, rel, id};
+  bind_u(im->st_frame, 1, id);
+  if (mod) bind_u(im->st_frame, 2, mod);
+  bind_u(im->st_frame, 3, rel);
+  step(im, im->st_frame, "frames");
+  return id;
+}
+
+static void do_stack(Imp *im, const LrSpoolRec *r) {
+  bind_u(im->st_stack, 1, r->stack);
+  sqlite3_bind_int(im->st_stack, 2, (int)r->nframes);
+  step(im, im->st_stack, "stacks");
+  if (sqlite3_changes(im->db) == 0) return; /* already known */
+  im->stacks++;
+  for (uint32_t i = 0; i < r->nframes; i++) {
+    uint64_t f = frame_id(im, r->frames[i]);
+    if (!f) {
+      im->failed = 1;
+      lr_err_set(im->err, "%s: out of memory", im->spool_path);
+      return;
+    }
+    bind_u(im->st_entry, 1, r->stack);
+    sqlite3_bind_int(im->st_entry, 2, (int)i);
+    bind_u(im->st_entry, 3, f);
+    step(im, im->st_entry, "stack_entries");
+  }
+}
+
+/* ---- threads, argv ---- */
+
+/* The index slot of tid: where it is, or the empty slot where it goes. */
+static size_t thr_slot(const Imp *im, uint32_t tid) {
+  size_t m = im->thr_icap - 1, j = lr_mix64(tid) & m;
+  while (im->thr_idx[j] && im->thr[im->thr_idx[j] - 1].tid != tid) j = (j + 1) & m;
+  return j;
+}
+
+/* A spool may name many threads (a server starting one per request): the
+** lookup is hashed, not a scan of every thread seen. */
+static Thr *thread(Imp *im, uint32_t tid, uint64_t seq) {
+  if (im->thr_icap) {
+    uint32_t k = im->thr_idx[thr_slot(im, tid)];
+    if (k) {
+      Thr *t = &im->thr[k - 1];
+      if (seq < t->first_seq) t->first_seq = seq;
+      return t;
+    }
+  }
+  if (im->nthr >= UINT32_MAX - 1) return NULL;
+  if ((im->nthr + 1) * 2 > im->thr_icap) {
+    size_t nc = im->thr_icap ? im->thr_icap * 2 : 64;
+    uint32_t *ni = calloc(nc, sizeof *ni);
+    if (!ni) return NULL;
+    free(im->thr_idx);
+    im->thr_idx = ni;
+    im->thr_icap = nc;
+    for (size_t i = 0; i < im->nthr; i++)
+      im->thr_idx[thr_slot(im, im->thr[i].tid)] = (uint32_t)i + 1;
+  }
+  Thr *t = lr_grow(im->thr, &im->cap_thr, im->nthr + 1, sizeof *t);
+  if (!t) return NULL;
+  im->thr = t;
+  t[im->nthr] = (Thr){tid, seq, NULL};
+  im->thr_idx[thr_slot(im, tid)] = (uint32_t)++im->nthr;
+  return &t[im->nthr - 1];
+}
+
+static void json_str(char **out, size_t *len, const char *s, size_t n) {
+  char *o = *out + *len;
+  *o++ = '"';
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == '"' || c == '\\') {
+      *o++ = '\\';
+      *o++ = (char)c;
+    } else if (c < 0x20) {
+      o += sprintf(o, "\\u%04x", c);
+    } else {
+      *o++ = (char)c;
+    }
+  }
+  *o++ = '"';
+  *len = (size_t)(o - *out);
+}
+
+static void do_argv(Imp *im, const LrSpoolRec *r) {
+  size_t cap = 3;
+  for (uint32_t i = 0; i < r->argc; i++) cap += r->argv[i].len * 6 + 3;
+  char *j = malloc(cap);
+  if (!j) return;
+  size_t len = 0;
+  j[len++] = '[';
+  for (uint32_t i = 0; i < r->argc; i++) {
+    if (i) j[len++] = ',';
+    json_str(&j, &len, r->argv[i].p, r->argv[i].len);
+  }
+  j[len++] = ']';
+  j[len] = 0;
+  free(im->argv_json);
+  im->argv_json = j;
+}
+
+/* ---- one record ---- */
+
+static void process(Imp *im, const LrSpoolRec *r) {
+  if (r->has_seq && r->seq > im->max_seq) im->max_seq = r->seq;
+  if (r->ns > im->max_ns) im->max_ns = r->ns;
+  if (r->type < LR_EV__COUNT) {
+    im->events++;
+    if (lr_life_event(im->life, r) != 0 && !im->failed) {
+      lr_err_set(im->err, "%s: out of memory", im->spool_path);
+      im->failed = 1;
+    }
+    return;
+  }
+  switch (r->type) {
+  case LR_REC_STACK:
+    do_stack(im, r);
+    break;
+  case LR_REC_MODULE:
+    do_module(im, r);
+    break;
+  case LR_REC_UNMODULE:
+    do_unmodule(im, r);
+    break;
+  case LR_REC_RSS: {
+    sqlite3_stmt *st = im->st_rss;
+    bind_u(st, 1, r->seq);
+    bind_u(st, 2, r->ns);
+    for (int i = 0; i < 4; i++) bind_u(st, 3 + i, r->rss[i]);
+    step(im, st, "rss_samples");
+    if ((int64_t)r->rss[0] > im->peak_rss) im->peak_rss = (int64_t)r->rss[0];
+    break;
+  }
+  case LR_REC_MARK:
+    bind_u(im->st_mark, 1, r->seq);
+    bind_u(im->st_mark, 2, r->ns);
+    sqlite3_bind_int64(im->st_mark, 3, r->tid);
+    sqlite3_bind_text(im->st_mark, 4, r->str.p ? r->str.p : "", (int)r->str.len,
+                      SQLITE_TRANSIENT);
+    step(im, im->st_mark, "markers");
+    break;
+  case LR_REC_PARAM:
+    bind_u(im->st_param, 1, r->seq);
+    bind_u(im->st_param, 2, r->ns);
+    sqlite3_bind_text(im->st_param, 3, r->str.p ? r->str.p : "", (int)r->str.len,
+                      SQLITE_TRANSIENT);
+    if (r->param_type == LR_PARAM_INT) sqlite3_bind_int64(im->st_param, 4, r->param_int);
+    else sqlite3_bind_text(im->st_param, 5, r->str2.p ? r->str2.p : "", (int)r->str2.len,
+                           SQLITE_TRANSIENT);
+    step(im, im->st_param, "params");
+    break;
+  case LR_REC_ARGV:
+    do_argv(im, r);
+    break;
+  case LR_REC_THREAD: {
+    Thr *t = thread(im, (uint32_t)r->thread_tid, r->seq);
+    if (t) {
+      free(t->name);
+      t->name = strndup(r->str.p ? r->str.p : "", r->str.len);
+    }
+    break;
+  }
+  }
+}
+
+/* ---- merging the streams ---- */
+
+static int stream_fill(Imp *im, Stream *s) {
+  for (;;) {
+    if (s->cur && lr_spool_next(s->cur, &s->rec)) {
+      s->key = lr_life_key(&s->rec);
+      return 1;
+    }
+    lr_spool_cursor_free(s->cur);
+    s->cur = NULL;
+    if (s->next >= s->n) return 0;
+    s->cur = lr_spool_cursor(im->sp, s->chunks[s->next++]);
+  }
+}
+
+static int s_less(Imp *im, uint32_t a, uint32_t b) {
+  uint64_t ka = im->streams[a].key, kb = im->streams[b].key;
+  return ka < kb || (ka == kb && a < b);
+}
+
+static void s_down(Imp *im, size_t i) {
+  size_t n = im->nsheap;
+  uint32_t *h = im->sheap;
+  for (;;) {
+    size_t c = 2 * i + 1;
+    if (c >= n) return;
+    if (c + 1 < n && s_less(im, h[c + 1], h[c])) c++;
+    if (!s_less(im, h[c], h[i])) return;
+    uint32_t t = h[c];
+    h[c] = h[i];
+    h[i] = t;
+    i = c;
+  }
+}
+
+static int build_streams(Imp *im) {
+  uint32_t n = lr_spool_nchunks(im->sp);
+  size_t cap = 0, last = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t tid;
+    if (!lr_spool_chunk_tid(im->sp, i, &tid)) {
+      lr_spool_cursor_free(lr_spool_cursor(im->sp, i)); /* counts it as unused */
+      continue;
+    }
+    size_t k = last < im->nstreams && im->streams[last].tid == tid ? last : im->nstreams;
+    if (k == im->nstreams)
+      for (size_t j = 0; j < im->nstreams; j++)
+        if (im->streams[j].tid == tid) k = j;
+    if (k == im->nstreams) {
+      Stream *ns = lr_grow(im->streams, &cap, im->nstreams + 1, sizeof *ns);
+      if (!ns) return -1;
+      im->streams = ns;
+      memset(&ns[k], 0, sizeof ns[k]);
+      ns[k].tid = tid;
+      im->nstreams++;
+    }
+    Stream *s = &im->streams[k];
+    size_t scap = s->cap;
+    uint32_t *c = lr_grow(s->chunks, &scap, s->n + 1, sizeof *c);
+    if (!c) return -1;
+    s->chunks = c;
+    s->cap = (uint32_t)scap;
+    c[s->n++] = i;
+    last = k;
+  }
+  im->sheap = malloc((im->nstreams + 1) * sizeof *im->sheap);
+  if (!im->sheap) return -1;
+  for (size_t k = 0; k < im->nstreams; k++)
+    if (stream_fill(im, &im->streams[k])) im->sheap[im->nsheap++] = (uint32_t)k;
+  for (size_t i = im->nsheap / 2 + 1; i-- > 0;) s_down(im, i);
+  return 0;
+}
+
+static void merge(Imp *im) {
+  uint8_t *seen = calloc(im->nstreams + 1, 1);
+  while (!im->failed) {
+    Stream *s = im->nsheap ? &im->streams[im->sheap[0]] : NULL;
+    uint64_t pseq;
+    if (lr_life_pending_seq(im->life, &pseq) && (!s || pseq <= s->key)) {
+      if (lr_life_run_pending(im->life) != 0) {
+        lr_err_set(im->err, "%s: out of memory", im->spool_path);
+        im->failed = 1;
+      }
+      continue;
+    }
+    if (!s) break;
+    if (seen && !seen[im->sheap[0]] && s->rec.has_seq) {
+      seen[im->sheap[0]] = 1;
+      thread(im, s->tid, s->rec.seq);
+    }
+    process(im, &s->rec);
+    if (stream_fill(im, s)) {
+      s_down(im, 0);
+    } else {
+      im->sheap[0] = im->sheap[--im->nsheap];
+      s_down(im, 0);
+    }
+  }
+  free(seen);
+}
+
+/* ---- the database ---- */
+
+static int exec(Imp *im, const char *sql) {
+  char *msg = NULL;
+  if (sqlite3_exec(im->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+    if (!im->failed)
+      lr_err_set(im->err, "%s: import failed: %s", im->spool_path, msg ? msg : "?");
+    im->failed = 1;
+    sqlite3_free(msg);
+    return -1;
+  }
+  return 0;
+}
+
+static sqlite3_stmt *prep(Imp *im, const char *sql) {
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(im->db, sql, -1, &st, NULL) != SQLITE_OK) db_fail(im, "prepare");
+  return st;
+}
+
+static void meta_int(Imp *im, const char *key, int64_t v) {
+  sqlite3_bind_text(im->st_meta, 1, key, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(im->st_meta, 2, v);
+  step(im, im->st_meta, "meta");
+}
+
+static void meta_text(Imp *im, const char *key, const char *v) {
+  sqlite3_bind_text(im->st_meta, 1, key, -1, SQLITE_STATIC);
+  if (v) sqlite3_bind_text(im->st_meta, 2, v, -1, SQLITE_TRANSIENT);
+  step(im, im->st_meta, "meta");
+}
+
+static const char *end_reason(const LrSpoolHeader *h, int killed_by) {
+  if (!(h->flags & LR_SPOOL_ENDED) && killed_by > 0) return "signal";
+  if (h->flags & LR_SPOOL_ENDED) {
+    switch (h->end_reason) {
+    case LR_END_EXIT: return "exit";
+    case LR_END_SIGNAL: return "signal";
+    case LR_END__EXIT: return "_exit";
+    case LR_END_EXEC: return "exec";
+    default: break;
+    }
+  }
+  return (h->flags & LR_SPOOL_CUT_SHORT) ? "cut_short" : "killed";
+}
+
+static void write_meta(Imp *im, const char *spool_path, int killed_by) {
+  const LrSpoolHeader *h = lr_spool_header(im->sp);
+  const LrSpoolStats *ss = lr_spool_stats(im->sp);
+  meta_text(im, "format", "lowram-trace");
+  meta_int(im, "schema_version", LR_SCHEMA_VERSION);
+  meta_text(im, "lowram_version", LOWRAM_VERSION);
+  meta_text(im, "argv", im->argv_json ? im->argv_json : "[]");
+  meta_int(im, "pid", (int64_t)h->pid);
+  meta_int(im, "ppid", (int64_t)h->ppid);
+  meta_int(im, "exec_index", (int64_t)h->exec_index);
+  char arch[sizeof h->arch + 1];
+  memcpy(arch, h->arch, sizeof h->arch);
+  arch[sizeof h->arch] = 0;
+  meta_text(im, "arch", arch);
+  meta_int(im, "page_size", h->page_size);
+  meta_int(im, "pointer_size", h->pointer_size);
+  meta_int(im, "mem_total", (int64_t)h->mem_total);
+  time_t secs = (time_t)(h->start_realtime_ns / 1000000000u);
+  struct tm tm;
+  char iso[64] = "";
+  if (gmtime_r(&secs, &tm)) {
+    size_t n = strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(iso + n, sizeof iso - n, ".%03uZ",
+             (unsigned)(h->start_realtime_ns % 1000000000u / 1000000u));
+  }
+  meta_text(im, "start_time", iso);
+  meta_int(im, "start_realtime_ns", (int64_t)h->start_realtime_ns);
+  meta_int(im, "stack_depth", h->stack_depth);
+  meta_text(im, "unwinder", h->unwinder == 1 ? "fp" : "libunwind");
+  meta_int(im, "rss_interval_ms", h->rss_interval_ms);
+  meta_text(im, "end_reason", end_reason(h, killed_by));
+  if (h->flags & LR_SPOOL_ENDED) {
+    meta_int(im, "end_code", h->end_code);
+    meta_int(im, "end_ns", (int64_t)h->end_ns);
+  } else if (killed_by > 0) {
+    /* the shim could not say (SIGKILL, SIGTERM...), its parent saw it */
+    meta_int(im, "end_code", killed_by);
+    meta_int(im, "end_ns", (int64_t)im->max_ns);
+  } else {
+    meta_text(im, "end_code", NULL);
+    meta_int(im, "end_ns", (int64_t)im->max_ns);
+  }
+  meta_int(im, "cut_short", (h->flags & LR_SPOOL_CUT_SHORT) ? 1 : 0);
+  meta_int(im, "events", (int64_t)im->events);
+  meta_int(im, "last_seq", (int64_t)im->max_seq);
+  char real[PATH_MAX];
+  meta_text(im, "spool_path", realpath(spool_path, real) ? real : spool_path);
+  meta_int(im, "spool_bytes", (int64_t)lr_spool_file_size(im->sp));
+  meta_int(im, "spool_chunks", (int64_t)ss->chunks);
+  meta_int(im, "spool_chunks_unused", (int64_t)ss->chunks_unused);
+  meta_int(im, "spool_chunks_corrupt", (int64_t)ss->chunks_corrupt);
+  meta_int(im, "spool_chunks_truncated", (int64_t)ss->truncated);
+  meta_int(im, "spool_records", (int64_t)ss->records);
+  const LrLifeStats *ls = lr_life_stats(im->life);
+  meta_int(im, "unmatched_frees", (int64_t)ls->unmatched_frees);
+  meta_int(im, "unmatched_munmaps", (int64_t)ls->unmatched_munmaps);
+  meta_int(im, "unmatched_allocs", (int64_t)ls->unmatched_allocs);
+  meta_int(im, "peak_heap", ls->peak_heap);
+  meta_int(im, "peak_heap_seq", (int64_t)ls->peak_heap_seq);
+  meta_int(im, "peak_rss", im->peak_rss);
+  meta_int(im, "complete", 0);
+}
+
+/* Rows for everything still live at the end, then the threads. */
+static void flush(Imp *im) {
+  if (lr_life_flush(im->life) != 0 && !im->failed) {
+    lr_err_set(im->err, "%s: out of memory", im->spool_path);
+    im->failed = 1;
+  }
+  if (im->rows && !im->failed && lr_rows_flush(im->rows) != 0) rows_fail(im, 0);
+  sqlite3_stmt *st = prep(im, "INSERT OR REPLACE INTO threads(tid, name, first_seq) VALUES(?,?,?)");
+  for (size_t i = 0; st && i < im->nthr; i++) {
+    sqlite3_bind_int64(st, 1, im->thr[i].tid);
+    if (im->thr[i].name) sqlite3_bind_text(st, 2, im->thr[i].name, -1, SQLITE_STATIC);
+    bind_u(st, 3, im->thr[i].first_seq);
+    step(im, st, "threads");
+  }
+  sqlite3_finalize(st);
+}
+
+static void imp_free(Imp *im) {
+  lr_rows_free(im->rows);
+  sqlite3_stmt *sts[] = {im->st_stack, im->st_entry, im->st_frame, im->st_module,
+                         im->st_unmodule, im->st_rss, im->st_mark, im->st_param, im->st_meta};
+  for (size_t i = 0; i < sizeof sts / sizeof sts[0]; i++) sqlite3_finalize(sts[i]);
+  for (size_t i = 0; i < im->nstreams; i++) {
+    lr_spool_cursor_free(im->streams[i].cur);
+    free(im->streams[i].chunks);
+  }
+  free(im->streams);
+  free(im->sheap);
+  lr_life_free(im->life);
+  free(im->mods);
+  free(im->fr);
+  for (size_t i = 0; i < im->nthr; i++) free(im->thr[i].name);
+  free(im->thr);
+  free(im->thr_idx);
+  free(im->argv_json);
+}
+
+/* Puts tmp at out without ever replacing out. */
+static int place(const char *tmp, const char *out, LrErr *err) {
+#ifdef RENAME_NOREPLACE
+  if (renameat2(AT_FDCWD, tmp, AT_FDCWD, out, RENAME_NOREPLACE) == 0) return 0;
+  if (errno == EEXIST) return lr_err_set(err, "%s: already exists, not overwriting it", out);
+  if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP && errno != EPERM)
+    return lr_err_set(err, "%s: %s", out, strerror(errno));
+#endif
+  /* filesystems without renameat2: link() fails if out exists */
+  if (link(tmp, out) != 0) {
+    if (errno == EEXIST) return lr_err_set(err, "%s: already exists, not overwriting it", out);
+    return lr_err_set(err, "%s: %s", out, strerror(errno));
+  }
+  unlink(tmp);
+  return 0;
+}
+
+/* Bulk inserts go faster without the secondary indexes: drop them, keep
+** their SQL, and create them again at the end. Except the ones on
+** allocations(alloc_seq) and (free_seq), created again at once (on an empty
+** table): a row is written when its lifetime ends, in merge order, so
+** free_seq only grows (the NULLs of rows live at the end come last) and
+** alloc_seq nearly so; their entries land at or near one edge of the index,
+** which costs less than sorting them all once the table is full. Dropping
+** every index first keeps the schema's order the same as before. */
+static char *drop_indexes(Imp *im) {
+  sqlite3_stmt *st = prep(im, "SELECT name, sql FROM sqlite_master WHERE type = 'index' "
+                              "AND sql IS NOT NULL");
+  if (!st) return NULL;
+  char *sql = sqlite3_mprintf("%s", "");
+  char *drops = sqlite3_mprintf("%s", "");
+  while (sql && drops && sqlite3_step(st) == SQLITE_ROW) {
+    const char *name = (const char *)sqlite3_column_text(st, 0);
+    int now = !strcmp(name, "allocations_alloc_seq") || !strcmp(name, "allocations_free_seq");
+    char *a = now ? sqlite3_mprintf("%s", sql)
+                  : sqlite3_mprintf("%s%s;\n", sql, (const char *)sqlite3_column_text(st, 1));
+    char *b = now ? sqlite3_mprintf("%sDROP INDEX \"%w\";\n%s;\n", drops, name,
+                                    (const char *)sqlite3_column_text(st, 1))
+                  : sqlite3_mprintf("%sDROP INDEX \"%w\";\n", drops, name);
+    sqlite3_free(sql);
+    sqlite3_free(drops);
+    sql = a;
+    drops = b;
+  }
+  sqlite3_finalize(st);
+  if (drops) exec(im, drops);
+  sqlite3_free(drops);
+  return sql;
+}
+
+static int run(Imp *im, const char *spool_path, const LrImportOpts *opts, const char *out) {
+  if (exec(im, "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; "
+               "PRAGMA locking_mode=EXCLUSIVE; PRAGMA cache_size=-65536;") ||
+      exec(im, lr_schema_sql))
+    return -1;
+  char *indexes = drop_indexes(im);
+  if (exec(im, "BEGIN")) {
+    sqlite3_free(indexes);
+    return -1;
+  }
+  int oom = 0;
+  if (!(im->rows = lr_rows_new(im->db, &oom))) rows_fail(im, oom);
+  im->st_stack = prep(im, "INSERT OR IGNORE INTO stacks(id, nframes) VALUES(?,?)");
+  im->st_entry = prep(im, "INSERT OR IGNORE INTO stack_entries(stack_id, depth, frame_id) "
+                          "VALUES(?,?,?)");
+  im->st_frame = prep(im, "INSERT INTO frames(id, module_id, rel_pc) VALUES(?,?,?)");
+  im->st_module = prep(im, "INSERT INTO modules(id, path, build_id, base, size, load_seq) "
+                           "VALUES(?,?,?,?,?,?)");
+  im->st_unmodule = prep(im, "UPDATE modules SET unload_seq = ? WHERE id = ?");
+  im->st_rss = prep(im, "INSERT INTO rss_samples(seq, ns, rss, anon, file, shmem) "
+                        "VALUES(?,?,?,?,?,?)");
+  im->st_mark = prep(im, "INSERT INTO markers(seq, ns, thread_id, name) VALUES(?,?,?,?)");
+  im->st_param = prep(im, "INSERT INTO params(seq, ns, name, value_int, value_text) "
+                          "VALUES(?,?,?,?,?)");
+  im->st_meta = prep(im, "INSERT OR REPLACE INTO meta(key, value) VALUES(?,?)");
+  if (im->failed) {
+    sqlite3_free(indexes);
+    return -1;
+  }
+  if (build_streams(im) != 0) {
+    sqlite3_free(indexes);
+    return lr_err_set(im->err, "%s: out of memory", spool_path);
+  }
+  merge(im);
+  flush(im);
+  write_meta(im, spool_path, opts ? opts->killed_by : 0);
+  if (indexes) exec(im, indexes);
+  sqlite3_free(indexes);
+  if (im->failed) return -1;
+  if (!opts || !opts->no_symbolize) {
+    LrSymStats ss;
+    LrErr e2;
+    /* names are a bonus: a failure here leaves frames unnamed, not the import failed */
+    if (lr_sym_trace(im->db, out, opts ? opts->symbols_dir : NULL, 1, &ss, &e2) != 0)
+      meta_text(im, "symbolize_error", e2.msg);
+    else
+      im->named = ss.frames_named;
+  }
+  if (exec(im, "COMMIT")) return -1;
+  struct timespec a, b;
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  int agg = lr_agg_build(im->db, out, im->err);
+  clock_gettime(CLOCK_MONOTONIC, &b);
+  im->agg_seconds = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+  if (agg != 0) {
+    im->failed = 1;
+    return -1;
+  }
+  meta_int(im, "complete", 1);
+  return im->failed ? -1 : 0;
+}
+
+int lr_import(const char *spool_path, const char *out_path, const LrImportOpts *opts,
+              LrImportStats *stats, LrErr *err) {
+  struct stat st;
+  if (lstat(out_path, &st) == 0)
+    return lr_err_set(err, "%s: already exists, not overwriting it", out_path);
+  LrSpool *sp = lr_spool_open(spool_path, err);
+  if (!sp) return -1;
+  size_t n = strlen(out_path);
+  char *tmp = malloc(n + 32);
+  if (!tmp) {
+    lr_spool_close(sp);
+    return lr_err_set(err, "%s: out of memory", spool_path);
+  }
+  const char *slash = strrchr(out_path, '/');
+  size_t dirlen = slash ? (size_t)(slash - out_path) + 1 : 0;
+  snprintf(tmp, n + 32, "%.*s.%s.import-XXXXXX", (int)dirlen, out_path, out_path + dirlen);
+  int fd = mkstemp(tmp);
+  if (fd < 0) {
+    int e = errno;
+    free(tmp);
+    lr_spool_close(sp);
+    return lr_err_set(err, "%s: cannot create a file beside it: %s", out_path, strerror(e));
+  }
+  close(fd);
+  Imp im;
+  memset(&im, 0, sizeof im);
+  im.spool_path = spool_path;
+  im.sp = sp;
+  im.err = err;
+  im.life = lr_life_new(lr_spool_header(sp)->page_size, put_row, &im);
+  int rc = -1;
+  if (!im.life)
+    lr_err_set(err, "%s: out of memory", spool_path);
+  else if (sqlite3_open_v2(tmp, &im.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+    lr_err_set(err, "%s: cannot open: %s", tmp, im.db ? sqlite3_errmsg(im.db) : "?");
+  else
+    rc = run(&im, spool_path, opts, out_path);
+  if (stats) {
+    const LrSpoolStats *ss = lr_spool_stats(sp);
+    memset(stats, 0, sizeof *stats);
+    stats->events = im.events;
+    stats->records = ss->records;
+    stats->stacks = im.stacks;
+    stats->frames = im.fr_n;
+    stats->modules = im.nmods;
+    stats->allocations = im.life ? lr_life_stats(im.life)->rows : 0;
+    stats->chunks = ss->chunks;
+    stats->chunks_corrupt = ss->chunks_corrupt;
+    stats->chunks_truncated = ss->truncated;
+    if (im.life) {
+      const LrLifeStats *ls = lr_life_stats(im.life);
+      stats->unmatched_frees = ls->unmatched_frees;
+      stats->peak_heap = ls->peak_heap;
+      stats->peak_heap_seq = ls->peak_heap_seq;
+    }
+    stats->frames_named = im.named;
+    stats->agg_seconds = im.agg_seconds;
+    stats->peak_rss = im.peak_rss;
+    snprintf(stats->end_reason, sizeof stats->end_reason, "%s",
+             end_reason(lr_spool_header(sp), opts ? opts->killed_by : 0));
+  }
+  imp_free(&im);
+  if (im.db && sqlite3_close(im.db) != SQLITE_OK && rc == 0)
+    rc = lr_err_set(err, "%s: cannot close", tmp);
+  lr_spool_close(sp);
+  if (rc == 0) {
+    fd = open(tmp, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      fsync(fd);
+      close(fd);
+    }
+    rc = place(tmp, out_path, err);
+  }
+  if (rc != 0) unlink(tmp);
+  free(tmp);
+  return rc;
+}
+
+int lr_import_default_out(const char *spool_path, char *buf, size_t len) {
+  size_t n = strlen(spool_path), sl = strlen(LR_SPOOL_SUFFIX);
+  int w;
+  if (n > sl && !strcmp(spool_path + n - sl, LR_SPOOL_SUFFIX))
+    w = snprintf(buf, len, "%.*s", (int)(n - sl), spool_path);
+  else
+    w = snprintf(buf, len, "%s.db", spool_path);
+  return w < 0 || (size_t)w >= len ? -1 : 0;
+}

@@ -1,0 +1,669 @@
+/*
+** sitebytes.c: one trace reduced to per-phase, per-site live bytes at each
+** phase's peak moment (see sitebytes.h for the definitions). Two passes:
+** a merge of the allocation and free indexes finds every span's peak
+** without sorting the whole trace, then one grouped query per kept phase
+** reads what was live at its peak.
+*/
+#include "predict/sitebytes.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct Site {
+  char *key;
+  int64_t allocs, max_block;
+  int anon;
+  double life_sum; /* sum of free_seq - alloc_seq over freed blocks */
+  int64_t freed;
+} Site;
+
+typedef struct Phase {
+  char name[128];
+  int64_t peak, seq, file;
+  int64_t ns; /* time spent in the phase, all occurrences */
+  /* the kept occurrence: events in (lo, hi), how many heap/anon event
+  ** seqs it holds, and the 0-based ordinal of its peak (-1: the marker) */
+  int64_t lo, hi, nevents, ordinal;
+  int64_t *bytes, *blocks; /* per site, filled after sites are known */
+} Phase;
+
+struct LrSiteBytes {
+  char *path;
+  char program[256];
+  char end[64];
+  int clean;
+  int nparams;
+  char (*pname)[128];
+  int64_t *pint;
+  int *pisint;
+  char **ptext;
+  int64_t peak, rss_peak, rss_samples, span;
+  int nsites, capsites;
+  Site *sites;
+  int *site_hash; /* open addressing, capacity hcap, -1 empty */
+  int hcap;
+  int nphases;
+  Phase phases[LR_SITEBYTES_MAX_PHASES];
+  /* kept open for lr_sitebytes_moment() */
+  sqlite3 *db;
+  int *stack_site;
+  int64_t nstack;
+  int nullsite;
+};
+
+static int fail_db(LrErr *err, const char *path, sqlite3 *db, const char *what) {
+  return lr_err_set(err, "%s: %s: %s", path, what, db ? sqlite3_errmsg(db) : "cannot open");
+}
+
+void lr_sitebytes_free(LrSiteBytes *r) {
+  if (!r) return;
+  sqlite3_close(r->db);
+  free(r->stack_site);
+  for (int i = 0; i < r->nsites; i++) free(r->sites[i].key);
+  free(r->sites);
+  free(r->site_hash);
+  for (int i = 0; i < r->nparams; i++) free(r->ptext[i]);
+  free(r->pname);
+  free(r->pint);
+  free(r->pisint);
+  free(r->ptext);
+  for (int p = 0; p < r->nphases; p++) {
+    free(r->phases[p].bytes);
+    free(r->phases[p].blocks);
+  }
+  free(r->path);
+  free(r);
+}
+
+static uint32_t hash_str(const char *s) {
+  uint32_t h = 2166136261u;
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
+  return h;
+}
+
+/* Index of the site with this key, added if new; -1 when out of memory. */
+static int site_intern(LrSiteBytes *r, const char *key) {
+  if ((r->nsites + 1) * 2 > r->hcap) {
+    int ncap = r->hcap ? r->hcap * 2 : 256;
+    int *nh = malloc(sizeof(int) * (size_t)ncap);
+    if (!nh) return -1;
+    for (int i = 0; i < ncap; i++) nh[i] = -1;
+    for (int i = 0; i < r->nsites; i++) {
+      uint32_t h = hash_str(r->sites[i].key) & (uint32_t)(ncap - 1);
+      while (nh[h] >= 0) h = (h + 1) & (uint32_t)(ncap - 1);
+      nh[h] = i;
+    }
+    free(r->site_hash);
+    r->site_hash = nh;
+    r->hcap = ncap;
+  }
+  uint32_t h = hash_str(key) & (uint32_t)(r->hcap - 1);
+  while (r->site_hash[h] >= 0) {
+    if (!strcmp(r->sites[r->site_hash[h]].key, key)) return r->site_hash[h];
+    h = (h + 1) & (uint32_t)(r->hcap - 1);
+  }
+  if (r->nsites == r->capsites) {
+    int nc = r->capsites ? r->capsites * 2 : 64;
+    Site *ns = realloc(r->sites, sizeof *ns * (size_t)nc);
+    if (!ns) return -1;
+    r->sites = ns;
+    r->capsites = nc;
+  }
+  Site *s = &r->sites[r->nsites];
+  memset(s, 0, sizeof *s);
+  if (!(s->key = strdup(key))) return -1;
+  r->site_hash[h] = r->nsites;
+  return r->nsites++;
+}
+
+static const char *base_name(const char *p) {
+  const char *b = p ? strrchr(p, '/') : NULL;
+  return b ? b + 1 : p ? p : "";
+}
+
+/* Frames of the C runtime and the loader: skipped when a site key starts,
+** so strdup's or operator new's callers name the site. */
+static int runtime_module(const char *path) {
+  static const char *const pre[] = {"libc.so", "libc-", "libstdc++", "ld-linux", "libm.so",
+                                    "libgcc_s", "libpthread", "liblowram", "ld-musl", "libc++"};
+  const char *b = base_name(path);
+  for (size_t i = 0; i < sizeof pre / sizeof pre[0]; i++)
+    if (!strncmp(b, pre[i], strlen(pre[i]))) return 1;
+  return 0;
+}
+
+/* The first string of a JSON array such as ["/usr/bin/qrun","run"]. */
+static void argv0_of(const char *json, char *out, size_t len) {
+  out[0] = 0;
+  const char *q = json ? strchr(json, '"') : NULL;
+  if (!q) return;
+  size_t n = 0;
+  for (q++; *q && *q != '"' && n + 1 < len; q++) {
+    if (*q == '\\' && q[1]) q++;
+    out[n++] = *q;
+  }
+  out[n] = 0;
+  const char *b = base_name(out);
+  memmove(out, b, strlen(b) + 1);
+}
+
+static int load_meta(LrSiteBytes *r, sqlite3 *db, LrErr *err) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db, "SELECT key, value FROM meta", -1, &st, NULL) != SQLITE_OK)
+    return lr_err_set(err, "%s: not a lowram trace (no meta table)", r->path);
+  int is_trace = 0, complete = 0;
+  char reason[32] = "";
+  int64_t code = 0;
+  int have_code = 0;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    const char *k = (const char *)sqlite3_column_text(st, 0);
+    const char *v = (const char *)sqlite3_column_text(st, 1);
+    if (!k) continue;
+    if (!strcmp(k, "format") && v && !strcmp(v, "lowram-trace")) is_trace = 1;
+    else if (!strcmp(k, "complete")) complete = sqlite3_column_int(st, 1) == 1;
+    else if (!strcmp(k, "argv")) argv0_of(v, r->program, sizeof r->program);
+    else if (!strcmp(k, "end_reason") && v) snprintf(reason, sizeof reason, "%s", v);
+    else if (!strcmp(k, "end_code")) {
+      code = sqlite3_column_int64(st, 1);
+      have_code = 1;
+    }
+  }
+  sqlite3_finalize(st);
+  if (!is_trace) return lr_err_set(err, "%s: not a lowram trace (meta.format)", r->path);
+  if (!complete)
+    return lr_err_set(err, "%s: unfinished trace (its process died?); run `lowram recover` first",
+                      r->path);
+  if (!reason[0]) {
+    snprintf(r->end, sizeof r->end, "unknown end");
+    r->clean = 1;
+  } else {
+    snprintf(r->end, sizeof r->end, "%s %lld", reason, (long long)(have_code ? code : 0));
+    r->clean = (!strcmp(reason, "exit") || !strcmp(reason, "_exit")) && code == 0;
+  }
+  return 0;
+}
+
+static int load_params(LrSiteBytes *r, sqlite3 *db, LrErr *err) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db, "SELECT name, value_int, value_text FROM params ORDER BY seq", -1,
+                         &st, NULL) != SQLITE_OK)
+    return fail_db(err, r->path, db, "params");
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    const char *n = (const char *)sqlite3_column_text(st, 0);
+    if (!n) continue;
+    int i, fresh = 0;
+    for (i = 0; i < r->nparams; i++)
+      if (!strcmp(r->pname[i], n)) break;
+    if (i == r->nparams) {
+      fresh = 1;
+      if (r->nparams >= 256) continue; /* bounded: more is not a run's parameter set */
+      size_t c = (size_t)r->nparams + 1;
+      void *a = realloc(r->pname, c * sizeof *r->pname), *b, *d, *e;
+      if (a) r->pname = a;
+      b = realloc(r->pint, c * sizeof *r->pint);
+      if (b) r->pint = b;
+      d = realloc(r->pisint, c * sizeof *r->pisint);
+      if (d) r->pisint = d;
+      e = realloc(r->ptext, c * sizeof *r->ptext);
+      if (e) r->ptext = e;
+      if (!a || !b || !d || !e) {
+        sqlite3_finalize(st);
+        return lr_err_set(err, "%s: out of memory", r->path);
+      }
+      snprintf(r->pname[i], sizeof r->pname[i], "%s", n);
+      r->ptext[i] = NULL;
+      r->nparams++;
+    }
+    free(r->ptext[i]);
+    r->ptext[i] = NULL;
+    int isint = sqlite3_column_type(st, 1) == SQLITE_INTEGER;
+    int64_t v = sqlite3_column_int64(st, 1);
+    /* an integer set several times (batch in stream mode) keeps its
+    ** largest value: the one that sizes the peak */
+    if (!(!fresh && isint && r->pisint[i] && r->pint[i] > v)) r->pint[i] = v;
+    r->pisint[i] = isint;
+    const char *t = (const char *)sqlite3_column_text(st, 2);
+    if (!r->pisint[i] && t) r->ptext[i] = strdup(t);
+  }
+  sqlite3_finalize(st);
+  return 0;
+}
+
+/* Maps every stack id used by a heap/anon allocation to a site index. */
+static int load_sites(LrSiteBytes *r, sqlite3 *db, int **stack_site, int64_t *nstack,
+                      LrErr *err) {
+  sqlite3_stmt *st;
+  int64_t maxid = 0;
+  if (sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(id), 0) FROM stacks", -1, &st, NULL) !=
+      SQLITE_OK)
+    return fail_db(err, r->path, db, "stacks");
+  if (sqlite3_step(st) == SQLITE_ROW) maxid = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  if (maxid < 0 || maxid > 50000000)
+    return lr_err_set(err, "%s: stack ids up to %lld (corrupt?)", r->path, (long long)maxid);
+  *nstack = maxid + 1;
+  int *map = malloc(sizeof(int) * (size_t)(maxid + 1));
+  if (!map) return lr_err_set(err, "%s: out of memory", r->path);
+  for (int64_t i = 0; i <= maxid; i++) map[i] = -1;
+  *stack_site = map;
+  if (sqlite3_prepare_v2(db,
+                         "SELECT e.stack_id, f.function, m.path, f.rel_pc FROM stack_entries e "
+                         "JOIN frames f ON f.id = e.frame_id LEFT JOIN modules m "
+                         "ON m.id = f.module_id ORDER BY e.stack_id, e.depth",
+                         -1, &st, NULL) != SQLITE_OK)
+    return fail_db(err, r->path, db, "stack_entries");
+  int64_t cur = -1;
+  char names[16][160];
+  int nf = 0, start = -1, rc = 0;
+  for (int more = 1; more;) {
+    int row = sqlite3_step(st) == SQLITE_ROW;
+    int64_t id = row ? sqlite3_column_int64(st, 0) : -2;
+    if (id != cur && cur >= 0 && cur <= maxid) {
+      char key[1024];
+      size_t used = 0;
+      int s0 = start >= 0 ? start : 0;
+      key[0] = 0;
+      for (int k = s0; k < nf && k < s0 + LR_SITEBYTES_KEY_FRAMES; k++) {
+        int w = snprintf(key + used, sizeof key - used, "%s%s", used ? ";" : "", names[k]);
+        if (w > 0 && (size_t)w < sizeof key - used) used += (size_t)w;
+      }
+      int s = site_intern(r, used ? key : "(no frames)");
+      if (s < 0) {
+        rc = lr_err_set(err, "%s: out of memory", r->path);
+        break;
+      }
+      map[cur] = s;
+    }
+    if (!row) break;
+    if (id != cur) {
+      cur = id;
+      nf = 0;
+      start = -1;
+    }
+    if (nf >= 16) continue;
+    const char *fn = (const char *)sqlite3_column_text(st, 1);
+    const char *mod = (const char *)sqlite3_column_text(st, 2);
+    if (fn && *fn) snprintf(names[nf], sizeof names[nf], "%s", fn);
+    else snprintf(names[nf], sizeof names[nf], "%s+0x%llx", mod ? base_name(mod) : "?",
+                  (unsigned long long)sqlite3_column_int64(st, 3));
+    if (start < 0 && !runtime_module(mod)) start = nf;
+    nf++;
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
+static int phase_index(LrSiteBytes *r, const char *marker, LrErr *err) {
+  char name[128];
+  snprintf(name, sizeof name, "%s", marker);
+  size_t n = strlen(name);
+  size_t k = n;
+  while (k > 0 && name[k - 1] >= '0' && name[k - 1] <= '9') k--;
+  if (k < n && k > 0) snprintf(name + k, sizeof name - k, "N");
+  for (int p = 0; p < r->nphases; p++)
+    if (!strcmp(r->phases[p].name, name)) return p;
+  if (r->nphases >= LR_SITEBYTES_MAX_PHASES)
+    return lr_err_set(err, "%s: more than %d distinct phases (markers)", r->path,
+                      LR_SITEBYTES_MAX_PHASES);
+  Phase *ph = &r->phases[r->nphases];
+  memset(ph, 0, sizeof *ph);
+  snprintf(ph->name, sizeof ph->name, "%s", name);
+  ph->peak = -1;
+  return r->nphases++;
+}
+
+/* Walks heap + anon live bytes in seq order and keeps, per phase, the
+** highest span peak and its first seq. */
+static int scan_peaks(LrSiteBytes *r, sqlite3 *db, LrErr *err) {
+  sqlite3_stmt *mk, *al, *fr;
+  if (sqlite3_prepare_v2(db, "SELECT seq, name, ns FROM markers ORDER BY seq, id", -1, &mk, NULL))
+    return fail_db(err, r->path, db, "markers");
+  if (sqlite3_prepare_v2(db, "SELECT alloc_seq, size FROM allocations WHERE region IN "
+                             "('heap','anon') ORDER BY alloc_seq", -1, &al, NULL)) {
+    sqlite3_finalize(mk);
+    return fail_db(err, r->path, db, "allocations");
+  }
+  if (sqlite3_prepare_v2(db, "SELECT free_seq, size FROM allocations WHERE free_seq IS NOT "
+                             "NULL AND region IN ('heap','anon') ORDER BY free_seq", -1, &fr,
+                         NULL)) {
+    sqlite3_finalize(mk);
+    sqlite3_finalize(al);
+    return fail_db(err, r->path, db, "allocations");
+  }
+  int rc = 0;
+  int cur = phase_index(r, "(start)", err);
+  r->phases[cur].lo = -1;
+  int64_t span_max = -1, span_seq = 0, open_live = 0, open_seq = -1, open_ns = 0;
+  int64_t span_events = 0, span_ord = -1;
+  int64_t end_ns = 0;
+  sqlite3_stmt *en;
+  if (sqlite3_prepare_v2(db, "SELECT MAX((SELECT MAX(alloc_ns) FROM allocations), (SELECT "
+                             "MAX(free_ns) FROM allocations), (SELECT MAX(ns) FROM markers))",
+                         -1, &en, NULL) == SQLITE_OK) {
+    if (sqlite3_step(en) == SQLITE_ROW) end_ns = sqlite3_column_int64(en, 0);
+    sqlite3_finalize(en);
+  }
+  int mk_row = sqlite3_step(mk) == SQLITE_ROW, al_row = sqlite3_step(al) == SQLITE_ROW;
+  int fr_row = sqlite3_step(fr) == SQLITE_ROW;
+  int64_t live = 0;
+  for (;;) {
+    int64_t a = al_row ? sqlite3_column_int64(al, 0) : INT64_MAX;
+    int64_t f = fr_row ? sqlite3_column_int64(fr, 0) : INT64_MAX;
+    int64_t m = mk_row ? sqlite3_column_int64(mk, 0) : INT64_MAX;
+    int64_t next = a < f ? a : f;
+    /* a marker opens a new span before the events at or after its seq */
+    if (m <= next || (m == INT64_MAX && next == INT64_MAX)) {
+      if (span_max < 0) { /* no event in the span: what the marker saw */
+        span_max = open_live;
+        span_seq = open_seq;
+        span_ord = -1;
+      }
+      if (span_max > r->phases[cur].peak) {
+        Phase *ph = &r->phases[cur];
+        ph->peak = span_max;
+        ph->seq = span_seq;
+        ph->lo = open_seq;
+        ph->hi = m;
+        ph->nevents = span_events;
+        ph->ordinal = span_ord;
+      }
+      r->phases[cur].ns += (m == INT64_MAX ? end_ns : sqlite3_column_int64(mk, 2)) - open_ns;
+      if (m == INT64_MAX) break;
+      const char *name = (const char *)sqlite3_column_text(mk, 1);
+      if ((cur = phase_index(r, name ? name : "?", err)) < 0) {
+        rc = -1;
+        break;
+      }
+      /* only the span's own events compete for its peak: the state at the
+      ** marker is the previous span's last one, and counting it here would
+      ** let leftovers of the previous phase set this phase's moment */
+      span_max = -1;
+      span_events = 0;
+      span_ord = -1;
+      open_live = live;
+      open_seq = span_seq = m;
+      open_ns = sqlite3_column_int64(mk, 2);
+      mk_row = sqlite3_step(mk) == SQLITE_ROW;
+      continue;
+    }
+    while (al_row && sqlite3_column_int64(al, 0) == next) {
+      live += sqlite3_column_int64(al, 1);
+      al_row = sqlite3_step(al) == SQLITE_ROW;
+    }
+    while (fr_row && sqlite3_column_int64(fr, 0) == next) {
+      live -= sqlite3_column_int64(fr, 1);
+      fr_row = sqlite3_step(fr) == SQLITE_ROW;
+    }
+    if (live > span_max) {
+      span_max = live;
+      span_seq = next;
+      span_ord = span_events;
+    }
+    span_events++;
+  }
+  sqlite3_finalize(mk);
+  sqlite3_finalize(al);
+  sqlite3_finalize(fr);
+  if (rc) return rc;
+  /* drop phases that saw no span (cannot happen) and keep order */
+  r->peak = 0;
+  for (int p = 0; p < r->nphases; p++) {
+    if (r->phases[p].peak < 0) r->phases[p].peak = 0;
+    if (r->phases[p].peak > r->peak) r->peak = r->phases[p].peak;
+  }
+  return 0;
+}
+
+/* Site bytes and blocks live at seq (heap + anon), file-mapped bytes apart. */
+static int bytes_at(LrSiteBytes *r, int64_t seq, int64_t *bytes, int64_t *blocks, int64_t *file,
+                    LrErr *err) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(r->db,
+                         "SELECT stack_id, region, SUM(size), COUNT(*) FROM allocations "
+                         "WHERE alloc_seq <= ?1 AND (free_seq IS NULL OR free_seq > ?1) "
+                         "GROUP BY stack_id, region",
+                         -1, &st, NULL))
+    return fail_db(err, r->path, r->db, "allocations");
+  sqlite3_bind_int64(st, 1, seq);
+  *file = 0;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    const char *region = (const char *)sqlite3_column_text(st, 1);
+    int64_t b = sqlite3_column_int64(st, 2);
+    if (region && !strcmp(region, "file")) {
+      *file += b;
+      continue;
+    }
+    int s = r->nullsite;
+    if (sqlite3_column_type(st, 0) != SQLITE_NULL) {
+      int64_t id = sqlite3_column_int64(st, 0);
+      s = id >= 0 && id < r->nstack && r->stack_site[id] >= 0 ? r->stack_site[id] : r->nullsite;
+    }
+    bytes[s] += b;
+    if (blocks) blocks[s] += sqlite3_column_int64(st, 3);
+  }
+  sqlite3_finalize(st);
+  return 0;
+}
+
+static int read_moments(LrSiteBytes *r, LrErr *err) {
+  for (int p = 0; p < r->nphases; p++) {
+    Phase *ph = &r->phases[p];
+    ph->bytes = calloc((size_t)r->nsites + 1, sizeof *ph->bytes);
+    ph->blocks = calloc((size_t)r->nsites + 1, sizeof *ph->blocks);
+    if (!ph->bytes || !ph->blocks) return lr_err_set(err, "%s: out of memory", r->path);
+    if (bytes_at(r, ph->seq, ph->bytes, ph->blocks, &ph->file, err)) return -1;
+  }
+  return 0;
+}
+
+int64_t lr_sitebytes_phase_events(const LrSiteBytes *r, int p) { return r->phases[p].nevents; }
+int64_t lr_sitebytes_phase_ordinal(const LrSiteBytes *r, int p) { return r->phases[p].ordinal; }
+
+void lr_sitebytes_release(LrSiteBytes *r) {
+  sqlite3_close(r->db);
+  r->db = NULL;
+}
+
+int lr_sitebytes_moment(LrSiteBytes *r, int p, int64_t ordinal, int64_t *bytes, int64_t *file,
+                        LrErr *err) {
+  const Phase *ph = &r->phases[p];
+  if (!r->db && sqlite3_open_v2(r->path, &r->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+    lr_err_set(err, "%s: cannot open again: %s", r->path, r->db ? sqlite3_errmsg(r->db) : "?");
+    lr_sitebytes_release(r);
+    return -1;
+  }
+  if (ordinal < 0 || ordinal >= ph->nevents)
+    return lr_err_set(err, "%s: phase %s has no event %lld", r->path, ph->name, (long long)ordinal);
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(r->db,
+                         "SELECT seq FROM (SELECT alloc_seq AS seq FROM allocations WHERE region "
+                         "IN ('heap','anon') AND alloc_seq > ?1 AND alloc_seq < ?2 UNION "
+                         "SELECT free_seq FROM allocations WHERE region IN ('heap','anon') AND "
+                         "free_seq > ?1 AND free_seq < ?2) ORDER BY seq LIMIT 1 OFFSET ?3",
+                         -1, &st, NULL))
+    return fail_db(err, r->path, r->db, "allocations");
+  sqlite3_bind_int64(st, 1, ph->lo);
+  sqlite3_bind_int64(st, 2, ph->hi);
+  sqlite3_bind_int64(st, 3, ordinal);
+  int64_t seq = -1;
+  if (sqlite3_step(st) == SQLITE_ROW) seq = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  if (seq < 0) return lr_err_set(err, "%s: phase %s: event %lld not found", r->path, ph->name,
+                                 (long long)ordinal);
+  memset(bytes, 0, sizeof *bytes * (size_t)r->nsites);
+  return bytes_at(r, seq, bytes, NULL, file, err);
+}
+
+static int site_stats(LrSiteBytes *r, sqlite3 *db, const int *stack_site, int64_t nstack,
+                      int nullsite, LrErr *err) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db,
+                         "SELECT stack_id, COUNT(*), MAX(size), MAX(region = 'anon'), "
+                         "SUM(free_seq - alloc_seq), COUNT(free_seq) FROM "
+                         "allocations WHERE region IN ('heap','anon') GROUP BY stack_id",
+                         -1, &st, NULL))
+    return fail_db(err, r->path, db, "allocations");
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    int s = nullsite;
+    if (sqlite3_column_type(st, 0) != SQLITE_NULL) {
+      int64_t id = sqlite3_column_int64(st, 0);
+      s = id >= 0 && id < nstack && stack_site[id] >= 0 ? stack_site[id] : nullsite;
+    }
+    r->sites[s].allocs += sqlite3_column_int64(st, 1);
+    if (sqlite3_column_int64(st, 2) > r->sites[s].max_block)
+      r->sites[s].max_block = sqlite3_column_int64(st, 2);
+    r->sites[s].anon |= sqlite3_column_int(st, 3);
+    r->sites[s].life_sum += sqlite3_column_double(st, 4);
+    r->sites[s].freed += sqlite3_column_int64(st, 5);
+  }
+  sqlite3_finalize(st);
+  if (sqlite3_prepare_v2(db, "SELECT MAX(alloc_seq), MAX(free_seq) FROM allocations", -1, &st,
+                         NULL) == SQLITE_OK) {
+    if (sqlite3_step(st) == SQLITE_ROW) {
+      int64_t a = sqlite3_column_int64(st, 0), f = sqlite3_column_int64(st, 1);
+      r->span = a > f ? a : f;
+    }
+    sqlite3_finalize(st);
+  }
+  r->rss_peak = -1;
+  if (sqlite3_prepare_v2(db, "SELECT MAX(rss), COUNT(*) FROM rss_samples", -1, &st, NULL) ==
+      SQLITE_OK) {
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+      r->rss_peak = sqlite3_column_int64(st, 0);
+      r->rss_samples = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+  }
+  return 0;
+}
+
+LrSiteBytes *lr_sitebytes_read(const char *path, LrErr *err) {
+  LrSiteBytes *r = calloc(1, sizeof *r);
+  sqlite3 *db = NULL;
+  int *stack_site = NULL;
+  int64_t nstack = 0;
+  if (!r || !(r->path = strdup(path))) {
+    free(r);
+    lr_err_set(err, "%s: out of memory", path);
+    return NULL;
+  }
+  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+    lr_err_set(err, "%s: cannot open: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
+    goto fail;
+  }
+  sqlite3_stmt *st;
+  int version = -1;
+  if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK) {
+    lr_err_set(err, "%s: not a SQLite database: %s", path, sqlite3_errmsg(db));
+    goto fail;
+  }
+  int step = sqlite3_step(st);
+  if (step == SQLITE_ROW) version = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  if (step != SQLITE_ROW) {
+    lr_err_set(err, "%s: not a lowram trace (not a SQLite database: %s)", path, sqlite3_errmsg(db));
+    goto fail;
+  }
+  if (version != 1) {
+    lr_err_set(err, "%s: trace schema version %d, this lowram reads version 1", path, version);
+    goto fail;
+  }
+  /* No call that succeeded returns more than an address space holds (2^57
+  ** bytes on every supported CPU), so sizes beyond that mean a damaged trace;
+  ** refusing it keeps the fit's integer sums far from overflow. */
+  if (sqlite3_prepare_v2(db, "SELECT max(size), total(size) FROM allocations", -1, &st, NULL) !=
+      SQLITE_OK) {
+    fail_db(err, path, db, "allocations");
+    goto fail;
+  }
+  if (sqlite3_step(st) == SQLITE_ROW &&
+      (sqlite3_column_int64(st, 0) > (INT64_C(1) << 57) || sqlite3_column_int64(st, 0) < 0 ||
+       sqlite3_column_double(st, 1) > 0x1p62)) {
+    lr_err_set(err, "%s: allocations of %lld bytes and %.3g in all: more than any address space, "
+               "the trace is damaged", path, (long long)sqlite3_column_int64(st, 0),
+               sqlite3_column_double(st, 1));
+    sqlite3_finalize(st);
+    goto fail;
+  }
+  sqlite3_finalize(st);
+  if (load_meta(r, db, err) || load_params(r, db, err) ||
+      load_sites(r, db, &stack_site, &nstack, err))
+    goto fail;
+  int nullsite = site_intern(r, "(no stack)");
+  if (nullsite < 0) {
+    lr_err_set(err, "%s: out of memory", path);
+    goto fail;
+  }
+  r->db = db;
+  r->stack_site = stack_site;
+  r->nstack = nstack;
+  r->nullsite = nullsite;
+  db = NULL;
+  stack_site = NULL;
+  if (scan_peaks(r, r->db, err) || read_moments(r, err) ||
+      site_stats(r, r->db, r->stack_site, r->nstack, nullsite, err))
+    goto fail;
+  /* a sweep holds many runs at once: no file stays open between uses */
+  lr_sitebytes_release(r);
+  return r;
+fail:
+  free(stack_site);
+  sqlite3_close(db);
+  lr_sitebytes_free(r);
+  return NULL;
+}
+
+const char *lr_sitebytes_path(const LrSiteBytes *r) { return r->path; }
+const char *lr_sitebytes_program(const LrSiteBytes *r) { return r->program; }
+int lr_sitebytes_clean_exit(const LrSiteBytes *r) { return r->clean; }
+const char *lr_sitebytes_end(const LrSiteBytes *r) { return r->end; }
+int lr_sitebytes_nparams(const LrSiteBytes *r) { return r->nparams; }
+const char *lr_sitebytes_param_name(const LrSiteBytes *r, int i) { return r->pname[i]; }
+
+int lr_sitebytes_param_int(const LrSiteBytes *r, const char *name, int64_t *out) {
+  for (int i = 0; i < r->nparams; i++)
+    if (!strcmp(r->pname[i], name) && r->pisint[i]) {
+      *out = r->pint[i];
+      return 0;
+    }
+  return -1;
+}
+
+const char *lr_sitebytes_param_text(const LrSiteBytes *r, const char *name) {
+  for (int i = 0; i < r->nparams; i++)
+    if (!strcmp(r->pname[i], name)) return r->ptext[i];
+  return NULL;
+}
+
+int64_t lr_sitebytes_peak(const LrSiteBytes *r) { return r->peak; }
+int64_t lr_sitebytes_rss_peak(const LrSiteBytes *r) { return r->rss_peak; }
+int64_t lr_sitebytes_rss_samples(const LrSiteBytes *r) { return r->rss_samples; }
+int64_t lr_sitebytes_span(const LrSiteBytes *r) { return r->span; }
+double lr_sitebytes_site_mean_life(const LrSiteBytes *r, int s) {
+  /* blocks never freed live to the end: count them as the whole run */
+  const Site *x = &r->sites[s];
+  if (x->allocs <= 0) return 0;
+  return (x->life_sum + (double)(x->allocs - x->freed) * (double)r->span) / (double)x->allocs;
+}
+int lr_sitebytes_nsites(const LrSiteBytes *r) { return r->nsites; }
+const char *lr_sitebytes_site_key(const LrSiteBytes *r, int s) { return r->sites[s].key; }
+int64_t lr_sitebytes_site_allocs(const LrSiteBytes *r, int s) { return r->sites[s].allocs; }
+int64_t lr_sitebytes_site_max_block(const LrSiteBytes *r, int s) {
+  return r->sites[s].max_block;
+}
+int lr_sitebytes_site_is_anon(const LrSiteBytes *r, int s) { return r->sites[s].anon; }
+int lr_sitebytes_nphases(const LrSiteBytes *r) { return r->nphases; }
+const char *lr_sitebytes_phase_name(const LrSiteBytes *r, int p) { return r->phases[p].name; }
+int64_t lr_sitebytes_phase_peak(const LrSiteBytes *r, int p) { return r->phases[p].peak; }
+int64_t lr_sitebytes_phase_file(const LrSiteBytes *r, int p) { return r->phases[p].file; }
+int64_t lr_sitebytes_phase_seq(const LrSiteBytes *r, int p) { return r->phases[p].seq; }
+int64_t lr_sitebytes_phase_ns(const LrSiteBytes *r, int p) { return r->phases[p].ns; }
+int64_t lr_sitebytes_bytes(const LrSiteBytes *r, int p, int s) {
+  return r->phases[p].bytes ? r->phases[p].bytes[s] : 0;
+}
+int64_t lr_sitebytes_blocks(const LrSiteBytes *r, int p, int s) {
+  return r->phases[p].blocks ? r->phases[p].blocks[s] : 0;
+}

@@ -1,0 +1,732 @@
+/*
+** agg.c: the aggregate tables of a trace (see agg.h for what each holds).
+**
+** Everything comes from one pass over `allocations` in alloc_seq order.
+** Frees are not read with a second cursor (that would be random row reads
+** by free_seq): each block that will be freed goes into a min-heap keyed by
+** free_seq, so the heap holds only the blocks live at that moment, and
+** popping it interleaves the frees with the allocations in seq order.
+**
+** Invariants of the pass:
+**  1. Events are applied in groups of equal seq; after a group, `live` is
+**     exactly the live bytes at that seq (alloc_seq <= S < free_seq).
+**  2. The pending heap holds every block with alloc_seq <= current seq and a
+**     free_seq greater than it, and nothing else.
+**  3. A marker with seq m opens its phase before the first group with seq > m
+**     is applied, so the phase's start value is the live bytes at m.
+*/
+#include "query/agg.h"
+#include "query/agglive.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { R_HEAP, R_ANON, R_FILE };
+
+/* Byte sums wrap modulo 2^64 instead of overflowing: a damaged or hostile
+** spool can claim sizes near 2^63, and signed overflow would be undefined
+** behaviour. Real traces never come near the limit, so their sums are exact;
+** a wrapped sum comes back to the exact value once the blocks are freed. */
+static inline int64_t wadd(int64_t a, int64_t b) {
+  return (int64_t)((uint64_t)a + (uint64_t)b);
+}
+static inline int64_t wsub(int64_t a, int64_t b) {
+  return (int64_t)((uint64_t)a - (uint64_t)b);
+}
+
+typedef struct Pending {
+  int64_t free_seq, free_ns, size;
+  int region;
+} Pending;
+
+typedef struct StackStat {
+  int64_t id; /* INT64_MIN: empty slot */
+  int64_t calls, bytes, max_size, temp_calls, temp_bytes, leak_calls, leak_bytes;
+} StackStat;
+
+typedef struct ThreadLast {
+  int64_t tid; /* INT64_MIN: empty slot */
+  int has;
+  int64_t stack_id, size, free_seq; /* free_seq -1: never freed */
+} ThreadLast;
+
+typedef struct Bucket {
+  int used;
+  int64_t start_seq, end_seq, max_live, max_seq, max_ns, heap, anon, file;
+} Bucket;
+
+typedef struct Phase {
+  char *name;
+  int64_t marker_id, nth, start_seq, start_ns, end_seq, end_ns;
+  int64_t start_live, end_live, peak_live, peak_seq, peak_ns;
+} Phase;
+
+typedef struct Big {
+  int64_t size, id;
+} Big;
+
+typedef struct Pass {
+  sqlite3 *db;
+  const char *path;
+  const char *schema;
+  LrErr *err;
+  Pending *pend;
+  size_t npend, cappend;
+  StackStat *stk;
+  size_t nstk, capstk;
+  ThreadLast *thr;
+  size_t nthr, capthr;
+  Bucket buckets[LR_AGG_BUCKETS];
+  int64_t bucket_ns0, bucket_w;
+  Phase *ph;
+  size_t nph, capph;
+  Big big[LR_AGG_LARGEST];
+  size_t nbig;
+  int64_t live[3];
+  int64_t peak, peak_seq, peak_ns, peak_heap, peak_anon, peak_file;
+  int64_t heap_peak, heap_peak_seq, file_peak, file_peak_seq;
+  int64_t first_seq, last_seq, last_ns, groups, nalloc, nfree;
+  sqlite3_stmt *ins_ckpt, *ins_map;
+  LrAggLive *live_w; /* agg_live rows, reordered by level (agglive.h) */
+} Pass;
+
+static int dberr(Pass *p, const char *what) {
+  return lr_err_set(p->err, "%s: building aggregates (%s): %s", p->path, what,
+                    sqlite3_errmsg(p->db));
+}
+
+static int oom(Pass *p) {
+  return lr_err_set(p->err, "%s: building aggregates: out of memory", p->path);
+}
+
+static int grow(void **v, size_t *cap, size_t need, size_t elem) {
+  if (need <= *cap) return 0;
+  size_t n = *cap ? *cap * 2 : 64;
+  while (n < need) n *= 2;
+  void *nv = realloc(*v, n * elem);
+  if (!nv) return -1;
+  *v = nv;
+  *cap = n;
+  return 0;
+}
+
+/* ---- pending frees: binary min-heap on free_seq ---- */
+
+static int pend_push(Pass *p, Pending e) {
+  if (grow((void **)&p->pend, &p->cappend, p->npend + 1, sizeof e)) return -1;
+  size_t i = p->npend++;
+  while (i > 0) {
+    size_t up = (i - 1) / 2;
+    if (p->pend[up].free_seq <= e.free_seq) break;
+    p->pend[i] = p->pend[up];
+    i = up;
+  }
+  p->pend[i] = e;
+  return 0;
+}
+
+static Pending pend_pop(Pass *p) {
+  Pending top = p->pend[0], last = p->pend[--p->npend];
+  size_t i = 0, n = p->npend;
+  for (;;) {
+    size_t c = 2 * i + 1;
+    if (c >= n) break;
+    if (c + 1 < n && p->pend[c + 1].free_seq < p->pend[c].free_seq) c++;
+    if (p->pend[c].free_seq >= last.free_seq) break;
+    p->pend[i] = p->pend[c];
+    i = c;
+  }
+  if (n) p->pend[i] = last;
+  return top;
+}
+
+/* ---- open-addressing maps keyed by int64 ---- */
+
+static uint64_t mix(int64_t k) {
+  uint64_t x = (uint64_t)k * 0x9E3779B97F4A7C15ull;
+  return x ^ (x >> 29);
+}
+
+/* The key of record i in a table of `elem`-byte records keyed by their
+** first member (StackStat, ThreadLast). */
+static int64_t *key_at(void *tab, size_t i, size_t elem) {
+  return (int64_t *)((char *)tab + i * elem);
+}
+_Static_assert(offsetof(StackStat, id) == 0 && offsetof(ThreadLast, tid) == 0,
+               "map_slot needs the int64 key first");
+
+/* The record for `key` in an open-addressing table of *cap records of
+** `elem` bytes keyed by their first member (INT64_MIN: empty slot); a new
+** record is zeroed but for its key. The table doubles (from cap0, a power
+** of two) before it passes half full. NULL if out of memory. */
+static void *map_slot(void **tab, size_t *n, size_t *cap, size_t elem, size_t cap0,
+                      int64_t key) {
+  if ((*n + 1) * 2 > *cap) {
+    size_t ncap = *cap ? *cap * 2 : cap0;
+    void *nv = malloc(ncap * elem);
+    if (!nv) return NULL;
+    for (size_t i = 0; i < ncap; i++) *key_at(nv, i, elem) = INT64_MIN;
+    for (size_t i = 0; i < *cap; i++) {
+      int64_t k = *key_at(*tab, i, elem);
+      if (k == INT64_MIN) continue;
+      size_t j = mix(k) & (ncap - 1);
+      while (*key_at(nv, j, elem) != INT64_MIN) j = (j + 1) & (ncap - 1);
+      memcpy(key_at(nv, j, elem), key_at(*tab, i, elem), elem);
+    }
+    free(*tab);
+    *tab = nv;
+    *cap = ncap;
+  }
+  size_t j = mix(key) & (*cap - 1);
+  while (*key_at(*tab, j, elem) != INT64_MIN && *key_at(*tab, j, elem) != key)
+    j = (j + 1) & (*cap - 1);
+  int64_t *rec = key_at(*tab, j, elem);
+  if (*rec == INT64_MIN) {
+    memset(rec, 0, elem);
+    *rec = key;
+    (*n)++;
+  }
+  return rec;
+}
+
+static StackStat *stack_stat(Pass *p, int64_t id) {
+  return map_slot((void **)&p->stk, &p->nstk, &p->capstk, sizeof *p->stk, 1024, id);
+}
+
+static ThreadLast *thread_last(Pass *p, int64_t tid) {
+  return map_slot((void **)&p->thr, &p->nthr, &p->capthr, sizeof *p->thr, 64, tid);
+}
+
+/* Counts the thread's previous block as temporary if it was freed before
+** this allocation (the rule in agg.h). */
+static int note_temporary(Pass *p, const ThreadLast *t, int64_t next_seq) {
+  if (!t->has || t->free_seq < 0 || t->free_seq >= next_seq) return 0;
+  StackStat *s = stack_stat(p, t->stack_id);
+  if (!s) return -1;
+  s->temp_calls++;
+  s->temp_bytes = wadd(s->temp_bytes, t->size);
+  return 0;
+}
+
+/* ---- largest allocations: min-heap of LR_AGG_LARGEST on size ---- */
+
+static int big_less(Big a, Big b) {
+  return a.size < b.size || (a.size == b.size && a.id > b.id);
+}
+
+static void big_offer(Pass *p, Big b) {
+  size_t i;
+  if (p->nbig < LR_AGG_LARGEST) {
+    i = p->nbig++;
+    while (i > 0 && big_less(b, p->big[(i - 1) / 2])) {
+      p->big[i] = p->big[(i - 1) / 2];
+      i = (i - 1) / 2;
+    }
+    p->big[i] = b;
+    return;
+  }
+  if (!big_less(p->big[0], b)) return;
+  i = 0;
+  for (;;) {
+    size_t c = 2 * i + 1;
+    if (c >= p->nbig) break;
+    if (c + 1 < p->nbig && big_less(p->big[c + 1], p->big[c])) c++;
+    if (!big_less(p->big[c], b)) break;
+    p->big[i] = p->big[c];
+    i = c;
+  }
+  p->big[i] = b;
+}
+
+/* ---- timeline buckets: fixed count, width doubles when time runs out ---- */
+
+static void bucket_note(Pass *p, int64_t seq, int64_t ns) {
+  if (p->bucket_w == 0) {
+    p->bucket_ns0 = ns;
+    p->bucket_w = 1000;
+  }
+  int64_t off = ns < p->bucket_ns0 ? 0 : ns - p->bucket_ns0;
+  while (off / p->bucket_w >= LR_AGG_BUCKETS) {
+    for (size_t i = 0; i < LR_AGG_BUCKETS / 2; i++) {
+      Bucket a = p->buckets[2 * i], b = p->buckets[2 * i + 1];
+      Bucket m = b.used ? b : a;
+      if (a.used && b.used) {
+        m.start_seq = a.start_seq;
+        if (a.max_live >= b.max_live) {
+          m.max_live = a.max_live;
+          m.max_seq = a.max_seq;
+          m.max_ns = a.max_ns;
+        }
+      }
+      p->buckets[i] = m;
+    }
+    memset(&p->buckets[LR_AGG_BUCKETS / 2], 0, sizeof(Bucket) * (LR_AGG_BUCKETS / 2));
+    p->bucket_w *= 2;
+  }
+  Bucket *b = &p->buckets[off / p->bucket_w];
+  int64_t total = wadd(p->live[R_HEAP], p->live[R_ANON]);
+  if (!b->used) {
+    b->used = 1;
+    b->start_seq = seq;
+    b->max_live = INT64_MIN;
+  }
+  if (total > b->max_live) {
+    b->max_live = total;
+    b->max_seq = seq;
+    b->max_ns = ns;
+  }
+  b->end_seq = seq;
+  b->heap = p->live[R_HEAP];
+  b->anon = p->live[R_ANON];
+  b->file = p->live[R_FILE];
+}
+
+/* ---- phases ---- */
+
+static int load_markers(Pass *p) {
+  sqlite3_stmt *st;
+  /* phase 0: the events before the first marker, opened by the first group */
+  if (grow((void **)&p->ph, &p->capph, 1, sizeof(Phase))) return oom(p);
+  memset(&p->ph[0], 0, sizeof(Phase));
+  p->ph[0].marker_id = -1;
+  p->ph[0].nth = 1;
+  p->ph[0].start_seq = -1;
+  if (!(p->ph[0].name = strdup("(start)"))) return oom(p);
+  p->nph = 1;
+  if (sqlite3_prepare_v2(p->db,
+                         "SELECT id, seq, ns, name, row_number() OVER "
+                         "(PARTITION BY name ORDER BY seq, id) FROM markers ORDER BY seq, id",
+                         -1, &st, NULL) != SQLITE_OK)
+    return dberr(p, "markers");
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (grow((void **)&p->ph, &p->capph, p->nph + 2, sizeof(Phase))) {
+      sqlite3_finalize(st);
+      return oom(p);
+    }
+    Phase *ph = &p->ph[p->nph];
+    memset(ph, 0, sizeof *ph);
+    ph->marker_id = sqlite3_column_int64(st, 0);
+    ph->start_seq = sqlite3_column_int64(st, 1);
+    ph->start_ns = sqlite3_column_int64(st, 2);
+    const char *name = (const char *)sqlite3_column_text(st, 3);
+    ph->name = strdup(name ? name : "");
+    ph->nth = sqlite3_column_int64(st, 4);
+    if (!ph->name) {
+      sqlite3_finalize(st);
+      return oom(p);
+    }
+    p->nph++;
+  }
+  sqlite3_finalize(st);
+  return rc == SQLITE_DONE ? 0 : dberr(p, "markers");
+}
+
+/* Phase k is [marker k, marker k+1); opened when the pass reaches it. */
+static void phase_open(Pass *p, Phase *ph) {
+  int64_t total = wadd(p->live[R_HEAP], p->live[R_ANON]);
+  ph->start_live = ph->peak_live = ph->end_live = total;
+  ph->peak_seq = ph->start_seq;
+  ph->peak_ns = ph->start_ns;
+  ph->end_seq = ph->start_seq;
+  ph->end_ns = ph->start_ns;
+}
+
+/* ---- the pass ---- */
+
+int lr_agg_level(int64_t alloc_seq, int64_t free_seq) {
+  if (free_seq < 0) return LR_AGG_LEVELS - 1;
+  int64_t d = free_seq - alloc_seq, span = 16;
+  for (int l = 0; l < LR_AGG_LEVELS - 1; l++, span *= 16)
+    if (d < span) return l;
+  return LR_AGG_LEVELS - 1;
+}
+
+static int region_code(const unsigned char *r) {
+  if (!r) return R_HEAP;
+  if (!strcmp((const char *)r, "file")) return R_FILE;
+  if (!strcmp((const char *)r, "anon")) return R_ANON;
+  return R_HEAP;
+}
+
+static int end_group(Pass *p, int64_t seq, int64_t ns, size_t *open_phase) {
+  int64_t total = wadd(p->live[R_HEAP], p->live[R_ANON]);
+  if (p->groups == 0) p->first_seq = seq;
+  p->groups++;
+  p->last_seq = seq;
+  if (ns > p->last_ns) p->last_ns = ns;
+  ns = p->last_ns; /* threads' clocks can disagree slightly; keep time monotonic */
+  if (total > p->peak || p->groups == 1) {
+    p->peak = total;
+    p->peak_seq = seq;
+    p->peak_ns = ns;
+    p->peak_heap = p->live[R_HEAP];
+    p->peak_anon = p->live[R_ANON];
+    p->peak_file = p->live[R_FILE];
+  }
+  if (p->live[R_HEAP] > p->heap_peak) {
+    p->heap_peak = p->live[R_HEAP];
+    p->heap_peak_seq = seq;
+  }
+  if (p->live[R_FILE] > p->file_peak) {
+    p->file_peak = p->live[R_FILE];
+    p->file_peak_seq = seq;
+  }
+  if (*open_phase != SIZE_MAX) {
+    Phase *ph = &p->ph[*open_phase];
+    if (ph->start_seq == seq) ph->start_ns = ph->peak_ns = ns;
+    if (total > ph->peak_live) {
+      ph->peak_live = total;
+      ph->peak_seq = seq;
+      ph->peak_ns = ns;
+    }
+    ph->end_live = total;
+    ph->end_seq = seq;
+    ph->end_ns = ns;
+  }
+  bucket_note(p, seq, ns);
+  if (p->groups % LR_AGG_CHECKPOINT == 0) {
+    sqlite3_bind_int64(p->ins_ckpt, 1, seq);
+    sqlite3_bind_int64(p->ins_ckpt, 2, ns);
+    sqlite3_bind_int64(p->ins_ckpt, 3, p->live[R_HEAP]);
+    sqlite3_bind_int64(p->ins_ckpt, 4, p->live[R_ANON]);
+    sqlite3_bind_int64(p->ins_ckpt, 5, p->live[R_FILE]);
+    if (sqlite3_step(p->ins_ckpt) != SQLITE_DONE) return dberr(p, "checkpoints");
+    sqlite3_reset(p->ins_ckpt);
+  }
+  return 0;
+}
+
+static int run_pass(Pass *p) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(p->db,
+                         "SELECT id, region, size, alloc_seq, alloc_ns, free_seq, free_ns, "
+                         "thread_id, stack_id, file, file_offset FROM allocations "
+                         "ORDER BY alloc_seq, id",
+                         -1, &st, NULL) != SQLITE_OK)
+    return dberr(p, "allocations");
+  size_t next_marker = 1, open_phase = SIZE_MAX;
+  int have = 0, rc = SQLITE_ROW, ret = 0;
+  int64_t aseq = 0;
+  for (;;) {
+    if (!have && rc == SQLITE_ROW) {
+      rc = sqlite3_step(st);
+      if (rc == SQLITE_ROW) {
+        have = 1;
+        aseq = sqlite3_column_int64(st, 3);
+      } else if (rc != SQLITE_DONE) {
+        ret = dberr(p, "allocations");
+        break;
+      }
+    }
+    if (!have && p->npend == 0) break;
+    int64_t cur = have ? aseq : INT64_MAX;
+    if (p->npend && p->pend[0].free_seq < cur) cur = p->pend[0].free_seq;
+    /* invariant 3: open the phases of markers before this group */
+    while (next_marker < p->nph && p->ph[next_marker].start_seq < cur) {
+      open_phase = next_marker++;
+      phase_open(p, &p->ph[open_phase]);
+    }
+    if (open_phase == SIZE_MAX) {
+      open_phase = 0;
+      p->ph[0].start_seq = cur;
+      phase_open(p, &p->ph[0]);
+    }
+    int64_t ns = 0;
+    while (have && aseq == cur) {
+      int64_t id = sqlite3_column_int64(st, 0);
+      int region = region_code(sqlite3_column_text(st, 1));
+      int64_t size = sqlite3_column_int64(st, 2);
+      int64_t ans = sqlite3_column_int64(st, 4);
+      int freed = sqlite3_column_type(st, 5) != SQLITE_NULL;
+      int64_t fseq = freed ? sqlite3_column_int64(st, 5) : -1;
+      int64_t fns = sqlite3_column_int64(st, 6);
+      int64_t tid = sqlite3_column_int64(st, 7);
+      int64_t stack = sqlite3_column_type(st, 8) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 8);
+      if (ans > ns) ns = ans;
+      p->live[region] = wadd(p->live[region], size);
+      p->nalloc++;
+      if (freed) {
+        Pending e = {fseq < aseq ? aseq : fseq, fns, size, region};
+        if (pend_push(p, e)) goto nomem;
+      }
+      StackStat *s = stack_stat(p, stack);
+      if (!s) goto nomem;
+      s->calls++;
+      s->bytes = wadd(s->bytes, size);
+      if (size > s->max_size) s->max_size = size;
+      if (!freed) {
+        s->leak_calls++;
+        s->leak_bytes = wadd(s->leak_bytes, size);
+      }
+      ThreadLast *t = thread_last(p, tid);
+      if (!t || note_temporary(p, t, aseq)) goto nomem;
+      t->has = region != R_FILE;
+      t->stack_id = stack;
+      t->size = size;
+      t->free_seq = fseq;
+      big_offer(p, (Big){size, id});
+      if (region != R_FILE &&
+          (ret = lr_agglive_add(p->live_w, lr_agg_level(aseq, fseq), aseq, id, size, stack,
+                                freed ? fseq : -1)))
+        break;
+      if (region == R_FILE) {
+        sqlite3_bind_int64(p->ins_map, 1, id);
+        sqlite3_bind_value(p->ins_map, 2, sqlite3_column_value(st, 9));
+        sqlite3_bind_int64(p->ins_map, 3, size);
+        sqlite3_bind_value(p->ins_map, 4, sqlite3_column_value(st, 10));
+        sqlite3_bind_int64(p->ins_map, 5, aseq);
+        sqlite3_bind_int64(p->ins_map, 6, ans);
+        if (freed) {
+          sqlite3_bind_int64(p->ins_map, 7, fseq);
+          sqlite3_bind_int64(p->ins_map, 8, fns);
+        } else {
+          sqlite3_bind_null(p->ins_map, 7);
+          sqlite3_bind_null(p->ins_map, 8);
+        }
+        if (sqlite3_step(p->ins_map) != SQLITE_DONE) {
+          ret = dberr(p, "maps");
+          break;
+        }
+        sqlite3_reset(p->ins_map);
+      }
+      have = 0;
+      rc = sqlite3_step(st);
+      if (rc == SQLITE_ROW) {
+        have = 1;
+        aseq = sqlite3_column_int64(st, 3);
+      } else if (rc != SQLITE_DONE) {
+        ret = dberr(p, "allocations");
+        break;
+      }
+    }
+    if (ret) break;
+    while (p->npend && p->pend[0].free_seq == cur) {
+      Pending e = pend_pop(p);
+      p->live[e.region] = wsub(p->live[e.region], e.size);
+      p->nfree++;
+      if (e.free_ns > ns) ns = e.free_ns;
+    }
+    if ((ret = end_group(p, cur, ns, &open_phase))) break;
+  }
+  sqlite3_finalize(st);
+  if (ret || (ret = lr_agglive_finish(p->live_w))) return ret;
+  /* markers after the last event open empty phases */
+  while (next_marker < p->nph) {
+    open_phase = next_marker++;
+    phase_open(p, &p->ph[open_phase]);
+  }
+  /* each thread's last block: temporary if it was freed at all */
+  for (size_t i = 0; i < p->capthr; i++)
+    if (p->thr[i].tid != INT64_MIN && note_temporary(p, &p->thr[i], INT64_MAX)) return oom(p);
+  return 0;
+nomem:
+  sqlite3_finalize(st);
+  return oom(p);
+}
+
+/* ---- storing ---- */
+
+static int exec(Pass *p, const char *sql) {
+  char *msg = NULL;
+  if (sqlite3_exec(p->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+    lr_err_set(p->err, "%s: building aggregates: %s", p->path, msg ? msg : "?");
+    sqlite3_free(msg);
+    return -1;
+  }
+  return 0;
+}
+
+static int create_tables(Pass *p) {
+  static const char *const names[] = {"agg_info", "agg_checkpoints", "agg_timeline",
+                                      "agg_phases", "agg_stacks", "agg_largest", "agg_maps",
+                                      "agg_live"};
+  char sql[4096];
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS %s.%s", p->schema, names[i]);
+    if (exec(p, sql)) return -1;
+  }
+  const char *s = p->schema;
+  snprintf(sql, sizeof sql,
+           "CREATE TABLE %s.agg_info(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+           "CREATE TABLE %s.agg_checkpoints(seq INTEGER PRIMARY KEY, ns INTEGER, heap INTEGER,"
+           " anon INTEGER, file INTEGER);"
+           "CREATE TABLE %s.agg_timeline(bucket INTEGER PRIMARY KEY, ns_start INTEGER,"
+           " ns_end INTEGER, start_seq INTEGER, end_seq INTEGER, max_live INTEGER,"
+           " max_seq INTEGER, max_ns INTEGER, heap INTEGER, anon INTEGER, file INTEGER);"
+           "CREATE TABLE %s.agg_phases(id INTEGER PRIMARY KEY, name TEXT, nth INTEGER,"
+           " marker_id INTEGER, start_seq INTEGER, start_ns INTEGER, end_seq INTEGER,"
+           " end_ns INTEGER, start_live INTEGER, end_live INTEGER, peak_live INTEGER,"
+           " peak_seq INTEGER, peak_ns INTEGER);"
+           "CREATE TABLE %s.agg_stacks(stack_id INTEGER PRIMARY KEY, calls INTEGER,"
+           " bytes INTEGER, max_size INTEGER, temp_calls INTEGER, temp_bytes INTEGER,"
+           " leak_calls INTEGER, leak_bytes INTEGER);"
+           "CREATE TABLE %s.agg_largest(id INTEGER PRIMARY KEY, size INTEGER);"
+           "CREATE TABLE %s.agg_maps(id INTEGER PRIMARY KEY, file TEXT, size INTEGER,"
+           " file_offset INTEGER, alloc_seq INTEGER, alloc_ns INTEGER, free_seq INTEGER,"
+           " free_ns INTEGER);"
+           "CREATE TABLE %s.agg_live(lvl INTEGER, alloc_seq INTEGER, id INTEGER, size INTEGER,"
+           " stack_id INTEGER, free_seq INTEGER, PRIMARY KEY(lvl, alloc_seq, id)) WITHOUT ROWID;"
+           "INSERT INTO %s.agg_checkpoints VALUES(-1, 0, 0, 0, 0);",
+           s, s, s, s, s, s, s, s, s);
+  return exec(p, sql);
+}
+
+static int prep(Pass *p, sqlite3_stmt **st, const char *fmt) {
+  char sql[512];
+  snprintf(sql, sizeof sql, fmt, p->schema);
+  if (sqlite3_prepare_v2(p->db, sql, -1, st, NULL) != SQLITE_OK) return dberr(p, "prepare");
+  return 0;
+}
+
+static int step_done(Pass *p, sqlite3_stmt *st, const char *what) {
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE ? 0 : dberr(p, what);
+}
+
+static int store(Pass *p) {
+  sqlite3_stmt *st = NULL;
+  int ret = -1;
+  if (prep(p, &st, "INSERT INTO %s.agg_info VALUES(?1, ?2)")) return -1;
+  const struct { const char *k; int64_t v; } info[] = {
+    {"version", LR_AGG_VERSION}, {"peak", p->peak}, {"peak_seq", p->peak_seq},
+    {"peak_ns", p->peak_ns}, {"peak_heap", p->peak_heap}, {"peak_anon", p->peak_anon},
+    {"peak_file", p->peak_file}, {"heap_peak", p->heap_peak},
+    {"heap_peak_seq", p->heap_peak_seq}, {"file_peak", p->file_peak},
+    {"file_peak_seq", p->file_peak_seq}, {"first_seq", p->first_seq},
+    {"last_seq", p->last_seq}, {"last_ns", p->last_ns}, {"groups", p->groups},
+    {"allocs", p->nalloc}, {"frees", p->nfree}, {"end_heap", p->live[R_HEAP]},
+    {"end_anon", p->live[R_ANON]}, {"end_file", p->live[R_FILE]},
+    {"checkpoint_every", LR_AGG_CHECKPOINT}, {"bucket_ns", p->bucket_w},
+  };
+  for (size_t i = 0; i < sizeof info / sizeof info[0]; i++) {
+    sqlite3_bind_text(st, 1, info[i].k, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, info[i].v);
+    if (step_done(p, st, "info")) goto out;
+  }
+  sqlite3_finalize(st);
+  st = NULL;
+  /* the final state is a checkpoint too, so live-at lookups past the last
+     periodic one stay short */
+  sqlite3_bind_int64(p->ins_ckpt, 1, p->groups ? p->last_seq : 0);
+  sqlite3_bind_int64(p->ins_ckpt, 2, p->last_ns);
+  sqlite3_bind_int64(p->ins_ckpt, 3, p->live[R_HEAP]);
+  sqlite3_bind_int64(p->ins_ckpt, 4, p->live[R_ANON]);
+  sqlite3_bind_int64(p->ins_ckpt, 5, p->live[R_FILE]);
+  if (p->groups && step_done(p, p->ins_ckpt, "checkpoints")) goto out;
+
+  if (prep(p, &st, "INSERT INTO %s.agg_timeline VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)"))
+    goto out;
+  for (int64_t i = 0; i < LR_AGG_BUCKETS; i++) {
+    Bucket *b = &p->buckets[i];
+    if (!b->used) continue;
+    int64_t v[] = {i, p->bucket_ns0 + i * p->bucket_w, p->bucket_ns0 + (i + 1) * p->bucket_w,
+                   b->start_seq, b->end_seq, b->max_live, b->max_seq, b->max_ns,
+                   b->heap, b->anon, b->file};
+    for (int k = 0; k < 11; k++) sqlite3_bind_int64(st, k + 1, v[k]);
+    if (step_done(p, st, "timeline")) goto out;
+  }
+  sqlite3_finalize(st);
+  st = NULL;
+
+  if (prep(p, &st, "INSERT INTO %s.agg_phases VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)"))
+    goto out;
+  /* phase 0 is kept only if markers exist and events came before them */
+  int64_t pid = 0;
+  for (size_t i = p->nph > 1 && p->ph[0].start_seq >= 0 ? 0 : 1; i < p->nph; i++) {
+    Phase *ph = &p->ph[i];
+    if (i + 1 < p->nph) {
+      ph->end_seq = p->ph[i + 1].start_seq - 1;
+    } else if (p->last_seq > ph->end_seq) {
+      ph->end_seq = p->last_seq;
+    }
+    sqlite3_bind_int64(st, 1, ++pid);
+    sqlite3_bind_text(st, 2, ph->name, -1, SQLITE_STATIC);
+    int64_t v[] = {ph->nth, ph->marker_id, ph->start_seq, ph->start_ns, ph->end_seq,
+                   ph->end_ns, ph->start_live, ph->end_live, ph->peak_live, ph->peak_seq,
+                   ph->peak_ns};
+    for (int k = 0; k < 11; k++) sqlite3_bind_int64(st, k + 3, v[k]);
+    if (step_done(p, st, "phases")) goto out;
+  }
+  sqlite3_finalize(st);
+  st = NULL;
+
+  if (prep(p, &st, "INSERT INTO %s.agg_stacks VALUES(?1,?2,?3,?4,?5,?6,?7,?8)")) goto out;
+  for (size_t i = 0; i < p->capstk; i++) {
+    StackStat *s = &p->stk[i];
+    if (s->id == INT64_MIN) continue;
+    int64_t v[] = {s->id, s->calls, s->bytes, s->max_size, s->temp_calls, s->temp_bytes,
+                   s->leak_calls, s->leak_bytes};
+    for (int k = 0; k < 8; k++) sqlite3_bind_int64(st, k + 1, v[k]);
+    if (step_done(p, st, "stacks")) goto out;
+  }
+  sqlite3_finalize(st);
+  st = NULL;
+
+  if (prep(p, &st, "INSERT INTO %s.agg_largest VALUES(?1,?2)")) goto out;
+  for (size_t i = 0; i < p->nbig; i++) {
+    sqlite3_bind_int64(st, 1, p->big[i].id);
+    sqlite3_bind_int64(st, 2, p->big[i].size);
+    if (step_done(p, st, "largest")) goto out;
+  }
+  ret = 0;
+out:
+  sqlite3_finalize(st);
+  return ret;
+}
+
+static int build(sqlite3 *db, const char *path, const char *schema, LrErr *err) {
+  Pass p;
+  memset(&p, 0, sizeof p);
+  p.db = db;
+  p.path = path ? path : "(trace)";
+  p.schema = schema;
+  p.err = err;
+  p.peak = 0;
+  int ret = -1;
+  if (exec(&p, "SAVEPOINT lr_agg")) return -1;
+  if (create_tables(&p)) goto out;
+  if (prep(&p, &p.ins_ckpt, "INSERT OR REPLACE INTO %s.agg_checkpoints VALUES(?1,?2,?3,?4,?5)"))
+    goto out;
+  if (prep(&p, &p.ins_map, "INSERT INTO %s.agg_maps VALUES(?1,?2,?3,?4,?5,?6,?7,?8)")) goto out;
+  if (!(p.live_w = lr_agglive_new(db, schema, p.path, err))) goto out;
+  if (load_markers(&p)) goto out;
+  if (run_pass(&p)) goto out;
+  if (store(&p)) goto out;
+  ret = 0;
+out:
+  sqlite3_finalize(p.ins_ckpt);
+  sqlite3_finalize(p.ins_map);
+  lr_agglive_free(p.live_w);
+  if (ret) {
+    sqlite3_exec(db, "ROLLBACK TO lr_agg", NULL, NULL, NULL);
+  }
+  sqlite3_exec(db, "RELEASE lr_agg", NULL, NULL, NULL);
+
+  free(p.pend);
+  free(p.stk);
+  free(p.thr);
+  for (size_t i = 0; i < p.nph; i++) free(p.ph[i].name);
+  free(p.ph);
+  return ret;
+}
+
+int lr_agg_build(sqlite3 *db, const char *trace_path, LrErr *err) {
+  return build(db, trace_path, "main", err);
+}
+
+int lr_agg_ensure(sqlite3 *db, const char *trace_path, LrErr *err) {
+  sqlite3_stmt *st;
+  int ok = 0;
+  if (sqlite3_prepare_v2(db, "SELECT value FROM agg_info WHERE key = 'version'", -1, &st,
+                         NULL) == SQLITE_OK) {
+    ok = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) == LR_AGG_VERSION;
+    sqlite3_finalize(st);
+  }
+  if (ok) return 0;
+  return build(db, trace_path, "temp", err);
+}

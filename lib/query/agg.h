@@ -1,0 +1,61 @@
+/*
+** agg.h: aggregate tables built once, when a trace is completed, so that
+** reports on traces of millions of events stay fast and do not hold the
+** trace in memory. The importer calls lr_agg_build() on its read-write
+** connection after the last row is in and before it sets meta.complete = 1;
+** nothing else ever writes a trace.
+**
+** One streaming pass over `allocations` in alloc_seq order (pending frees
+** kept in a heap of the blocks live at that moment) fills:
+**   agg_info        key/value: peak (heap+anon) seq/ns/bytes, heap-only peak,
+**                   file-backed peak, totals at the end, counts.
+**   agg_checkpoints live heap/anon/file after every LR_AGG_CHECKPOINT-th
+**                   distinct event seq (plus seq -1 = all zero), so live bytes
+**                   at any seq cost one lookup and two short index ranges.
+**   agg_timeline    up to LR_AGG_BUCKETS time buckets: highest live bytes and
+**                   live bytes at the bucket's end.
+**   agg_phases      spans between markers, each with its own peak.
+**   agg_stacks      per stack: calls, bytes, largest block, temporaries, leaks.
+**   agg_largest     the LR_AGG_LARGEST largest single allocations (ids).
+**   agg_maps        every file-backed mapping.
+**   agg_live        every heap/anon block keyed by (lvl, alloc_seq): lvl L
+**                   holds blocks living fewer than 16^(L+1) seqs (the last
+**                   level: longer, or never freed). The blocks live at S
+**                   are then, per level, those allocated in (S - 16^(L+1), S]
+**                   with free_seq > S: a short range scan per level whose
+**                   hits are mostly live blocks, instead of a scan of every
+**                   block allocated before S (lr_peak_live_sql).
+** Names are unqualified in queries, so a copy built in the `temp` schema
+** (lr_agg_ensure on a read-only connection to an unfinished trace) is found
+** the same way as the one the importer stored.
+**
+** Temporary allocation (the rule the report documents): a block that its
+** thread frees before that thread allocates anything else.
+*/
+#ifndef LR_AGG_H
+#define LR_AGG_H
+
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "lowram/err.h"
+
+#define LR_AGG_VERSION 1
+#define LR_AGG_CHECKPOINT 4096
+#define LR_AGG_BUCKETS 512
+#define LR_AGG_LARGEST 100
+#define LR_AGG_LEVELS 8
+
+/* The agg_live level of a block (free_seq < 0: never freed). */
+int lr_agg_level(int64_t alloc_seq, int64_t free_seq);
+
+/* Creates and fills the aggregate tables (idempotent: drops and rebuilds
+** them). `trace_path` only names the file in error messages. */
+int lr_agg_build(sqlite3 *db, const char *trace_path, LrErr *err);
+
+/* For readers: if the trace holds no current aggregates (an unfinished
+** trace), builds them in the connection's `temp` schema, leaving the file
+** untouched. 0 on success. */
+int lr_agg_ensure(sqlite3 *db, const char *trace_path, LrErr *err);
+
+#endif
