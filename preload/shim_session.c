@@ -297,6 +297,23 @@ int lr_session_start(long ppid, uint64_t exec_index) {
   }
   char mi[4096];
   size_t mn = read_proc("/proc/meminfo", mi, sizeof mi);
+  /* the absolute path, to reopen the spool if the program closes its fd
+  ** after a chdir */
+  static char abs_path[LR_CONFIG_PATH_MAX];
+  abs_path[0] = 0;
+  if (g_shim.spool_path[0] == '/') {
+    memcpy(abs_path, g_shim.spool_path, strlen(g_shim.spool_path) + 1);
+  } else if (getcwd(abs_path, sizeof abs_path)) {
+    size_t cl = strlen(abs_path), sl = strlen(g_shim.spool_path);
+    if (cl + 1 + sl < sizeof abs_path) {
+      abs_path[cl] = '/';
+      memcpy(abs_path + cl + 1, g_shim.spool_path, sl + 1);
+    } else {
+      abs_path[0] = 0;
+    }
+  } else {
+    abs_path[0] = 0;
+  }
   LrSpoolOpts o = {
     .chunk_size = g_shim.cfg.chunk_size,
     .stack_depth = g_shim.cfg.depth,
@@ -308,13 +325,13 @@ int lr_session_start(long ppid, uint64_t exec_index) {
     .start_mono_ns = clock_ns(CLOCK_MONOTONIC),
     .start_realtime_ns = clock_ns(CLOCK_REALTIME),
     .mem_total = proc_kb(mi, mn, "MemTotal:"),
+    .path = abs_path[0] ? abs_path : NULL,
   };
   g_shim.start_ns = o.start_mono_ns;
   g_shim.seq = 0;
   int r = lr_spool_create(&g_shim.spool, fd, &o);
   if (r != 0) {
     say("cannot set up the spool ", g_shim.spool_path, strerror(-r));
-    close(fd);
     unlink(g_shim.spool_path);
     return -1;
   }

@@ -8,18 +8,57 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 struct LrSpool {
-  int fd;
+  int fd;                      /* atomic: above the program's range (move_high) */
   uint32_t chunk_size;
   LrSpoolHeader *hdr;          /* MAP_SHARED, LR_SPOOL_HEADER_SIZE bytes */
   uint32_t next_chunk;         /* atomic */
   uint32_t cut_short;          /* atomic */
+  uint64_t dev, ino;           /* what fd must name (fstat) before any use */
+  int reopen_lock;             /* atomic: one thread reopens at a time */
+  uint32_t reopens;            /* times the fd was found lost and reopened */
+  char path[4096];             /* absolute path for reopening ("" = never) */
 };
+
+/* The lowest fd at or above this is where the shim keeps its spool fd: far
+** above what programs use (bash's own fds are 10 and 255), below the
+** usual 1024 soft limit so that the kernel's fd table stays small. */
+#define LR_FD_HIGH 1000
+
+/* Moves fd above the program's range (close-on-exec); returns the new fd,
+** or fd itself if no higher number is free. */
+static int move_high(int fd) {
+  struct rlimit rl;
+  long lim = 1024;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+      rl.rlim_cur < (rlim_t)lim)
+    lim = (long)rl.rlim_cur;
+  long base = lim > LR_FD_HIGH + 16 ? LR_FD_HIGH : lim - 16;
+  for (; base >= 16 && base > fd; base /= 2) {
+    int h = fcntl(fd, F_DUPFD_CLOEXEC, (int)base);
+    if (h >= 0) {
+      close(fd);
+      return h;
+    }
+    if (errno != EMFILE && errno != EINVAL) break;
+  }
+  return fd;
+}
+
+/* Whether fd names the spool's file right now. */
+static int fd_is_spool(const LrSpool *s, int fd) {
+  struct stat st;
+  return fd >= 0 && fstat(fd, &st) == 0 && (uint64_t)st.st_dev == s->dev &&
+         (uint64_t)st.st_ino == s->ino;
+}
 
 static void *sys_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off) {
 #if defined(SYS_mmap2) && !defined(SYS_mmap)
@@ -52,24 +91,45 @@ static int reserve(int fd, off_t off, off_t len) {
 }
 
 int lr_spool_create(LrSpool **out, int fd, const LrSpoolOpts *o) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int e = -errno;
+    close(fd);
+    return e;
+  }
+  fd = move_high(fd);
   long pg = sysconf(_SC_PAGESIZE);
   if (pg <= 0) pg = 4096;
   uint32_t cs = o->chunk_size < 65536 ? 65536 : o->chunk_size;
   cs = (uint32_t)((cs + (uint32_t)pg - 1) / (uint32_t)pg * (uint32_t)pg);
   int r = reserve(fd, 0, LR_SPOOL_HEADER_SIZE);
-  if (r) return r;
+  if (r) {
+    close(fd);
+    return r;
+  }
   LrSpoolHeader *h = sys_mmap(NULL, LR_SPOOL_HEADER_SIZE, PROT_READ | PROT_WRITE,
                               MAP_SHARED, fd, 0);
-  if (h == MAP_FAILED) return -errno;
+  if (h == MAP_FAILED) {
+    r = -errno;
+    close(fd);
+    return r;
+  }
   LrSpool *s = sys_mmap(NULL, sizeof(LrSpool), PROT_READ | PROT_WRITE,
                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (s == MAP_FAILED) {
     r = -errno;
     sys_munmap(h, LR_SPOOL_HEADER_SIZE);
+    close(fd);
     return r;
   }
   memset(s, 0, sizeof *s);
   s->fd = fd;
+  s->dev = (uint64_t)st.st_dev;
+  s->ino = (uint64_t)st.st_ino;
+  if (o->path) {
+    size_t pl = strlen(o->path);
+    if (pl < sizeof s->path) memcpy(s->path, o->path, pl + 1);
+  }
   s->chunk_size = cs;
   s->hdr = h;
   memset(h, 0, sizeof *h);
@@ -107,10 +167,39 @@ int lr_spool_create(LrSpool **out, int fd, const LrSpoolOpts *o) {
   return 0;
 }
 
+/* The spool's fd, checked to still name the spool; reopened by path (and
+** moved high again) if the program closed it or put another file on its
+** number. -1 if neither worked: the caller must not write. */
+int lr_spool_verified_fd(LrSpool *s) {
+  int fd = __atomic_load_n(&s->fd, __ATOMIC_ACQUIRE);
+  if (__builtin_expect(fd_is_spool(s, fd), 1)) return fd;
+  while (__atomic_exchange_n(&s->reopen_lock, 1, __ATOMIC_ACQUIRE)) sched_yield();
+  fd = __atomic_load_n(&s->fd, __ATOMIC_ACQUIRE);
+  if (!fd_is_spool(s, fd)) { /* not fixed by another thread meanwhile */
+    /* the old number is the program's now (or nobody's): never close it */
+    fd = -1;
+    if (s->path[0]) {
+      int n = open(s->path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+      if (n >= 0 && fd_is_spool(s, n)) {
+        fd = move_high(n);
+        s->reopens++;
+      } else if (n >= 0) {
+        close(n); /* a different file under that name now */
+      }
+    }
+    __atomic_store_n(&s->fd, fd, __ATOMIC_RELEASE);
+  }
+  __atomic_store_n(&s->reopen_lock, 0, __ATOMIC_RELEASE);
+  return fd;
+}
+
+uint32_t lr_spool_reopens(const LrSpool *s) { return s->reopens; }
+
 void lr_spool_abandon(LrSpool *s) {
   if (!s) return;
   sys_munmap(s->hdr, LR_SPOOL_HEADER_SIZE);
-  close(s->fd);
+  int fd = __atomic_load_n(&s->fd, __ATOMIC_ACQUIRE);
+  if (fd_is_spool(s, fd)) close(fd); /* else the number is not ours to close */
   sys_munmap(s, sizeof *s);
 }
 
@@ -141,11 +230,18 @@ void lr_sw_init(LrSpoolWriter *w, LrSpool *s, uint32_t tid) {
 static int claim(LrSpoolWriter *w) {
   LrSpool *s = w->spool;
   if (__atomic_load_n(&s->cut_short, __ATOMIC_RELAXED)) return -1;
+  /* never reserve or map through an fd not checked to be the spool's */
+  int fd = lr_spool_verified_fd(s);
+  if (fd < 0) {
+    __atomic_store_n(&s->cut_short, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_or(&s->hdr->flags, LR_SPOOL_CUT_SHORT | LR_SPOOL_FD_LOST, __ATOMIC_RELEASE);
+    return -1;
+  }
   uint32_t idx = __atomic_fetch_add(&s->next_chunk, 1, __ATOMIC_RELAXED);
   off_t off = (off_t)LR_SPOOL_HEADER_SIZE + (off_t)idx * s->chunk_size;
   uint8_t *c = MAP_FAILED;
-  if (reserve(s->fd, off, s->chunk_size) == 0)
-    c = sys_mmap(NULL, s->chunk_size, PROT_READ | PROT_WRITE, MAP_SHARED, s->fd, off);
+  if (reserve(fd, off, s->chunk_size) == 0)
+    c = sys_mmap(NULL, s->chunk_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off);
   if (c == MAP_FAILED) {
     __atomic_store_n(&s->cut_short, 1, __ATOMIC_RELAXED);
     __atomic_fetch_or(&s->hdr->flags, LR_SPOOL_CUT_SHORT, __ATOMIC_RELEASE);

@@ -18,6 +18,15 @@
 **      straddles two chunks or two delta states.
 **   4. Nothing here calls malloc; the LrSpool itself lives in an anonymous
 **      mapping.
+**   5. The spool's fd lives above the program's range (F_DUPFD_CLOEXEC to
+**      LR_FD_HIGH or the highest free number below the fd limit), and it is
+**      checked (fstat: the spool's dev and inode) before every reservation
+**      and mapping, and before it is closed. A program that closed it (bash
+**      `exec 3>&-`, closefrom) or put its own file on that number gets its
+**      file left alone: the shim reopens the spool by its absolute path, or,
+**      if that names another file or nothing, marks the spool
+**      CUT_SHORT | FD_LOST (through the mapped header) and stops recording.
+**      The already-mapped chunks and header never need the fd.
 */
 #ifndef LR_SPOOL_WRITER_H
 #define LR_SPOOL_WRITER_H
@@ -37,6 +46,7 @@ typedef struct LrSpoolOpts {
   uint64_t pid, ppid, exec_index;
   uint64_t start_mono_ns, start_realtime_ns;
   uint64_t mem_total;
+  const char *path;         /* absolute path, to reopen a lost fd (NULL: never) */
 } LrSpoolOpts;
 
 /* One writer. Its fields are private to spool_writer.c; the struct is in
@@ -51,9 +61,15 @@ typedef struct LrSpoolWriter {
   int64_t prev_addr;
 } LrSpoolWriter;
 
-/* Takes ownership of the open, empty, writable `fd`: sizes it, maps and
-** fills the header. Returns 0, or -errno. */
+/* Takes ownership of the open, empty, writable `fd` (closed on failure):
+** moves it high (invariant 5), sizes it, maps and fills the header.
+** Returns 0, or -errno. */
 int lr_spool_create(LrSpool **out, int fd, const LrSpoolOpts *opts);
+/* The spool's fd after checking it still names the spool (reopening it by
+** path if not); -1 if it is lost. */
+int lr_spool_verified_fd(LrSpool *s);
+/* How many times the fd was found lost and reopened. */
+uint32_t lr_spool_reopens(const LrSpool *s);
 /* Unmaps and closes without touching the file (a fork child's copy of its
 ** parent's spool). */
 void lr_spool_abandon(LrSpool *s);

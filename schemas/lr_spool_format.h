@@ -50,6 +50,9 @@
 /* LrSpoolHeader.flags */
 #define LR_SPOOL_CUT_SHORT   0x1u  /* a chunk could not be reserved: recording stopped */
 #define LR_SPOOL_ENDED       0x2u  /* end_reason/end_code/end_ns are valid */
+#define LR_SPOOL_FD_LOST     0x4u  /* with CUT_SHORT: the program closed the spool's
+                                   ** fd (or reused its number) and the spool could
+                                   ** not be reopened by its path: recording stopped */
 
 /* LrSpoolHeader.end_reason (valid once LR_SPOOL_ENDED is set) */
 enum {

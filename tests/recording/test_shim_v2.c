@@ -1,0 +1,145 @@
+/*
+** test_shim_v2.c: the shim stays out of the program's way and fast on code
+** without frame pointers (issue 15, "Shim v2"):
+**
+**   fd safety    gt_fd closes fds it does not know (bash `exec 3>&-`,
+**                closing every fd >= 3, closefrom) or dup2s its own file
+**                over them, then writes files between allocations: the
+**                files are byte-identical to a bare run and every event is
+**                recorded (the shim reopened its spool by path); a spool
+**                renamed away stops recording, marked CUT_SHORT | FD_LOST.
+**   no thread    unshare -U under the shim prints what it prints bare, and
+**                a single-threaded program's spool has one THREAD.
+**   stack cache  gt_defeat (-O2 -fomit-frame-pointer) reaches its sites by
+**                different callers, alloca frames, recursion and a signal
+**                handler: every event's stack equals libunwind's
+**                (LOWRAM_UNWIND=libunwind-strict), event by event.
+**
+** argv: GT_FD GT_DEFEAT then gt_prog gt_plugin lrt_spool_dump [gt_cpp].
+*/
+#include <CUnit/CUnit.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lrtest.h"
+#include "run_util.h"
+
+#define GT_FD_N 60000
+
+static const char *gt_fd, *gt_defeat;
+
+/* Whether files a and b have the same bytes (and both exist). */
+static int same_file(const char *a, const char *b) {
+  size_t na, nb;
+  char *x = lrt_read_file(a, &na), *y = lrt_read_file(b, &nb);
+  int same = x && y && na == nb && !memcmp(x, y, na);
+  if (!same)
+    fprintf(stderr, "test_shim_v2: %s (%zu bytes) and %s (%zu bytes) differ\n", a,
+            x ? na : 0, b, y ? nb : 0);
+  free(x);
+  free(y);
+  return same;
+}
+
+/* Runs gt_fd MODE bare (in DIR/MODE-bare) and under the shim (in
+** DIR/MODE-shim, spool DIR/MODE.db.spool, 64 KiB chunks so that the loop
+** claims several), and checks the program's files are identical. */
+static void run_fd_mode(const char *mode, int nfiles) {
+  char bare[600], shim[600], spool[600], out[600];
+  snprintf(bare, sizeof bare, "%s/%s-bare", sr_dir, mode);
+  snprintf(shim, sizeof shim, "%s/%s-shim", sr_dir, mode);
+  snprintf(spool, sizeof spool, "%s/%s.db.spool", sr_dir, mode);
+  CU_ASSERT_FATAL(mkdir(bare, 0700) == 0 && mkdir(shim, 0700) == 0);
+  char *av_bare[] = {(char *)gt_fd, (char *)mode, bare, spool, NULL};
+  snprintf(out, sizeof out, "%s/%s-bare.out", sr_dir, mode);
+  CU_ASSERT_FATAL(lrt_run(av_bare, NULL, out, NULL) == 0);
+  char *av_shim[] = {(char *)gt_fd, (char *)mode, shim, spool, NULL};
+  CU_ASSERT_FATAL(sr_run_tag(mode, av_shim, "LOWRAM_CHUNK_KB=64") == 0);
+  const char *names[] = {"a.txt", "b.txt"};
+  for (int i = 0; i < nfiles; i++) {
+    char pa[700], pb[700];
+    snprintf(pa, sizeof pa, "%s/%s", bare, names[i]);
+    snprintf(pb, sizeof pb, "%s/%s", shim, names[i]);
+    CU_ASSERT(same_file(pa, pb));
+  }
+  /* 29 bytes, 60 lines "line N\n" (470 bytes), "end\n" */
+  struct stat st;
+  char pa[700];
+  snprintf(pa, sizeof pa, "%s/a.txt", shim);
+  CU_ASSERT(stat(pa, &st) == 0 && st.st_size == 503);
+}
+
+/* Every allocation of the loop is in the spool, and it was not cut. */
+static void check_full(const char *mode) {
+  char name[100];
+  snprintf(name, sizeof name, "%s.db.spool", mode);
+  LrtSpool s;
+  CU_ASSERT_FATAL(sr_load(name, &s) == 0);
+  CU_ASSERT_EQUAL(sr_count_sized(&s, LR_EV_MALLOC, 40, 0, 0, NULL), GT_FD_N);
+  CU_ASSERT_EQUAL(s.hdr.flags & (LR_SPOOL_CUT_SHORT | LR_SPOOL_FD_LOST), 0);
+  CU_ASSERT_EQUAL(s.hdr.end_reason, LR_END_EXIT);
+  CU_ASSERT(s.chunks >= 5); /* the loop needed new chunks after the close */
+  lrt_spool_free(&s);
+}
+
+static void test_fd_close3(void) {
+  run_fd_mode("close3", 1);
+  check_full("close3");
+}
+
+static void test_fd_closeall(void) {
+  run_fd_mode("closeall", 2);
+  check_full("closeall");
+}
+
+static void test_fd_closefrom(void) {
+  run_fd_mode("closefrom", 2);
+  check_full("closefrom");
+}
+
+static void test_fd_dup2all(void) {
+  run_fd_mode("dup2all", 1);
+  check_full("dup2all");
+}
+
+/* The spool renamed away after closefrom: recording stops at the end of
+** the chunk already mapped, the header says why, nothing is written
+** anywhere else. */
+static void test_fd_lost(void) {
+  run_fd_mode("lost", 1);
+  LrtSpool s;
+  CU_ASSERT_FATAL(sr_load("lost.db.spool.moved", &s) == 0);
+  CU_ASSERT_EQUAL(s.hdr.flags & (LR_SPOOL_CUT_SHORT | LR_SPOOL_FD_LOST),
+                  LR_SPOOL_CUT_SHORT | LR_SPOOL_FD_LOST);
+  CU_ASSERT_EQUAL(sr_count_sized(&s, LR_EV_MALLOC, 41, 0, 0, NULL), 100);
+  size_t n40 = sr_count_sized(&s, LR_EV_MALLOC, 40, 0, 0, NULL);
+  CU_ASSERT(n40 < GT_FD_N);
+  CU_ASSERT_EQUAL(s.hdr.end_reason, LR_END_EXIT); /* the header is mapped: still told */
+  lrt_spool_free(&s);
+  char p[600];
+  snprintf(p, sizeof p, "%s/lost.db.spool", sr_dir);
+  CU_ASSERT(access(p, F_OK) != 0); /* not recreated */
+}
+
+int main(int argc, char **argv) {
+  if (argc < 6) {
+    fprintf(stderr, "usage: %s GT_FD GT_DEFEAT GT_PROG GT_PLUGIN SPOOL_DUMP [GT_CPP]\n",
+            argv[0]);
+    return 2;
+  }
+  gt_fd = argv[1];
+  gt_defeat = argv[2];
+  argv[2] = argv[0];
+  if (sr_start(argc - 2, argv + 2, "shim-v2")) return 2;
+  CU_initialize_registry();
+  CU_pSuite s = CU_add_suite("shim_v2", NULL, NULL);
+  CU_add_test(s, "fd: exec 3>&- then a new file on fd 3", test_fd_close3);
+  CU_add_test(s, "fd: close of every fd >= 3", test_fd_closeall);
+  CU_add_test(s, "fd: closefrom(3)", test_fd_closefrom);
+  CU_add_test(s, "fd: the program's file dup2'd over every fd", test_fd_dup2all);
+  CU_add_test(s, "fd: spool renamed away: cut short, marked", test_fd_lost);
+  return lrt_main();
+}
