@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "query/agg.h"
 #include "cli.h"
 #include "lowram/diff.h"
+#include "lowram/import.h"
 #include "lowram/trace.h"
 #include "lowram/units.h"
 
@@ -90,18 +90,15 @@ int lr_cli_diff(int argc, char **argv) {
     return 2;
   }
   LrErr err = {{0}};
-  LrTrace *ta = lr_trace_open(pa, &err), *tb = NULL;
-  if (!ta || !(tb = lr_trace_open(pb, &err))) {
+  LrTrace *ta = lr_import_open(pa, NULL, &err), *tb = NULL;
+  if (!ta || !(tb = lr_import_open(pb, NULL, &err))) {
     lr_cli_error("diff", "%s", err.msg);
     lr_trace_close(ta);
     return 1;
   }
   LrDiff *d = NULL;
   int ret = 1;
-  if (lr_agg_ensure(lr_trace_db(ta), lr_trace_path(ta), &err) ||
-      lr_agg_ensure(lr_trace_db(tb), lr_trace_path(tb), &err) ||
-      lr_diff_build(lr_trace_db(ta), lr_trace_path(ta), lr_trace_db(tb), lr_trace_path(tb), by,
-                    &d, &err)) {
+  if (lr_diff_build(ta, tb, by, &d, &err)) {
     char both[8192];
     snprintf(both, sizeof both, "%s vs %s", lr_trace_path(ta), lr_trace_path(tb));
     if (strstr(err.msg, lr_trace_path(ta)) || strstr(err.msg, lr_trace_path(tb)))

@@ -15,7 +15,7 @@
 
 #include "cli.h"
 #include "lowram/import.h"
-#include "ingest/spool_read.h"
+#include "lr_spool_format.h"
 #include "lowram/symbolize.h"
 #include "lowram/trace.h"
 #include "lowram/units.h"
@@ -37,7 +37,7 @@ static void summary(const char *cmd, const char *out, const LrImportStats *s) {
 ** missing), -1 if it is a trace that cannot be used (message in err). */
 static int finished_trace(const char *path, LrErr *err) {
   struct stat st;
-  if (stat(path, &st) != 0 || lr_spool_is_spool(path)) return 0;
+  if (stat(path, &st) != 0 || lr_import_is_spool(path)) return 0;
   LrTrace *t = lr_trace_open(path, err);
   if (!t) return -1;
   int done = lr_trace_complete(t);
@@ -54,7 +54,7 @@ static int do_import(const char *cmd, const char *path, const char *out_opt, con
   LrErr err = {{0}};
   char out[4096], spool[4096];
   struct stat st;
-  if (stat(path, &st) == 0 && !lr_spool_is_spool(path)) {
+  if (stat(path, &st) == 0 && !lr_import_is_spool(path)) {
     /* PATH is not a spool: it is a trace already, or junk */
     int r = finished_trace(path, &err);
     if (r == 1) {
@@ -89,7 +89,7 @@ static int do_import(const char *cmd, const char *path, const char *out_opt, con
     lr_cli_error(cmd, "%s", err.msg);
     return 1;
   }
-  LrImportOpts opts = {syms, 0, 0};
+  LrImportOpts opts = {.symbols_dir = syms};
   LrImportStats s;
   if (lr_import(spool, out, &opts, &s, &err) != 0) {
     lr_cli_error(cmd, "%s", err.msg);

@@ -378,7 +378,7 @@ int lr_cli_record(int argc, char **argv) {
     LrErr err = {{0}};
     LrImportStats s;
     /* the last image of CMD itself died of what waitpid said */
-    LrImportOpts opts = {NULL, 0, 0};
+    LrImportOpts opts = {0};
     if (WIFSIGNALED(status) && spools[i].pid == (uint64_t)pid &&
         (i + 1 == ns || spools[i + 1].pid != (uint64_t)pid))
       opts.killed_by = WTERMSIG(status);

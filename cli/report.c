@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "query/agg.h"
 #include "cli.h"
+#include "lowram/import.h"
 #include "lowram/report.h"
 #include "lowram/trace.h"
 #include "lowram/units.h"
@@ -554,19 +554,18 @@ int lr_cli_report(int argc, char **argv) {
   }
   o.timeline_width = width;
   LrErr err = {{0}};
-  LrTrace *t = lr_trace_open(path, &err);
+  LrTrace *t = lr_import_open(path, NULL, &err);
   if (!t) {
     lr_cli_error("report", "%s", err.msg);
     return 1;
   }
-  sqlite3 *db = lr_trace_db(t);
   const char *tp = lr_trace_path(t);
   if (!lr_trace_complete(t))
     fprintf(json ? stderr : stdout,
             "note: %s is unfinished (its process or import stopped early); `lowram recover %s`"
             " completes it. Reporting what it holds.\n", tp, tp);
   LrReport *r = NULL;
-  if (lr_agg_ensure(db, tp, &err) || lr_report_build(db, tp, &o, &r, &err)) {
+  if (lr_report_build(t, &o, &r, &err)) {
     lr_cli_trace_error("report", tp, err.msg);
     lr_trace_close(t);
     return 1;

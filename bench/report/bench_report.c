@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/trace_internal.h"
 #include "query/agg.h"
 #include "lowram/report.h"
 #include "lowram/trace.h"
@@ -277,8 +278,7 @@ static void report(const char *path, const char *at) {
   LrReportOpts o = {0};
   o.at = at;
   LrReport *r = NULL;
-  if (lr_agg_ensure(lr_trace_db(t), path, &err) ||
-      lr_report_build(lr_trace_db(t), path, &o, &r, &err)) {
+  if (lr_report_build(t, &o, &r, &err)) {
     fprintf(stderr, "bench_report: %s\n", err.msg);
     exit(1);
   }

@@ -9,7 +9,6 @@
 #ifndef LR_DIFF_H
 #define LR_DIFF_H
 
-#include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,9 +31,7 @@ typedef struct LrDiff {
   LrStacks *stacks_a, *stacks_b;
 } LrDiff;
 
-/* Both connections need aggregates (lr_agg_ensure). */
-int lr_diff_build(sqlite3 *a, const char *path_a, sqlite3 *b, const char *path_b, LrBy by,
-                  LrDiff **out, LrErr *err);
+int lr_diff_build(LrTrace *a, LrTrace *b, LrBy by, LrDiff **out, LrErr *err);
 void lr_diff_free(LrDiff *d);
 
 #endif

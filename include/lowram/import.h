@@ -17,12 +17,37 @@
 #include <stdint.h>
 
 #include "lowram/err.h"
+#include "lowram/trace.h"
+
+/* What the importer is doing, for a progress line; the stages come in this
+** order and each may be reported many times. */
+typedef enum LrImportStage {
+  LR_IMPORT_MERGE,      /* decoding the spool and writing rows */
+  LR_IMPORT_INDEX,      /* building the indexes */
+  LR_IMPORT_SYMBOLS,    /* naming the frames */
+  LR_IMPORT_AGGREGATES, /* building the aggregate tables */
+} LrImportStage;
+
+typedef struct LrImportProgress {
+  LrImportStage stage;
+  uint64_t events;   /* events merged so far */
+  uint64_t chunks_done, chunks; /* spool chunks read to their end, and all */
+  double seconds;    /* since the import started */
+} LrImportProgress;
+
+/* Called every LR_IMPORT_PROGRESS_EVENTS events and at each stage; a
+** nonzero return cancels the import (lr_import fails with "cancelled" and
+** leaves no file behind). */
+typedef int (*LrImportProgressFn)(void *ctx, const LrImportProgress *p);
+#define LR_IMPORT_PROGRESS_EVENTS 65536
 
 typedef struct LrImportOpts {
   const char *symbols_dir; /* extra unstripped copies (symbolize.h), or NULL */
   int no_symbolize;        /* 1: leave frames unnamed */
   int killed_by;           /* signal that killed the process, as its parent saw
                               (lowram record); used when the spool never ended */
+  LrImportProgressFn progress; /* NULL: none */
+  void *progress_ctx;
 } LrImportOpts;
 
 typedef struct LrImportStats {
@@ -44,6 +69,17 @@ typedef struct LrImportStats {
 ** message naming the file in *err. */
 int lr_import(const char *spool_path, const char *out_path, const LrImportOpts *opts,
               LrImportStats *stats, LrErr *err);
+
+/* Opens PATH for reading, importing first when it is not a trace yet:
+**   - a finished or unfinished trace: opened (lr_trace_open);
+**   - a spool: the trace it imports to (lr_import_default_out) is opened
+**     when it exists, else the spool is imported there first;
+**   - a missing PATH whose spool (PATH + ".spool") exists: imported to PATH.
+** opts (may be NULL) carries progress and symbol options for the import. */
+LrTrace *lr_import_open(const char *path, const LrImportOpts *opts, LrErr *err);
+
+/* 1 when the file at path starts like a lowram spool, 0 otherwise. */
+int lr_import_is_spool(const char *path);
 
 /* The trace path a spool imports to when none is given: "run.db.spool" ->
 ** "run.db", anything else -> spool_path + ".db". 0, or -1 if buf is short. */

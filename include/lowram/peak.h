@@ -7,18 +7,18 @@
 ** counted apart (LrLive.file) and are never part of the peak or of the
 ** contributors, so contributors always add up to the live heap + anon.
 **
-** Every function takes the trace connection (lr_trace_db()) and needs the
-** aggregate tables (agg.h; call lr_agg_ensure() once after opening).
-** Nothing here prints: failures leave a one-line message in *err.
+** Every function takes the opaque trace handle (trace.h); the aggregate
+** tables the queries read are built on first use when an unfinished trace
+** lacks them. Nothing here prints: failures leave a one-line message in *err.
 */
 #ifndef LR_PEAK_H
 #define LR_PEAK_H
 
-#include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "lowram/err.h"
+#include "lowram/trace.h"
 
 typedef enum LrBy { LR_BY_STACK, LR_BY_FUNCTION, LR_BY_MODULE, LR_BY_FILE, LR_BY_LINE } LrBy;
 
@@ -40,17 +40,15 @@ int lr_peak_parse_by(const char *s, LrBy *out);
 const char *lr_peak_by_name(LrBy by);
 
 /* Live heap/anon/file bytes at seq (a checkpoint plus two short ranges). */
-int lr_peak_live_at(sqlite3 *db, int64_t seq, LrLive *out, LrErr *err);
+int lr_peak_live_at(LrTrace *t, int64_t seq, LrLive *out, LrErr *err);
 
 /* Resolves a moment: NULL, "" or "peak"; a seq ("123456"); a time since
 ** start ("1.5s", "200ms", "350us", "1000ns", "2min": the last event at or
 ** before it); a marker name ("decode": its first occurrence, "decode#3":
 ** the third; "marker:NAME" forces a marker whose name looks like a number).
-** A moment outside the trace is an error naming `path` and the range. */
-int lr_peak_moment(sqlite3 *db, const char *path, const char *spec, LrMoment *out,
-                   LrErr *err);
-int lr_peak_moment_at_seq(sqlite3 *db, const char *path, int64_t seq, LrMoment *out,
-                          LrErr *err);
+** A moment outside the trace is an error naming the trace and the range. */
+int lr_peak_moment(LrTrace *t, const char *spec, LrMoment *out, LrErr *err);
+int lr_peak_moment_at_seq(LrTrace *t, int64_t seq, LrMoment *out, LrErr *err);
 
 /* ---- readable stacks ---- */
 
@@ -71,7 +69,7 @@ typedef struct LrStack {
 
 typedef struct LrStacks LrStacks; /* a cache of loaded stacks */
 
-LrStacks *lr_peak_stacks_new(sqlite3 *db);
+LrStacks *lr_peak_stacks_new(LrTrace *t);
 void lr_peak_stacks_free(LrStacks *c);
 /* Loaded once, owned by the cache; NULL (and *err) on failure. */
 const LrStack *lr_peak_stack(LrStacks *c, int64_t id, LrErr *err);
@@ -100,20 +98,8 @@ typedef struct LrGroups {
 } LrGroups;
 
 /* Every heap/anon block live at seq with size >= min_size, grouped. */
-int lr_peak_contributors(sqlite3 *db, LrStacks *c, int64_t seq, LrBy by, int64_t min_size,
+int lr_peak_contributors(LrTrace *t, LrStacks *c, int64_t seq, LrBy by, int64_t min_size,
                          LrGroups *out, LrErr *err);
-
-/* A FROM-clause subquery "(...)" of the heap/anon blocks live at seq with
-** size >= min_size, with columns id, size, stack_id (stack_id -1: none).
-** Cost follows the number of live blocks, not the trace (agg.h agg_live). */
-#define LR_PEAK_LIVE_SQL 2048
-char *lr_peak_live_sql(int64_t seq, int64_t min_size, char *buf, size_t len);
-
-/* Groups the rows of an SQL query returning (stack_id, bytes, count), one
-** row per stack (stack_id NULL or -1: no stack). For the other report
-** sections (leaks, phases). */
-int lr_peak_group_sql(sqlite3 *db, LrStacks *c, const char *sql, LrBy by, LrGroups *out,
-                      LrErr *err);
 
 void lr_peak_groups_free(LrGroups *g);
 

@@ -23,7 +23,6 @@
 #ifndef LR_REPORT_H
 #define LR_REPORT_H
 
-#include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -116,9 +115,8 @@ typedef struct LrReport {
   LrStacks *stacks; /* owns every LrStack above */
 } LrReport;
 
-/* Builds the whole model (aggregates must exist: lr_agg_ensure). */
-int lr_report_build(sqlite3 *db, const char *path, const LrReportOpts *opts, LrReport **out,
-                    LrErr *err);
+/* Builds the whole model of trace t. */
+int lr_report_build(LrTrace *t, const LrReportOpts *opts, LrReport **out, LrErr *err);
 void lr_report_free(LrReport *r);
 
 #endif

@@ -24,7 +24,6 @@
 #ifndef LR_SYMBOLIZE_H
 #define LR_SYMBOLIZE_H
 
-#include <sqlite3.h>
 #include <stdint.h>
 
 #include "lowram/err.h"
@@ -36,13 +35,6 @@ typedef struct LrSymStats {
   uint64_t frames_named;    /* frames with a function name after the pass */
   uint64_t frames_lines;    /* frames with file:line after the pass */
 } LrSymStats;
-
-/* Names the frames of the trace open read-write in db (inside the caller's
-** transaction). symbols_dir may be NULL; use_module_paths says whether step
-** 3 above applies. Frames no file names are left as they were. 0 on
-** success, -1 on a database error. */
-int lr_sym_trace(sqlite3 *db, const char *trace_path, const char *symbols_dir,
-                 int use_module_paths, LrSymStats *st, LrErr *err);
 
 /* `lowram symbolize`: opens the finished trace at trace_path read-write and
 ** renames its frames from symbols_dir in one transaction (the one write a

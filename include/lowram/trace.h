@@ -1,21 +1,21 @@
 /*
-** trace.h: opening a lowram trace (a SQLite file made by the importer).
+** trace.h: the opaque handle every public call of the analysis library
+** takes: one lowram trace (a SQLite file made by the importer), read-only.
 **
-** lr_trace_open() is the one door every command and the TUI go through:
+** lr_trace_open(PATH):
 **   - PATH is a finished trace: it is opened read-only and never modified.
-**   - PATH is a spool, or names a trace that does not exist yet but whose
-**     spool (PATH + LR_SPOOL_SUFFIX) does: the spool is imported first
-**     (creating the trace, never overwriting a file), then opened.
 **   - PATH is an unfinished trace (meta.complete != 1, e.g. the importer was
 **     killed): it is opened and lr_trace_complete() says so, so the caller
 **     can print that `lowram recover` completes it.
 **   - anything else (missing, not SQLite, not a lowram trace, another
 **     schema version): NULL, with a one-line reason in *err.
+** To open a spool, or a trace whose spool has not been imported yet, use
+** lr_import_open() (import.h): it imports first, with progress.
 */
 #ifndef LR_TRACE_H
 #define LR_TRACE_H
 
-#include <sqlite3.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "lowram/err.h"
@@ -27,8 +27,6 @@ typedef struct LrTrace LrTrace;
 LrTrace *lr_trace_open(const char *path, LrErr *err);
 void lr_trace_close(LrTrace *t);
 
-/* The read-only connection; owned by the trace. */
-sqlite3 *lr_trace_db(LrTrace *t);
 /* The trace file's path (after any spool import). */
 const char *lr_trace_path(const LrTrace *t);
 /* 1 when the import finished and aggregates exist, 0 otherwise. */

@@ -1,9 +1,12 @@
 /*
-** trace.c: see trace.h. Works out what PATH is (trace, spool, or the name a
-** spool will import to), imports when needed, then opens the trace
-** read-only and checks it is one this lowram reads before anyone queries it.
+** trace.c: see trace.h. Opens a trace file read-only and checks it is one
+** this lowram reads before anyone queries it. Turning a spool into a trace
+** is ingest's job (lr_import_open in import.h), so this module depends on
+** nothing above it.
 */
 #include "lowram/trace.h"
+
+#include <assert.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,15 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "lowram/import.h"
-#include "lr_spool_format.h"
-#include "ingest/spool_read.h"
-
-struct LrTrace {
-  sqlite3 *db;
-  char *path;
-  int complete;
-};
+#include "core/trace_internal.h"
 
 /* First bytes of the file: 0 on success, with *n the count read. */
 static int sniff(const char *path, char *buf, size_t len, size_t *n) {
@@ -60,6 +55,7 @@ static LrTrace *open_db(const char *path, LrErr *err) {
     lr_err_set(err, "%s: out of memory", path);
     return NULL;
   }
+  t->owns_db = 1;
   if (sqlite3_open_v2(path, &t->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
     lr_err_set(err, "%s: cannot open: %s", path, t->db ? sqlite3_errmsg(t->db) : "?");
     lr_trace_close(t);
@@ -90,45 +86,31 @@ static LrTrace *open_db(const char *path, LrErr *err) {
 }
 
 LrTrace *lr_trace_open(const char *path, LrErr *err) {
-  struct stat st;
-  if (stat(path, &st) != 0) {
-    if (errno != ENOENT) {
-      lr_err_set(err, "%s: %s", path, strerror(errno));
-      return NULL;
-    }
-    /* run.db missing but run.db.spool there: the plain-mode case */
-    size_t n = strlen(path) + sizeof LR_SPOOL_SUFFIX;
-    char *spool = malloc(n);
-    if (!spool) {
-      lr_err_set(err, "%s: out of memory", path);
-      return NULL;
-    }
-    snprintf(spool, n, "%s%s", path, LR_SPOOL_SUFFIX);
-    if (stat(spool, &st) != 0) {
-      lr_err_set(err, "%s: no such file (and no spool %s)", path, spool);
-      free(spool);
-      return NULL;
-    }
-    int rc = lr_import(spool, path, NULL, NULL, err);
-    free(spool);
-    return rc == 0 ? open_db(path, err) : NULL;
+  LrTrace *t = open_db(path, err);
+  assert(!t || lr_trace_check(t));
+  return t;
+}
+
+LrTrace *lr_trace_wrap(sqlite3 *db, const char *path) {
+  LrTrace *t = calloc(1, sizeof *t);
+  if (!t || !(t->path = strdup(path ? path : "(trace)"))) {
+    free(t);
+    return NULL;
   }
-  if (S_ISREG(st.st_mode) && lr_spool_is_spool(path)) {
-    char out[4096];
-    if (lr_import_default_out(path, out, sizeof out) != 0) {
-      lr_err_set(err, "%s: path too long", path);
-      return NULL;
-    }
-    if (stat(out, &st) == 0) return open_db(out, err); /* imported before */
-    if (lr_import(path, out, NULL, NULL, err) != 0) return NULL;
-    return open_db(out, err);
-  }
-  return open_db(path, err);
+  t->db = db;
+  int64_t c = 0;
+  t->complete = lr_trace_meta_int(t, "complete", &c) == 0 && c == 1;
+  return t;
+}
+
+int lr_trace_check(const LrTrace *t) {
+  return t && t->db && t->path && (t->complete == 0 || t->complete == 1) &&
+         (t->owns_db == 0 || t->owns_db == 1) && (t->agg_ready == 0 || t->agg_ready == 1);
 }
 
 void lr_trace_close(LrTrace *t) {
   if (!t) return;
-  sqlite3_close(t->db);
+  if (t->owns_db) sqlite3_close(t->db);
   free(t->path);
   free(t);
 }

@@ -40,7 +40,7 @@
 #include "ingest/lifetimes.h"
 #include "ingest/rows.h"
 #include "ingest/spool_read.h"
-#include "lowram/symbolize.h"
+#include "ingest/symtrace.h"
 #include "lowram/trace.h"
 
 extern const char lr_schema_sql[];
@@ -95,7 +95,28 @@ typedef struct Imp {
   uint64_t events, stacks, max_seq, max_ns, named;
   double agg_seconds;
   int64_t peak_rss;
+  /* progress */
+  const LrImportOpts *opts;
+  struct timespec t0;
+  uint64_t chunks_done, next_progress;
 } Imp;
+
+static double since(const struct timespec *t0) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Reports progress; a cancel from the callback fails the import. */
+static void progress(Imp *im, LrImportStage stage) {
+  if (!im->opts || !im->opts->progress || im->failed) return;
+  LrImportProgress p = {stage, im->events, im->chunks_done, lr_spool_nchunks(im->sp),
+                        since(&im->t0)};
+  if (im->opts->progress(im->opts->progress_ctx, &p)) {
+    lr_err_set(im->err, "%s: import cancelled", im->spool_path);
+    im->failed = 1;
+  }
+}
 
 static void db_fail(Imp *im, const char *what) {
   if (!im->failed)
@@ -465,6 +486,10 @@ static void merge(Imp *im) {
       thread(im, s->tid, s->rec.seq);
     }
     process(im, &s->rec);
+    if (im->events >= im->next_progress) {
+      progress(im, LR_IMPORT_MERGE);
+      im->next_progress = im->events + LR_IMPORT_PROGRESS_EVENTS;
+    }
     if (stream_fill(im, s)) {
       s_down(im, 0);
     } else {
@@ -707,8 +732,11 @@ static int run(Imp *im, const char *spool_path, const LrImportOpts *opts, const 
   merge(im);
   flush(im);
   write_meta(im, spool_path, opts ? opts->killed_by : 0);
-  if (indexes) exec(im, indexes);
+  progress(im, LR_IMPORT_INDEX);
+  if (indexes && !im->failed) exec(im, indexes);
   sqlite3_free(indexes);
+  if (im->failed) return -1;
+  progress(im, LR_IMPORT_SYMBOLS);
   if (im->failed) return -1;
   if (!opts || !opts->no_symbolize) {
     LrSymStats ss;
@@ -720,6 +748,8 @@ static int run(Imp *im, const char *spool_path, const LrImportOpts *opts, const 
       im->named = ss.frames_named;
   }
   if (exec(im, "COMMIT")) return -1;
+  progress(im, LR_IMPORT_AGGREGATES);
+  if (im->failed) return -1;
   struct timespec a, b;
   clock_gettime(CLOCK_MONOTONIC, &a);
   int agg = lr_agg_build(im->db, out, im->err);
@@ -762,6 +792,8 @@ int lr_import(const char *spool_path, const char *out_path, const LrImportOpts *
   im.spool_path = spool_path;
   im.sp = sp;
   im.err = err;
+  im.opts = opts;
+  clock_gettime(CLOCK_MONOTONIC, &im.t0);
   im.life = lr_life_new(lr_spool_header(sp)->page_size, put_row, &im);
   int rc = -1;
   if (!im.life)
@@ -819,4 +851,43 @@ int lr_import_default_out(const char *spool_path, char *buf, size_t len) {
   else
     w = snprintf(buf, len, "%s.db", spool_path);
   return w < 0 || (size_t)w >= len ? -1 : 0;
+}
+
+int lr_import_is_spool(const char *path) { return lr_spool_is_spool(path); }
+
+LrTrace *lr_import_open(const char *path, const LrImportOpts *opts, LrErr *err) {
+  struct stat st;
+  if (stat(path, &st) != 0) {
+    if (errno != ENOENT) {
+      lr_err_set(err, "%s: %s", path, strerror(errno));
+      return NULL;
+    }
+    /* run.db missing but run.db.spool there: the plain-mode case */
+    size_t n = strlen(path) + sizeof LR_SPOOL_SUFFIX;
+    char *spool = malloc(n);
+    if (!spool) {
+      lr_err_set(err, "%s: out of memory", path);
+      return NULL;
+    }
+    snprintf(spool, n, "%s%s", path, LR_SPOOL_SUFFIX);
+    if (stat(spool, &st) != 0) {
+      lr_err_set(err, "%s: no such file (and no spool %s)", path, spool);
+      free(spool);
+      return NULL;
+    }
+    int rc = lr_import(spool, path, opts, NULL, err);
+    free(spool);
+    return rc == 0 ? lr_trace_open(path, err) : NULL;
+  }
+  if (S_ISREG(st.st_mode) && lr_spool_is_spool(path)) {
+    char out[4096];
+    if (lr_import_default_out(path, out, sizeof out) != 0) {
+      lr_err_set(err, "%s: path too long", path);
+      return NULL;
+    }
+    if (stat(out, &st) == 0) return lr_trace_open(out, err); /* imported before */
+    if (lr_import(path, out, opts, NULL, err) != 0) return NULL;
+    return lr_trace_open(out, err);
+  }
+  return lr_trace_open(path, err);
 }

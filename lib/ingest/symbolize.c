@@ -11,6 +11,7 @@
 ** demangling never fails a symbolize pass.
 */
 #include "lowram/symbolize.h"
+#include "ingest/symtrace.h"
 
 #include <dirent.h>
 #include <dlfcn.h>

@@ -16,6 +16,11 @@
 **     is applied, so the phase's start value is the live bytes at m.
 */
 #include "query/agg.h"
+
+#include <assert.h>
+
+#include "core/trace_internal.h"
+#include "query/qdb.h"
 #include "query/agglive.h"
 
 #include <stddef.h>
@@ -717,6 +722,15 @@ out:
 
 int lr_agg_build(sqlite3 *db, const char *trace_path, LrErr *err) {
   return build(db, trace_path, "main", err);
+}
+
+sqlite3 *lr_qdb(LrTrace *t, LrErr *err) {
+  assert(lr_trace_check(t));
+  if (!t->agg_ready) {
+    if (lr_agg_ensure(t->db, t->path, err)) return NULL;
+    t->agg_ready = 1;
+  }
+  return t->db;
 }
 
 int lr_agg_ensure(sqlite3 *db, const char *trace_path, LrErr *err) {

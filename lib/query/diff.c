@@ -6,6 +6,9 @@
 */
 #include "lowram/diff.h"
 
+#include "query/peak_sql.h"
+#include "query/qdb.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,11 +29,13 @@ static void free_sides(Side *v, size_t n) {
 }
 
 /* The rows of one trace, sorted and with equal names merged. */
-static int side(sqlite3 *db, const char *path, LrStacks *c, LrBy by, LrMoment *peak,
-                int64_t *heap_peak, Side **out, size_t *n, LrErr *err) {
+static int side(LrTrace *t, LrStacks *c, LrBy by, LrMoment *peak, int64_t *heap_peak,
+                Side **out, size_t *n, LrErr *err) {
   *out = NULL;
   *n = 0;
-  if (lr_peak_moment(db, path, NULL, peak, err)) return -1;
+  sqlite3 *db = lr_qdb(t, err);
+  const char *path = lr_trace_path(t);
+  if (!db || lr_peak_moment(t, NULL, peak, err)) return -1;
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(db, "SELECT value FROM agg_info WHERE key = 'heap_peak'", -1, &st,
                          NULL) == SQLITE_OK) {
@@ -111,8 +116,7 @@ static int cmp_row(const void *a, const void *b) {
   return strcmp(x->key, y->key);
 }
 
-int lr_diff_build(sqlite3 *a, const char *path_a, sqlite3 *b, const char *path_b, LrBy by,
-                  LrDiff **out, LrErr *err) {
+int lr_diff_build(LrTrace *a, LrTrace *b, LrBy by, LrDiff **out, LrErr *err) {
   *out = NULL;
   LrDiff *d = calloc(1, sizeof *d);
   Side *sa = NULL, *sb = NULL;
@@ -124,8 +128,8 @@ int lr_diff_build(sqlite3 *a, const char *path_a, sqlite3 *b, const char *path_b
     lr_err_set(err, "diff: out of memory");
     goto fail;
   }
-  if (side(a, path_a, d->stacks_a, by, &d->peak_a, &d->heap_peak_a, &sa, &na, err) ||
-      side(b, path_b, d->stacks_b, by, &d->peak_b, &d->heap_peak_b, &sb, &nb, err))
+  if (side(a, d->stacks_a, by, &d->peak_a, &d->heap_peak_a, &sa, &na, err) ||
+      side(b, d->stacks_b, by, &d->peak_b, &d->heap_peak_b, &sb, &nb, err))
     goto fail;
   d->rows = calloc(na + nb + 1, sizeof *d->rows);
   if (!d->rows) {

@@ -10,7 +10,10 @@
 */
 #include "lowram/peak.h"
 
+#include "core/trace_internal.h"
 #include "query/agg.h"
+#include "query/peak_sql.h"
+#include "query/qdb.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -68,7 +71,7 @@ static int info(sqlite3 *db, const char *key, int64_t *out) {
   return ok ? 0 : -1;
 }
 
-int lr_peak_live_at(sqlite3 *db, int64_t seq, LrLive *out, LrErr *err) {
+static int live_at(sqlite3 *db, int64_t seq, LrLive *out, LrErr *err) {
   sqlite3_stmt *st;
   int64_t ck = -1;
   memset(out, 0, sizeof *out);
@@ -147,8 +150,8 @@ static int ns_seq(sqlite3 *db, int64_t ns, int64_t *seq) {
   return 0;
 }
 
-int lr_peak_moment_at_seq(sqlite3 *db, const char *path, int64_t seq, LrMoment *out,
-                          LrErr *err) {
+static int moment_at_seq(sqlite3 *db, const char *path, int64_t seq, LrMoment *out,
+                         LrErr *err) {
   memset(out, 0, sizeof *out);
   out->seq = seq;
   int64_t peak_seq = -2;
@@ -156,7 +159,7 @@ int lr_peak_moment_at_seq(sqlite3 *db, const char *path, int64_t seq, LrMoment *
   int64_t groups = 0;
   info(db, "groups", &groups);
   out->is_peak = groups > 0 && seq == peak_seq;
-  if (lr_peak_live_at(db, seq, &out->live, err)) return -1;
+  if (live_at(db, seq, &out->live, err)) return -1;
   if (seq_ns(db, seq, &out->ns)) return sqlerr(db, path, err);
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(db,
@@ -246,8 +249,8 @@ static int find_marker(sqlite3 *db, const char *path, const char *spec, int64_t 
   return lr_err_set(err, "%s: no marker '%s' (markers: %s)", path, spec, have);
 }
 
-int lr_peak_moment(sqlite3 *db, const char *path, const char *spec, LrMoment *out,
-                   LrErr *err) {
+static int moment(sqlite3 *db, const char *path, const char *spec, LrMoment *out,
+                  LrErr *err) {
   int64_t seq, last = -1, last_ns = 0;
   path = path ? path : "(trace)";
   if (info(db, "last_seq", &last) || info(db, "last_ns", &last_ns))
@@ -287,7 +290,7 @@ int lr_peak_moment(sqlite3 *db, const char *path, const char *spec, LrMoment *ou
     if (parse_time(spec, &ns)) {
       /* not a time: maybe a marker whose name starts with a digit */
       if (find_marker(db, path, spec, &seq, err) == 0)
-        return lr_peak_moment_at_seq(db, path, seq, out, err);
+        return moment_at_seq(db, path, seq, out, err);
       return lr_err_set(err, "%s: bad moment '%s' (want peak, a seq, a time like 1.5s or "
                         "200ms, or a marker name)", path, spec);
     }
@@ -302,7 +305,22 @@ int lr_peak_moment(sqlite3 *db, const char *path, const char *spec, LrMoment *ou
   } else {
     if (find_marker(db, path, spec, &seq, err)) return -1;
   }
-  return lr_peak_moment_at_seq(db, path, seq, out, err);
+  return moment_at_seq(db, path, seq, out, err);
+}
+
+int lr_peak_live_at(LrTrace *t, int64_t seq, LrLive *out, LrErr *err) {
+  sqlite3 *db = lr_qdb(t, err);
+  return db ? live_at(db, seq, out, err) : -1;
+}
+
+int lr_peak_moment(LrTrace *t, const char *spec, LrMoment *out, LrErr *err) {
+  sqlite3 *db = lr_qdb(t, err);
+  return db ? moment(db, lr_trace_path(t), spec, out, err) : -1;
+}
+
+int lr_peak_moment_at_seq(LrTrace *t, int64_t seq, LrMoment *out, LrErr *err) {
+  sqlite3 *db = lr_qdb(t, err);
+  return db ? moment_at_seq(db, lr_trace_path(t), seq, out, err) : -1;
 }
 
 /* ---- stacks ---- */
@@ -314,10 +332,10 @@ struct LrStacks {
   size_t n, cap;
 };
 
-LrStacks *lr_peak_stacks_new(sqlite3 *db) {
+LrStacks *lr_peak_stacks_new(LrTrace *t) {
   LrStacks *c = calloc(1, sizeof *c);
   if (!c) return NULL;
-  c->db = db;
+  c->db = lr_trace_db(t);
   return c;
 }
 
@@ -630,8 +648,10 @@ char *lr_peak_live_sql(int64_t seq, int64_t min_size, char *buf, size_t len) {
   return buf;
 }
 
-int lr_peak_contributors(sqlite3 *db, LrStacks *c, int64_t seq, LrBy by, int64_t min_size,
+int lr_peak_contributors(LrTrace *t, LrStacks *c, int64_t seq, LrBy by, int64_t min_size,
                          LrGroups *out, LrErr *err) {
+  sqlite3 *db = lr_qdb(t, err);
+  if (!db) return -1;
   char live[LR_PEAK_LIVE_SQL], sql[LR_PEAK_LIVE_SQL + 128];
   snprintf(sql, sizeof sql, "SELECT stack_id, sum(size), count(*) FROM %s GROUP BY stack_id",
            lr_peak_live_sql(seq, min_size, live, sizeof live));

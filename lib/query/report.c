@@ -6,11 +6,16 @@
 */
 #include "lowram/report.h"
 
+#include "core/trace_internal.h"
+#include "query/peak_sql.h"
+#include "query/qdb.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 typedef struct Ctx {
+  LrTrace *t;
   sqlite3 *db;
   const char *path;
   LrErr *err;
@@ -257,7 +262,7 @@ static int phases(Ctx *c, const LrReportOpts *o) {
       seen = order[k]->has_top && !strcmp(order[k]->name, p->name);
     if (seen) continue;
     done++;
-    if (lr_peak_contributors(c->db, r->stacks, p->peak_seq, o->by, 0, &p->top, c->err)) {
+    if (lr_peak_contributors(c->t, r->stacks, p->peak_seq, o->by, 0, &p->top, c->err)) {
       ret = -1;
       break;
     }
@@ -405,15 +410,17 @@ static int timeline(Ctx *c, int width) {
   return 0;
 }
 
-int lr_report_build(sqlite3 *db, const char *path, const LrReportOpts *o, LrReport **out,
-                    LrErr *err) {
+int lr_report_build(LrTrace *t, const LrReportOpts *o, LrReport **out, LrErr *err) {
   *out = NULL;
+  const char *path = lr_trace_path(t);
+  sqlite3 *db = lr_qdb(t, err);
+  if (!db) return -1;
   LrReport *r = calloc(1, sizeof *r);
-  if (!r || !(r->stacks = lr_peak_stacks_new(db))) {
+  if (!r || !(r->stacks = lr_peak_stacks_new(t))) {
     free(r);
     return lr_err_set(err, "%s: out of memory", path);
   }
-  Ctx c = {db, path, err, r};
+  Ctx c = {t, db, path, err, r};
   int top = o->top > 0 ? o->top : 10;
   run_info(&c);
   if (r->run.allocs == 0) {
@@ -422,9 +429,9 @@ int lr_report_build(sqlite3 *db, const char *path, const LrReportOpts *o, LrRepo
     *out = r;
     return 0;
   }
-  if (lr_peak_moment(db, path, NULL, &r->peak, err)) goto fail;
+  if (lr_peak_moment(t, NULL, &r->peak, err)) goto fail;
   if (o->at && *o->at) {
-    if (lr_peak_moment(db, path, o->at, &r->at, err)) goto fail;
+    if (lr_peak_moment(t, o->at, &r->at, err)) goto fail;
   } else {
     r->at = r->peak;
   }
@@ -432,7 +439,7 @@ int lr_report_build(sqlite3 *db, const char *path, const LrReportOpts *o, LrRepo
   r->heap_peak_seq = one_int(&c, "SELECT value FROM agg_info WHERE key = 'heap_peak_seq'", 0);
   r->file_peak = one_int(&c, "SELECT value FROM agg_info WHERE key = 'file_peak'", 0);
   if (rss_info(&c)) goto fail;
-  if (lr_peak_contributors(db, r->stacks, r->at.seq, o->by, o->min_size, &r->contributors, err))
+  if (lr_peak_contributors(t, r->stacks, r->at.seq, o->by, o->min_size, &r->contributors, err))
     goto fail;
   if (lr_peak_group_sql(db, r->stacks,
                         "SELECT stack_id, sum(size), count(*) FROM allocations "

@@ -219,7 +219,7 @@ static void test_many_threads(void) {
   free(p);
   LrErr err;
   double t0 = now();
-  LrImportOpts o = {NULL, 1, 0};
+  LrImportOpts o = {.no_symbolize = 1};
   CU_ASSERT_EQUAL_FATAL(lr_import(spool, out, &o, NULL, &err), 0);
   double secs = now() - t0;
   CU_ASSERT_TRUE(k > 100000);

@@ -60,7 +60,7 @@ int main(int argc, char **argv) {
   double t0 = now();
   LrErr err;
   LrImportStats st;
-  LrImportOpts opts = {NULL, 1, 0};
+  LrImportOpts opts = {.no_symbolize = 1};
   if (lr_import(spool, db, &opts, &st, &err) != 0) {
     fprintf(stderr, "%s\n", err.msg);
     unlink(spool);

@@ -19,6 +19,7 @@
 #include "ingest/spool_read.h"
 #include "test_import.h"
 #include "lowram/trace.h"
+#include "core/trace_internal.h"
 
 /* Records an open spool holds, counted with the reader alone. */
 static long count_records(const char *path, LrSpoolStats *st) {
@@ -294,7 +295,7 @@ static void test_never_overwrites(void) {
 
 static void expect_open_error(const char *path, const char *needle) {
   LrErr err = {{0}};
-  LrTrace *t = lr_trace_open(path, &err);
+  LrTrace *t = lr_import_open(path, NULL, &err);
   CU_ASSERT_PTR_NULL(t);
   lr_trace_close(t);
   char want[4400];
@@ -303,6 +304,55 @@ static void expect_open_error(const char *path, const char *needle) {
     fprintf(stderr, "open %s: got \"%s\", want \"%s\"\n", path, err.msg, want);
     CU_FAIL("trace open message");
   }
+}
+
+/* Progress: every stage is reported, in order; a cancel leaves no file. */
+typedef struct Prog {
+  int calls, last_stage, in_order, cancel_at;
+  uint64_t last_events;
+} Prog;
+
+static int on_progress(void *ctx, const LrImportProgress *p) {
+  Prog *g = ctx;
+  g->calls++;
+  if ((int)p->stage < g->last_stage || p->events < g->last_events) g->in_order = 0;
+  g->last_stage = (int)p->stage;
+  g->last_events = p->events;
+  return g->cancel_at >= 0 && (int)p->stage == g->cancel_at;
+}
+
+static void test_import_progress(void) {
+  const char *dir = ti_dir();
+  Gen g;
+  gen_init(&g, 4096);
+  GW w;
+  gw_init(&w, &g, 1);
+  for (int i = 0; i < 3 * LR_IMPORT_PROGRESS_EVENTS / 2; i++)
+    gw_alloc(&w, LR_EV_MALLOC, 1, 0x1000 + 16 * (uint64_t)i, 16, 0);
+  char sp[4096], out[4096];
+  snprintf(sp, sizeof sp, "%s/prog.spool", dir);
+  gen_write(&g, sp, SIZE_MAX);
+  gen_free(&g);
+  /* cancelled while naming frames: nothing under the name, no temp file */
+  snprintf(out, sizeof out, "%s/prog-cancel.db", dir);
+  Prog c = {0, 0, 1, LR_IMPORT_SYMBOLS, 0};
+  LrImportOpts o = {.progress = on_progress, .progress_ctx = &c};
+  LrErr err = {{0}};
+  CU_ASSERT_NOT_EQUAL(lr_import(sp, out, &o, NULL, &err), 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "import cancelled"));
+  CU_ASSERT_NOT_EQUAL(access(out, F_OK), 0);
+  CU_ASSERT_FALSE(dir_has_temp(dir));
+  /* a whole import: merge reports at 0 and 65536 events, then each stage once */
+  snprintf(out, sizeof out, "%s/prog.db", dir);
+  Prog a = {0, 0, 1, -1, 0};
+  o.progress_ctx = &a;
+  LrImportStats st;
+  CU_ASSERT_EQUAL_FATAL(lr_import(sp, out, &o, &st, &err), 0);
+  CU_ASSERT_EQUAL(st.events, (uint64_t)(3 * LR_IMPORT_PROGRESS_EVENTS / 2));
+  CU_ASSERT_EQUAL(a.calls, 2 + 3);
+  CU_ASSERT_EQUAL(a.last_stage, LR_IMPORT_AGGREGATES);
+  CU_ASSERT_EQUAL(a.last_events, st.events);
+  CU_ASSERT_TRUE(a.in_order);
 }
 
 static void test_trace_open(void) {
@@ -338,7 +388,9 @@ static void test_trace_open(void) {
   gen_write(&g, p, SIZE_MAX);
   snprintf(p, sizeof p, "%s/plain.db", dir);
   LrErr err;
-  LrTrace *t = lr_trace_open(p, &err);
+  /* lr_trace_open opens traces only: the spool beside is ingest's job */
+  CU_ASSERT_PTR_NULL(lr_trace_open(p, &err));
+  LrTrace *t = lr_import_open(p, NULL, &err);
   CU_ASSERT_PTR_NOT_NULL_FATAL(t);
   CU_ASSERT_TRUE(lr_trace_complete(t));
   int64_t v = 0;
@@ -349,7 +401,7 @@ static void test_trace_open(void) {
   CU_ASSERT_NOT_EQUAL(sqlite3_exec(lr_trace_db(t), "DELETE FROM meta", 0, 0, 0), SQLITE_OK);
   lr_trace_close(t);
   snprintf(p, sizeof p, "%s/plain.db.spool", dir);
-  t = lr_trace_open(p, &err); /* the spool again: opens the trace made from it */
+  t = lr_import_open(p, NULL, &err); /* the spool again: opens the trace made from it */
   CU_ASSERT_PTR_NOT_NULL(t);
   if (t) CU_ASSERT_TRUE(strstr(lr_trace_path(t), "plain.db") && !strstr(lr_trace_path(t), "spool"));
   lr_trace_close(t);
@@ -406,4 +458,5 @@ void ti_add_tests_damage(CU_pSuite s) {
   CU_add_test(s, "bad headers: clear errors, no file", test_bad_headers);
   CU_add_test(s, "never overwrites", test_never_overwrites);
   CU_add_test(s, "trace open errors and spool import", test_trace_open);
+  CU_add_test(s, "import progress in stage order, cancel leaves nothing", test_import_progress);
 }

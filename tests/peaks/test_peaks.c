@@ -103,14 +103,13 @@ static void test_lowram_exact(void) {
   int rc = lrt_run(with_mix(pre, 5, argv), NULL, out, err);
   CU_ASSERT_EQUAL_FATAL(rc, 0);
   recorded = 1;
-  sqlite3 *db = NULL;
   LrErr e = {{0}};
-  CU_ASSERT_EQUAL_FATAL(sqlite3_open_v2(trace, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-  CU_ASSERT_EQUAL_FATAL(lr_agg_ensure(db, trace, &e), 0);
+  LrTrace *t = lr_trace_open(trace, &e);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(t);
   LrReportOpts o = {0};
   o.by = LR_BY_FUNCTION;
   LrReport *r = NULL;
-  CU_ASSERT_EQUAL_FATAL(lr_report_build(db, trace, &o, &r, &e), 0);
+  CU_ASSERT_EQUAL_FATAL(lr_report_build(t, &o, &r, &e), 0);
   fprintf(stderr, "true peak %lld B; lowram %lld B (heap %lld + anon %lld), file %lld\n",
           (long long)want_peak, (long long)(r->peak.live.heap + r->peak.live.anon),
           (long long)r->peak.live.heap, (long long)r->peak.live.anon,
@@ -148,7 +147,7 @@ static void test_lowram_exact(void) {
   CU_ASSERT_EQUAL(lrt_sql_int(trace, "SELECT sum(size) FROM allocations WHERE region = 'file'"),
                   FILE_BYTES);
   lr_report_free(r);
-  sqlite3_close(db);
+  lr_trace_close(t);
 }
 
 static int have(const char *tool) {

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/trace_internal.h"
 #include "query/agg.h"
 #include "lrtest.h"
 
@@ -157,16 +158,16 @@ int tb_finish(sqlite3 *db, const char *path, int complete) {
 }
 
 
-sqlite3 *tb_open_ro(const char *path) {
+LrTrace *tb_open_ro(const char *path) {
   sqlite3 *db = NULL;
   if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) return NULL;
-  LrErr err = {{0}};
-  if (lr_agg_ensure(db, path, &err)) {
-    fprintf(stderr, "%s\n", err.msg);
+  LrTrace *t = lr_trace_wrap(db, path);
+  if (!t) {
     sqlite3_close(db);
     return NULL;
   }
-  return db;
+  t->owns_db = 1; /* the fixture's connection goes with the handle */
+  return t;
 }
 
 const LrGroup *tb_group(const LrGroups *g, const char *key) {

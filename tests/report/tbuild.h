@@ -7,6 +7,8 @@
 #define TBUILD_H
 
 #include <sqlite3.h>
+
+#include "lowram/trace.h"
 #include <stdint.h>
 
 #include "lowram/peak.h"
@@ -32,7 +34,7 @@ void tb_meta(sqlite3 *db, const char *key, const char *value);
 int tb_finish(sqlite3 *db, const char *path, int complete);
 /* Opens the trace at path read-only with its aggregates ensured (built if
 ** missing); NULL (reason on stderr) on failure. */
-sqlite3 *tb_open_ro(const char *path);
+LrTrace *tb_open_ro(const char *path);
 /* The group whose key is `key` in g, or NULL. */
 const LrGroup *tb_group(const LrGroups *g, const char *key);
 /* Runs SQL, failing the current test on error. */

@@ -20,19 +20,19 @@
 static char *dir;
 static char fx_path[512];
 
-static LrReport *build(sqlite3 *db, const char *path, const char *at) {
+static LrReport *build(LrTrace *t, const char *at) {
   LrReportOpts o = {0};
   o.at = at;
   LrReport *r = NULL;
   LrErr err = {{0}};
-  if (lr_report_build(db, path, &o, &r, &err)) fprintf(stderr, "report: %s\n", err.msg);
+  if (lr_report_build(t, &o, &r, &err)) fprintf(stderr, "report: %s\n", err.msg);
   return r;
 }
 
 static void test_sections(void) {
-  sqlite3 *db = tb_open_ro(fx_path);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(db);
-  LrReport *r = build(db, fx_path, NULL);
+  LrTrace *t = tb_open_ro(fx_path);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+  LrReport *r = build(t, NULL);
   CU_ASSERT_PTR_NOT_NULL_FATAL(r);
   CU_ASSERT_STRING_EQUAL(r->run.argv, "./app --model m.bin");
   CU_ASSERT_EQUAL(r->run.threads, 2);
@@ -142,7 +142,7 @@ static void test_sections(void) {
   lr_report_free(r);
 
   /* --at moves the contributors */
-  r = build(db, fx_path, "decode#2");
+  r = build(t, "decode#2");
   CU_ASSERT_PTR_NOT_NULL_FATAL(r);
   CU_ASSERT_EQUAL(r->at.seq, 18);
   CU_ASSERT_EQUAL(r->contributors.bytes, 66676);
@@ -151,10 +151,10 @@ static void test_sections(void) {
   LrReportOpts o = {0};
   o.at = "nope";
   LrErr err = {{0}};
-  CU_ASSERT_NOT_EQUAL(lr_report_build(db, fx_path, &o, &r, &err), 0);
+  CU_ASSERT_NOT_EQUAL(lr_report_build(t, &o, &r, &err), 0);
   CU_ASSERT_PTR_NULL(r);
   CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "no marker 'nope'"));
-  sqlite3_close(db);
+  lr_trace_close(t);
 }
 
 /* Two threads interleave; the rule is per thread. Plus events before the
@@ -175,9 +175,9 @@ static void test_threads_and_start_phase(void) {
   tb_alloc(w, "heap", 9, 6, 7, 2, 2);   /* W: temporary (t2's last) */
   tb_alloc(w, "heap", 30, 8, 9, 1, 1);  /* V: not: Z is t1's previous... V is t1's last */
   CU_ASSERT_EQUAL_FATAL(tb_finish(w, path, 1), 0);
-  sqlite3 *db = tb_open_ro(path);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(db);
-  LrReport *r = build(db, path, NULL);
+  LrTrace *t = tb_open_ro(path);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+  LrReport *r = build(t, NULL);
   CU_ASSERT_PTR_NOT_NULL_FATAL(r);
   /* X, Y, W and V (t1's last, freed) are temporaries; Z is not */
   CU_ASSERT_EQUAL(r->temp_calls, 4);
@@ -199,7 +199,7 @@ static void test_threads_and_start_phase(void) {
   CU_ASSERT_EQUAL(r->nmapped, 0);
   CU_ASSERT_EQUAL(r->leaks.bytes, 50);
   lr_report_free(r);
-  sqlite3_close(db);
+  lr_trace_close(t);
 }
 
 /* No RSS sample before the first mapping: the lowest RssFile is the
@@ -217,9 +217,9 @@ static void test_mapped_lowest_baseline(void) {
   tb_rss(w, 5, 5 << 20, 1 << 20, (200 << 10) + (2 << 20)); /* +2 MiB: 1.5 big, 0.5 small */
   tb_rss(w, 7, 5 << 20, 1 << 20, (200 << 10) + (1 << 20)); /* +1 MiB: big alone */
   CU_ASSERT_EQUAL_FATAL(tb_finish(w, path, 1), 0);
-  sqlite3 *db = tb_open_ro(path);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(db);
-  LrReport *r = build(db, path, NULL);
+  LrTrace *t = tb_open_ro(path);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+  LrReport *r = build(t, NULL);
   CU_ASSERT_PTR_NOT_NULL_FATAL(r);
   CU_ASSERT_EQUAL(r->rss_file_baseline, 200 << 10);
   CU_ASSERT(r->rss_file_baseline_lowest);
@@ -235,7 +235,7 @@ static void test_mapped_lowest_baseline(void) {
   CU_ASSERT_STRING_EQUAL(r->contributors.v[0].key, "[no stack]");
   CU_ASSERT_EQUAL(r->contributors.bytes, 10);
   lr_report_free(r);
-  sqlite3_close(db);
+  lr_trace_close(t);
 }
 
 static void test_diff_by_name(void) {
@@ -245,12 +245,12 @@ static void test_diff_by_name(void) {
   /* B: other frame and stack ids, and block D is 5000 bytes, not 3000 */
   CU_ASSERT_EQUAL_FATAL(fx_write(pa, 0, 1, 3000), 0);
   CU_ASSERT_EQUAL_FATAL(fx_write(pb, 100, 1, 5000), 0);
-  sqlite3 *a = tb_open_ro(pa), *b = tb_open_ro(pb);
+  LrTrace *a = tb_open_ro(pa), *b = tb_open_ro(pb);
   CU_ASSERT_PTR_NOT_NULL_FATAL(a);
   CU_ASSERT_PTR_NOT_NULL_FATAL(b);
   LrDiff *d = NULL;
   LrErr err = {{0}};
-  CU_ASSERT_EQUAL_FATAL(lr_diff_build(a, pa, b, pb, LR_BY_STACK, &d, &err), 0);
+  CU_ASSERT_EQUAL_FATAL(lr_diff_build(a, b, LR_BY_STACK, &d, &err), 0);
   CU_ASSERT_EQUAL(d->peak_a.live.heap + d->peak_a.live.anon, FX_PEAK);
   CU_ASSERT_EQUAL(d->peak_b.live.heap + d->peak_b.live.anon, FX_PEAK + 2000);
   CU_ASSERT_EQUAL(d->n, 4); /* the four stacks, each matched once */
@@ -268,14 +268,14 @@ static void test_diff_by_name(void) {
     CU_ASSERT_PTR_NOT_NULL(d->rows[i].stack_b);
   }
   lr_diff_free(d);
-  CU_ASSERT_EQUAL_FATAL(lr_diff_build(a, pa, b, pb, LR_BY_FILE, &d, &err), 0);
+  CU_ASSERT_EQUAL_FATAL(lr_diff_build(a, b, LR_BY_FILE, &d, &err), 0);
   CU_ASSERT_EQUAL(d->n, 3);
   CU_ASSERT_STRING_EQUAL(d->rows[0].key, "kv.c");
   CU_ASSERT_EQUAL(d->rows[0].peak_a, 3250);
   CU_ASSERT_EQUAL(d->rows[0].peak_b, 5250);
   lr_diff_free(d);
-  sqlite3_close(a);
-  sqlite3_close(b);
+  lr_trace_close(a);
+  lr_trace_close(b);
 }
 
 int main(void) {

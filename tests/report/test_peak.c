@@ -19,11 +19,11 @@ static char *dir;
 static char fx_path[512];
 
 static void test_peak_exact(void) {
-  sqlite3 *db = tb_open_ro(fx_path);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+  LrTrace *t = tb_open_ro(fx_path);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(t);
   LrMoment m;
   LrErr err = {{0}};
-  CU_ASSERT_EQUAL_FATAL(lr_peak_moment(db, fx_path, NULL, &m, &err), 0);
+  CU_ASSERT_EQUAL_FATAL(lr_peak_moment(t, NULL, &m, &err), 0);
   CU_ASSERT_EQUAL(m.seq, FX_PEAK_SEQ);
   CU_ASSERT_EQUAL(m.ns, FX_PEAK_SEQ * 1000);
   CU_ASSERT_EQUAL(m.live.heap + m.live.anon, FX_PEAK);
@@ -33,57 +33,57 @@ static void test_peak_exact(void) {
   CU_ASSERT_STRING_EQUAL(m.marker, "decode");
   CU_ASSERT_EQUAL(m.marker_nth, 1);
   CU_ASSERT_EQUAL(m.marker_seq, 5);
-  sqlite3_close(db);
+  lr_trace_close(t);
 }
 
 static void test_at_moments(void) {
-  sqlite3 *db = tb_open_ro(fx_path);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+  LrTrace *t = tb_open_ro(fx_path);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(t);
   LrMoment m;
   LrErr err = {{0}};
-  CU_ASSERT_EQUAL(lr_peak_moment(db, fx_path, "9", &m, &err), 0);
+  CU_ASSERT_EQUAL(lr_peak_moment(t, "9", &m, &err), 0);
   CU_ASSERT_EQUAL(m.seq, 9);
   CU_ASSERT_EQUAL(m.live.heap, 4100);
   CU_ASSERT_EQUAL(m.live.anon, 65536);
   CU_ASSERT_FALSE(m.is_peak);
   /* 9.5us: the last event at or before it is seq 9 */
-  CU_ASSERT_EQUAL(lr_peak_moment(db, fx_path, "9.5us", &m, &err), 0);
+  CU_ASSERT_EQUAL(lr_peak_moment(t, "9.5us", &m, &err), 0);
   CU_ASSERT_EQUAL(m.seq, 9);
-  CU_ASSERT_EQUAL(lr_peak_moment(db, fx_path, "0.011ms", &m, &err), 0);
+  CU_ASSERT_EQUAL(lr_peak_moment(t, "0.011ms", &m, &err), 0);
   CU_ASSERT_EQUAL(m.seq, 11);
   CU_ASSERT(m.is_peak);
-  CU_ASSERT_EQUAL(lr_peak_moment(db, fx_path, "decode", &m, &err), 0);
+  CU_ASSERT_EQUAL(lr_peak_moment(t, "decode", &m, &err), 0);
   CU_ASSERT_EQUAL(m.seq, 5);
   CU_ASSERT_EQUAL(m.live.heap, 1000);
   CU_ASSERT_EQUAL(m.live.anon, 65536);
-  CU_ASSERT_EQUAL(lr_peak_moment(db, fx_path, "decode#2", &m, &err), 0);
+  CU_ASSERT_EQUAL(lr_peak_moment(t, "decode#2", &m, &err), 0);
   CU_ASSERT_EQUAL(m.seq, 18);
   CU_ASSERT_EQUAL(m.live.heap, 1140);
   CU_ASSERT_STRING_EQUAL(m.marker, "decode");
   CU_ASSERT_EQUAL(m.marker_nth, 2);
-  CU_ASSERT_EQUAL(lr_peak_moment(db, fx_path, "peak", &m, &err), 0);
+  CU_ASSERT_EQUAL(lr_peak_moment(t, "peak", &m, &err), 0);
   CU_ASSERT_EQUAL(m.seq, FX_PEAK_SEQ);
   /* after everything: the leaks and the file mapping are live */
-  CU_ASSERT_EQUAL(lr_peak_moment(db, fx_path, "30", &m, &err), 0);
+  CU_ASSERT_EQUAL(lr_peak_moment(t, "30", &m, &err), 0);
   CU_ASSERT_EQUAL(m.live.heap, 1040);
   CU_ASSERT_EQUAL(m.live.anon, 0);
   CU_ASSERT_EQUAL(m.live.file, FX_FILE_SIZE);
 
   /* moments that are not in the trace */
-  CU_ASSERT_NOT_EQUAL(lr_peak_moment(db, fx_path, "31", &m, &err), 0);
+  CU_ASSERT_NOT_EQUAL(lr_peak_moment(t, "31", &m, &err), 0);
   CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "past the last event"));
   CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, fx_path));
-  CU_ASSERT_NOT_EQUAL(lr_peak_moment(db, fx_path, "2s", &m, &err), 0);
+  CU_ASSERT_NOT_EQUAL(lr_peak_moment(t, "2s", &m, &err), 0);
   CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "after the end"));
-  CU_ASSERT_NOT_EQUAL(lr_peak_moment(db, fx_path, "500ns", &m, &err), 0);
+  CU_ASSERT_NOT_EQUAL(lr_peak_moment(t, "500ns", &m, &err), 0);
   CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "before the first event"));
-  CU_ASSERT_NOT_EQUAL(lr_peak_moment(db, fx_path, "prefill", &m, &err), 0);
+  CU_ASSERT_NOT_EQUAL(lr_peak_moment(t, "prefill", &m, &err), 0);
   CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "no marker 'prefill'"));
   CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "decode x2"));
-  CU_ASSERT_NOT_EQUAL(lr_peak_moment(db, fx_path, "decode#3", &m, &err), 0);
-  CU_ASSERT_NOT_EQUAL(lr_peak_moment(db, fx_path, "5parsecs", &m, &err), 0);
+  CU_ASSERT_NOT_EQUAL(lr_peak_moment(t, "decode#3", &m, &err), 0);
+  CU_ASSERT_NOT_EQUAL(lr_peak_moment(t, "5parsecs", &m, &err), 0);
   CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "bad moment"));
-  sqlite3_close(db);
+  lr_trace_close(t);
 }
 
 static void expect(const LrGroups *g, const char *key, int64_t bytes, int64_t count) {
@@ -99,12 +99,12 @@ static void expect(const LrGroups *g, const char *key, int64_t bytes, int64_t co
 }
 
 static void test_contributors_by(void) {
-  sqlite3 *db = tb_open_ro(fx_path);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(db);
-  LrStacks *c = lr_peak_stacks_new(db);
+  LrTrace *t = tb_open_ro(fx_path);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+  LrStacks *c = lr_peak_stacks_new(t);
   LrGroups g;
   LrErr err = {{0}};
-  CU_ASSERT_EQUAL_FATAL(lr_peak_contributors(db, c, FX_PEAK_SEQ, LR_BY_STACK, 0, &g, &err), 0);
+  CU_ASSERT_EQUAL_FATAL(lr_peak_contributors(t, c, FX_PEAK_SEQ, LR_BY_STACK, 0, &g, &err), 0);
   CU_ASSERT_EQUAL(g.bytes, FX_PEAK);
   CU_ASSERT_EQUAL(g.count, 6);
   CU_ASSERT_EQUAL(g.n, 4);
@@ -128,7 +128,7 @@ static void test_contributors_by(void) {
   }
   lr_peak_groups_free(&g);
 
-  CU_ASSERT_EQUAL(lr_peak_contributors(db, c, FX_PEAK_SEQ, LR_BY_FUNCTION, 0, &g, &err), 0);
+  CU_ASSERT_EQUAL(lr_peak_contributors(t, c, FX_PEAK_SEQ, LR_BY_FUNCTION, 0, &g, &err), 0);
   CU_ASSERT_EQUAL(g.n, 4);
   expect(&g, "load_weights", 66536, 2);
   expect(&g, "kv_alloc", 3000, 1);
@@ -136,27 +136,27 @@ static void test_contributors_by(void) {
   expect(&g, "tokenize", 100, 1);
   lr_peak_groups_free(&g);
 
-  CU_ASSERT_EQUAL(lr_peak_contributors(db, c, FX_PEAK_SEQ, LR_BY_FILE, 0, &g, &err), 0);
+  CU_ASSERT_EQUAL(lr_peak_contributors(t, c, FX_PEAK_SEQ, LR_BY_FILE, 0, &g, &err), 0);
   CU_ASSERT_EQUAL(g.n, 3);
   expect(&g, "model.c", 66536, 2);
   expect(&g, "kv.c", 3250, 3);
   expect(&g, "tok.c", 100, 1);
   lr_peak_groups_free(&g);
 
-  CU_ASSERT_EQUAL(lr_peak_contributors(db, c, FX_PEAK_SEQ, LR_BY_LINE, 0, &g, &err), 0);
+  CU_ASSERT_EQUAL(lr_peak_contributors(t, c, FX_PEAK_SEQ, LR_BY_LINE, 0, &g, &err), 0);
   CU_ASSERT_EQUAL(g.n, 4);
   expect(&g, "kv.c:20", 3000, 1);
   expect(&g, "kv.c:40", 250, 2);
   lr_peak_groups_free(&g);
 
-  CU_ASSERT_EQUAL(lr_peak_contributors(db, c, FX_PEAK_SEQ, LR_BY_MODULE, 0, &g, &err), 0);
+  CU_ASSERT_EQUAL(lr_peak_contributors(t, c, FX_PEAK_SEQ, LR_BY_MODULE, 0, &g, &err), 0);
   CU_ASSERT_EQUAL(g.n, 2);
   expect(&g, "/opt/app/bin/app", 69786, 5);
   expect(&g, "/opt/app/lib/libtok.so", 100, 1);
   lr_peak_groups_free(&g);
 
   /* --min-size drops the small blocks */
-  CU_ASSERT_EQUAL(lr_peak_contributors(db, c, FX_PEAK_SEQ, LR_BY_STACK, 1000, &g, &err), 0);
+  CU_ASSERT_EQUAL(lr_peak_contributors(t, c, FX_PEAK_SEQ, LR_BY_STACK, 1000, &g, &err), 0);
   CU_ASSERT_EQUAL(g.bytes, 69536);
   CU_ASSERT_EQUAL(g.n, 2);
   lr_peak_groups_free(&g);
@@ -166,7 +166,7 @@ static void test_contributors_by(void) {
   CU_ASSERT_EQUAL(by, LR_BY_LINE);
   CU_ASSERT_EQUAL(lr_peak_parse_by("lines", &by), -1);
   lr_peak_stacks_free(c);
-  sqlite3_close(db);
+  lr_trace_close(t);
 }
 
 /* A random trace over several checkpoints, checked against a recount. */
@@ -211,11 +211,11 @@ static void test_random_bruteforce(void) {
       peak_seq = s;
     }
   }
-  db = tb_open_ro(path);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+  LrTrace *t = tb_open_ro(path);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(t);
   LrMoment m;
   LrErr err = {{0}};
-  CU_ASSERT_EQUAL(lr_peak_moment(db, path, "peak", &m, &err), 0);
+  CU_ASSERT_EQUAL(lr_peak_moment(t, "peak", &m, &err), 0);
   CU_ASSERT_EQUAL(m.seq, peak_seq);
   CU_ASSERT_EQUAL(m.live.heap + m.live.anon, peak);
   int64_t last = 0;
@@ -227,18 +227,18 @@ static void test_random_bruteforce(void) {
   for (int k = 0; k < 200; k++) {
     int64_t s = rand() % (last + 1);
     LrLive l;
-    CU_ASSERT_EQUAL(lr_peak_live_at(db, s, &l, &err), 0);
+    CU_ASSERT_EQUAL(lr_peak_live_at(t, s, &l, &err), 0);
     if (l.heap + l.anon != at[s]) bad++;
   }
   CU_ASSERT_EQUAL(bad, 0);
-  LrStacks *c = lr_peak_stacks_new(db);
+  LrStacks *c = lr_peak_stacks_new(t);
   LrGroups g;
-  CU_ASSERT_EQUAL(lr_peak_contributors(db, c, peak_seq, LR_BY_FUNCTION, 0, &g, &err), 0);
+  CU_ASSERT_EQUAL(lr_peak_contributors(t, c, peak_seq, LR_BY_FUNCTION, 0, &g, &err), 0);
   CU_ASSERT_EQUAL(g.bytes, peak);
   CU_ASSERT_EQUAL(g.n, 2);
   lr_peak_groups_free(&g);
   lr_peak_stacks_free(c);
-  sqlite3_close(db);
+  lr_trace_close(t);
   free(delta);
   free(at);
 }
@@ -251,13 +251,13 @@ static void test_unfinished_untouched(void) {
   CU_ASSERT_EQUAL_FATAL(fx_write(path, 0, 0, 3000), 0);
   size_t n1 = 0, n2 = 0;
   char *before = lrt_read_file(path, &n1);
-  sqlite3 *db = tb_open_ro(path);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+  LrTrace *t = tb_open_ro(path);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(t);
   LrMoment m;
   LrErr err = {{0}};
-  CU_ASSERT_EQUAL(lr_peak_moment(db, path, NULL, &m, &err), 0);
+  CU_ASSERT_EQUAL(lr_peak_moment(t, NULL, &m, &err), 0);
   CU_ASSERT_EQUAL(m.live.heap + m.live.anon, FX_PEAK);
-  sqlite3_close(db);
+  lr_trace_close(t);
   char *after = lrt_read_file(path, &n2);
   CU_ASSERT_EQUAL(n1, n2);
   CU_ASSERT(before && after && n1 == n2 && !memcmp(before, after, n1));

@@ -44,13 +44,13 @@ static int recorded(void) {
 
 static void test_recorded_peak(void) {
   CU_ASSERT_FATAL(recorded());
-  sqlite3 *db = tb_open_ro(trace);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+  LrTrace *t = tb_open_ro(trace);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(t);
   LrReportOpts o = {0};
   o.by = LR_BY_FUNCTION;
   LrReport *r = NULL;
   LrErr err = {{0}};
-  CU_ASSERT_EQUAL_FATAL(lr_report_build(db, trace, &o, &r, &err), 0);
+  CU_ASSERT_EQUAL_FATAL(lr_report_build(t, &o, &r, &err), 0);
   int64_t peak = r->peak.live.heap + r->peak.live.anon;
   /* 9 MiB by construction; the C runtime may hold a few small blocks */
   CU_ASSERT(peak >= 9 * MiB);
@@ -97,7 +97,7 @@ static void test_recorded_peak(void) {
     }
   CU_ASSERT(seen);
   lr_report_free(r);
-  sqlite3_close(db);
+  lr_trace_close(t);
 }
 
 /* Killed by SIGKILL at its peak: the trace still says 9 MiB, made of the
@@ -154,12 +154,12 @@ static void test_massif_agrees(void) {
     return;
   }
   int64_t m = massif_peak(out);
-  sqlite3 *db = tb_open_ro(trace);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+  LrTrace *t = tb_open_ro(trace);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(t);
   LrReportOpts o = {0};
   LrReport *r = NULL;
   LrErr err = {{0}};
-  CU_ASSERT_EQUAL_FATAL(lr_report_build(db, trace, &o, &r, &err), 0);
+  CU_ASSERT_EQUAL_FATAL(lr_report_build(t, &o, &r, &err), 0);
   fprintf(stderr, "heap-only peak: lowram %lld B, massif %lld B\n", (long long)r->heap_peak,
           (long long)m);
   CU_ASSERT(m > 0);
@@ -168,7 +168,7 @@ static void test_massif_agrees(void) {
   int64_t d = r->heap_peak - m;
   CU_ASSERT(d < 4096 && d > -4096);
   lr_report_free(r);
-  sqlite3_close(db);
+  lr_trace_close(t);
 }
 
 /* The reference runner (qrun, a small q8 model) under both tools. */
@@ -199,19 +199,18 @@ static void test_massif_qrun(void) {
     return;
   }
   int64_t m = massif_peak(out);
-  sqlite3 *db = NULL;
   LrErr err = {{0}};
-  CU_ASSERT_EQUAL_FATAL(sqlite3_open_v2(qt, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-  CU_ASSERT_EQUAL_FATAL(lr_agg_ensure(db, qt, &err), 0);
+  LrTrace *t = lr_trace_open(qt, &err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(t);
   LrReportOpts o = {0};
   LrReport *r = NULL;
-  CU_ASSERT_EQUAL_FATAL(lr_report_build(db, qt, &o, &r, &err), 0);
+  CU_ASSERT_EQUAL_FATAL(lr_report_build(t, &o, &r, &err), 0);
   fprintf(stderr, "qrun heap-only peak: lowram %lld B, massif %lld B\n", (long long)r->heap_peak,
           (long long)m);
   int64_t d = r->heap_peak - m, tol = m / 100 > 4096 ? m / 100 : 4096;
   CU_ASSERT(m > 0 && d < tol && d > -tol);
   lr_report_free(r);
-  sqlite3_close(db);
+  lr_trace_close(t);
 }
 
 int main(int argc, char **argv) {
