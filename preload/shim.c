@@ -273,6 +273,7 @@ static __attribute__((noinline)) void record(LrTls *t, LrEvent *ev, int with_sta
   if (with_stack) ev->stack = stack_id(t, w);
   ev->ns = lr_shim_now();
   lr_sw_event(w, ev);
+  lr_shim_rss_tick(w, ev->ns);
 }
 
 /* ---- the malloc family ------------------------------------------------ */

@@ -21,7 +21,9 @@ LR_EXPORT void lowram_shim_mark_v1(const char *name) {
   int e = errno;
   uint64_t seq = lr_shim_next_seq();
   LrSpoolWriter *w = lr_shim_writer(t);
-  lr_sw_mark(w, seq, lr_shim_now(), name ? name : "", cut255(name));
+  uint64_t ns = lr_shim_now();
+  lr_sw_mark(w, seq, ns, name ? name : "", cut255(name));
+  lr_shim_rss_tick(w, ns); /* phase boundaries are worth a sample */
   lr_shim_leave(t, e);
 }
 

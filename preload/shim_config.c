@@ -59,12 +59,14 @@ void lr_config_parse(LrShimConfig *c, LrEnvGet get, void *ctx, uint32_t default_
   if (err && errlen) err[0] = 0;
   c->depth = 64;
   c->rss_interval_ms = 10;
+  c->rss_thread = 0;
   c->unwinder = fp_only ? LR_UNWIND_FP : default_unwinder;
   c->chunk_size = 256 * 1024;
   c->fp_check = 1;
   c->out_template = "lowram-%p.db";
   num(get, ctx, "LOWRAM_DEPTH", 1, 256, &c->depth, err, errlen);
   num(get, ctx, "LOWRAM_RSS_INTERVAL", 0, 60000, &c->rss_interval_ms, err, errlen);
+  num(get, ctx, "LOWRAM_RSS_THREAD", 0, 1, &c->rss_thread, err, errlen);
   uint32_t kb = 0;
   num(get, ctx, "LOWRAM_CHUNK_KB", 64, 65536, &kb, err, errlen);
   if (kb) c->chunk_size = kb * 1024;

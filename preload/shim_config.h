@@ -7,7 +7,16 @@
 **                        (default "lowram-%p.db"); the spool is
 **                        TRACE + LR_SPOOL_SUFFIX
 **   LOWRAM_DEPTH         frames per stack, 1..256 (default 64)
-**   LOWRAM_RSS_INTERVAL  ms between RSS samples, 0 = off, max 60000 (default 10)
+**   LOWRAM_RSS_INTERVAL  ms between RSS samples, 0 = off, max 60000 (default 10).
+**                        Taken by the thread that is recording an event or
+**                        mark once the interval has passed (at most one per
+**                        interval), plus at start, exit and exec: no thread.
+**   LOWRAM_RSS_THREAD    1 = take them in a sampler thread instead (default 0),
+**                        which also covers stretches without events. Its cost:
+**                        the target gets one more thread (unshare -U and
+**                        other single-thread-only calls then fail, thread
+**                        counts change), a 64 KiB stack, one spool chunk, and
+**                        a wakeup and /proc/self/status read per interval
 **   LOWRAM_UNWIND        "libunwind" or "fp" (default: the build's choice);
 **                        "libunwind-strict" is libunwind for every event,
 **                        without the checked frame-pointer fast path
@@ -27,6 +36,7 @@
 typedef struct LrShimConfig {
   uint32_t depth;
   uint32_t rss_interval_ms;
+  uint32_t rss_thread;      /* 1: a sampler thread takes the RSS samples */
   uint32_t unwinder;        /* LR_UNWIND_* */
   uint32_t fp_check;        /* libunwind: trust fp walks it has confirmed */
   uint32_t chunk_size;      /* bytes */

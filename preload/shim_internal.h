@@ -1,7 +1,7 @@
 /*
 ** shim_internal.h: state shared by the shim's two halves, shim.c (bootstrap,
 ** hooks, hot path) and shim_session.c (the spool session: start, fork,
-** exec, end, modules, argv, RSS sampler). Not a public interface.
+** exec, end, modules, argv, RSS samples). Not a public interface.
 **
 ** Invariants:
 **   1. g_shim.active is 1 only while a spool is open and recording is on;
@@ -49,6 +49,8 @@ typedef struct LrShim {
   uintptr_t libc_lo, libc_hi, ld_lo, ld_hi; /* start code, see stack_checked */
   uint64_t seq;             /* atomic: last sequence number handed out */
   uint64_t start_ns;        /* CLOCK_MONOTONIC at start */
+  uint64_t next_rss_ns;     /* atomic: when the next on-path RSS sample is due
+                            ** (UINT64_MAX: none, see shim_session.c) */
   LrShimConfig cfg;
   uintptr_t shim_lo, shim_hi; /* the shim's own code, cut from stacks */
   pthread_key_t key;
@@ -92,6 +94,14 @@ void lr_session_after_fork(void) LR_HIDDEN;
 void lr_session_end(uint32_t reason, int64_t code) LR_HIDDEN;
 /* An RSS sample now, in the calling thread's chunk (guard set). */
 void lr_session_sample_rss(void) LR_HIDDEN;
+/* Takes this interval's RSS sample into w if it is due at ns and no other
+** thread took it (slow path of lr_shim_rss_tick). */
+void lr_session_rss_due(LrSpoolWriter *w, uint64_t ns) LR_HIDDEN;
+/* The recording path's RSS sample: one relaxed load when none is due. */
+static inline void lr_shim_rss_tick(LrSpoolWriter *w, uint64_t ns) {
+  if (__builtin_expect(ns >= __atomic_load_n(&g_shim.next_rss_ns, __ATOMIC_RELAXED), 0))
+    lr_session_rss_due(w, ns);
+}
 void lr_session_modules_sync(void) LR_HIDDEN;
 void lr_session_install_signals(void) LR_HIDDEN;
 void lr_session_mark_prev_exec(const char *prev_spool) LR_HIDDEN;

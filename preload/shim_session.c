@@ -1,7 +1,8 @@
 /*
 ** shim_session.c: one spool per process image. Opens the output file under
 ** the naming rules of shim_config.h, writes the header, argv and module
-** map, runs the RSS sampler, restarts everything in a fork child, tells
+** map, takes RSS samples (on the recording path, or in an opt-in sampler
+** thread), restarts everything in a fork child, tells
 ** an exec'd image its index, and marks how the run ended (exit, _exit,
 ** fatal signal, exec). Runs with the calling thread's guard set.
 **
@@ -198,15 +199,75 @@ void lr_session_self_range(uintptr_t *lo, uintptr_t *hi) {
   lr_session_text_range((uintptr_t)&lr_session_self_range, lo, hi);
 }
 
-/* ---- RSS sampler -------------------------------------------------------- */
+/* ---- RSS samples ---------------------------------------------------------
 
-static void sample_rss(LrSpoolWriter *w) {
-  char buf[8192];
-  size_t n = read_proc("/proc/self/status", buf, sizeof buf);
-  if (!n) return;
-  uint64_t v[4] = {proc_kb(buf, n, "VmRSS:"), proc_kb(buf, n, "RssAnon:"),
-                   proc_kb(buf, n, "RssFile:"), proc_kb(buf, n, "RssShmem:")};
-  lr_sw_rss(w, __atomic_load_n(&g_shim.seq, __ATOMIC_RELAXED), lr_shim_now(), v);
+By default there is no thread: a thread changes what the program is (it
+can no longer unshare(CLONE_NEWUSER), setns into a user namespace, or be
+counted as single-threaded). Samples are taken by the recording thread on
+its way out of a hook, at most one per interval process-wide (whichever
+thread first sees the interval pass claims it with one compare-and-swap),
+and also at start, at exit and before exec. A program that stops
+allocating (a long decode) gets no samples in between: LOWRAM_RSS_THREAD=1
+adds a sampler thread, at its cost (one more thread, a 64 KiB stack and a
+chunk of its own, a wakeup per interval). */
+
+/* Reads "Key:  123 kB" values from /proc/self/status line by line through
+** a small buffer (this runs on the program's stack, inside a hook; the
+** Groups line can be longer than any buffer worth having there). */
+static __attribute__((noinline)) void read_status(uint64_t v[4]) {
+  static const char *const keys[4] = {"VmRSS:", "RssAnon:", "RssFile:", "RssShmem:"};
+  v[0] = v[1] = v[2] = v[3] = 0;
+  int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  char buf[1024], line[64];
+  size_t ll = 0;
+  int skip = 0, found = 0;
+  for (;;) {
+    ssize_t r = read(fd, buf, sizeof buf);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    for (ssize_t i = 0; i < r; i++) {
+      char c = buf[i];
+      if (c != '\n') {
+        if (ll < sizeof line - 1) line[ll++] = c;
+        else skip = 1; /* too long to be one of ours */
+        continue;
+      }
+      line[ll] = 0;
+      for (int k = 0; k < 4 && !skip; k++) {
+        size_t kl = strlen(keys[k]);
+        if (ll > kl && !memcmp(line, keys[k], kl)) {
+          v[k] = proc_kb(line, ll, keys[k]);
+          found++;
+        }
+      }
+      ll = 0;
+      skip = 0;
+    }
+    if (found == 4) break;
+  }
+  close(fd);
+}
+
+/* Writes one RSS record into w; returns its time. */
+static uint64_t sample_rss(LrSpoolWriter *w) {
+  uint64_t v[4];
+  read_status(v);
+  uint64_t ns = lr_shim_now();
+  if (v[0]) lr_sw_rss(w, __atomic_load_n(&g_shim.seq, __ATOMIC_RELAXED), ns, v);
+  return ns;
+}
+
+void lr_session_rss_due(LrSpoolWriter *w, uint64_t ns) {
+  uint64_t due = __atomic_load_n(&g_shim.next_rss_ns, __ATOMIC_RELAXED);
+  if (ns < due) return;
+  /* claim this interval (no other thread's sample until the next is set) */
+  if (!__atomic_compare_exchange_n(&g_shim.next_rss_ns, &due, UINT64_MAX, 0, __ATOMIC_RELAXED,
+                                   __ATOMIC_RELAXED))
+    return;
+  uint64_t at = sample_rss(w);
+  __atomic_store_n(&g_shim.next_rss_ns, at + (uint64_t)g_shim.cfg.rss_interval_ms * 1000000u,
+                   __ATOMIC_RELAXED);
 }
 
 static void *sampler(void *arg) {
@@ -228,7 +289,14 @@ static void *sampler(void *arg) {
 }
 
 static void start_sampler(void) {
-  if (!g_shim.cfg.rss_interval_ms) return;
+  /* no samples on the recording path unless the interval is set and no
+  ** thread takes them */
+  __atomic_store_n(&g_shim.next_rss_ns,
+                   g_shim.cfg.rss_interval_ms && !g_shim.cfg.rss_thread
+                       ? lr_shim_now() + (uint64_t)g_shim.cfg.rss_interval_ms * 1000000u
+                       : UINT64_MAX,
+                   __ATOMIC_RELAXED);
+  if (!g_shim.cfg.rss_interval_ms || !g_shim.cfg.rss_thread) return;
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);

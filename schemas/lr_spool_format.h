@@ -78,7 +78,7 @@ typedef struct LrSpoolHeader {
   char     arch[16];          /* "x86_64", "aarch64", ... NUL-padded */
   uint64_t mem_total;         /* MemTotal from /proc/meminfo, bytes (0 if unknown) */
   uint32_t stack_depth;       /* max frames per stack (LOWRAM_DEPTH) */
-  uint32_t rss_interval_ms;   /* 0 = no sampler */
+  uint32_t rss_interval_ms;   /* 0 = samples only at start and end */
   uint32_t unwinder;          /* 0 = libunwind, 1 = frame pointers */
   uint32_t end_reason;        /* LR_END_* */
   int64_t  end_code;

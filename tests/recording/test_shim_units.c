@@ -361,17 +361,20 @@ static void test_config(void) {
   lr_config_parse(&c, tab_get, NULL, LR_UNWIND_LIBUNWIND, 0, err, sizeof err);
   CU_ASSERT_EQUAL(c.depth, 64);
   CU_ASSERT_EQUAL(c.rss_interval_ms, 10);
+  CU_ASSERT_EQUAL(c.rss_thread, 0); /* no thread in the target by default */
   CU_ASSERT_EQUAL(c.unwinder, LR_UNWIND_LIBUNWIND);
   CU_ASSERT_EQUAL(c.chunk_size, 256 * 1024);
   CU_ASSERT_STRING_EQUAL(c.out_template, "lowram-%p.db");
   CU_ASSERT_EQUAL(err[0], 0);
 
   const char *good[] = {"LOWRAM_DEPTH", "12", "LOWRAM_RSS_INTERVAL", "0", "LOWRAM_UNWIND",
-                        "fp", "LOWRAM_OUT", "/x/run.db", "LOWRAM_CHUNK_KB", "256", NULL};
+                        "fp", "LOWRAM_OUT", "/x/run.db", "LOWRAM_CHUNK_KB", "256",
+                        "LOWRAM_RSS_THREAD", "1", NULL};
   test_env_tab = good;
   lr_config_parse(&c, tab_get, NULL, LR_UNWIND_LIBUNWIND, 0, err, sizeof err);
   CU_ASSERT_EQUAL(c.depth, 12);
   CU_ASSERT_EQUAL(c.rss_interval_ms, 0);
+  CU_ASSERT_EQUAL(c.rss_thread, 1);
   CU_ASSERT_EQUAL(c.unwinder, LR_UNWIND_FP);
   CU_ASSERT_EQUAL(c.chunk_size, 256 * 1024);
   CU_ASSERT_STRING_EQUAL(c.out_template, "/x/run.db");

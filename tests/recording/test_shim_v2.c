@@ -9,7 +9,9 @@
 **                recorded (the shim reopened its spool by path); a spool
 **                renamed away stops recording, marked CUT_SHORT | FD_LOST.
 **   no thread    unshare -U under the shim prints what it prints bare, and
-**                a single-threaded program's spool has one THREAD.
+**                a single-threaded program's spool has one THREAD; RSS
+**                samples ride on the recording path, at most one per
+**                interval; LOWRAM_RSS_THREAD=1 brings the sampler back.
 **   stack cache  gt_defeat (-O2 -fomit-frame-pointer) reaches its sites by
 **                different callers, alloca frames, recursion and a signal
 **                handler: every event's stack equals libunwind's
@@ -124,6 +126,116 @@ static void test_fd_lost(void) {
   CU_ASSERT(access(p, F_OK) != 0); /* not recreated */
 }
 
+/* ---- no thread in the target ------------------------------------------ */
+
+static size_t count_type(const LrtSpool *s, uint32_t type) {
+  size_t n = 0;
+  for (size_t i = 0; i < s->noth; i++) n += s->oth[i].type == type;
+  return n;
+}
+
+/* unshare(CLONE_NEWUSER) needs a single-threaded caller: under the shim it
+** works as bare, and both images (unshare, then the id it execs) are
+** traced, each with one thread. With the opt-in sampler thread it fails,
+** which is that setting's documented cost. */
+static void test_unshare(void) {
+  char *av[] = {"unshare", "-U", "id", "-u", NULL};
+  char bare_out[600], bare_err[600];
+  snprintf(bare_out, sizeof bare_out, "%s/unshare-bare.out", sr_dir);
+  snprintf(bare_err, sizeof bare_err, "%s/unshare-bare.err", sr_dir);
+  int rc = lrt_run(av, NULL, bare_out, bare_err);
+  if (rc != 0) {
+    char *why = lrt_read_file(bare_err, NULL);
+    fprintf(stderr, "\ntest_shim_v2: SKIPPED the unshare test: `unshare -U id -u` fails bare "
+            "here (exit %d: %s)\n", rc, why ? why : "?");
+    free(why);
+    return;
+  }
+  CU_ASSERT_FATAL(sr_run_tag("unsh", av, "LOWRAM_RSS_INTERVAL=1") == 0);
+  char shim_out[600];
+  snprintf(shim_out, sizeof shim_out, "%s/unsh.out", sr_dir);
+  CU_ASSERT(same_file(bare_out, shim_out));
+  LrtSpool s;
+  CU_ASSERT_FATAL(sr_load("unsh.db.spool", &s) == 0);
+  CU_ASSERT_EQUAL(count_type(&s, LR_REC_THREAD), 1);
+  CU_ASSERT_EQUAL(s.hdr.end_reason, LR_END_EXEC); /* the id image marked it */
+  CU_ASSERT(count_type(&s, LR_REC_RSS) >= 1);
+  lrt_spool_free(&s);
+  char other[300];
+  CU_ASSERT_EQUAL(sr_find_spool("unsh.", "unsh.db.spool", other, sizeof other), 1);
+  CU_ASSERT_FATAL(sr_load(other, &s) == 0);
+  CU_ASSERT_EQUAL(s.hdr.exec_index, 1);
+  CU_ASSERT_EQUAL(count_type(&s, LR_REC_THREAD), 1);
+  CU_ASSERT_EQUAL(s.hdr.end_reason, LR_END_EXIT);
+  lrt_spool_free(&s);
+  /* the opt-in thread makes unshare fail ("Invalid argument") */
+  CU_ASSERT(sr_run_tag("unsh-thread", av, "LOWRAM_RSS_THREAD=1") != 0);
+}
+
+/* gt_prog mmap touches 5 MiB, sleeps 120 ms, then maps a file: with no
+** sampler thread the sample that sees the 5 MiB is taken by the main
+** thread on that mmap's way out. One THREAD record, every RSS record in
+** the main thread's chunks. With LOWRAM_RSS_THREAD=1 a second writer
+** (the sampler) takes samples in chunks of its own. */
+static void test_rss_on_path(void) {
+  CU_ASSERT_FATAL(sr_run_gt("mm", "mmap", lrt_path_in(sr_dir, "mm.bin"),
+                            "LOWRAM_RSS_INTERVAL=1") == 0);
+  LrtSpool s;
+  CU_ASSERT_FATAL(sr_load("mm.db.spool", &s) == 0);
+  CU_ASSERT_EQUAL(count_type(&s, LR_REC_THREAD), 1);
+  uint64_t anon_seq = 0;
+  for (size_t i = 0; i < s.nev; i++)
+    if ((s.ev[i].kind == LR_EV_MMAP || s.ev[i].kind == LR_EV_MMAP64) &&
+        s.ev[i].size == (5u << 20))
+      anon_seq = s.ev[i].seq;
+  CU_ASSERT_FATAL(anon_seq != 0);
+  size_t rss = 0, big_after = 0, foreign = 0;
+  for (size_t i = 0; i < s.noth; i++) {
+    const LrtOther *o = &s.oth[i];
+    if (o->type != LR_REC_RSS) continue;
+    rss++;
+    foreign += o->tid != s.hdr.pid;
+    big_after += o->seq >= anon_seq && o->v[1] >= (5u << 20); /* RssAnon */
+  }
+  CU_ASSERT(rss >= 3); /* start, on the path, exit */
+  CU_ASSERT(big_after >= 1);
+  CU_ASSERT_EQUAL(foreign, 0);
+  lrt_spool_free(&s);
+
+  CU_ASSERT_FATAL(sr_run_gt("mmt", "mmap", lrt_path_in(sr_dir, "mmt.bin"),
+                            "LOWRAM_RSS_THREAD=1") == 0);
+  CU_ASSERT_FATAL(sr_load("mmt.db.spool", &s) == 0);
+  foreign = 0;
+  for (size_t i = 0; i < s.noth; i++)
+    foreign += s.oth[i].type == LR_REC_RSS && s.oth[i].tid != s.hdr.pid;
+  CU_ASSERT(foreign >= 5); /* 120 ms of sleep at the 5 ms the runner sets... */
+  lrt_spool_free(&s);
+}
+
+/* On the path, at most one sample per interval: between the start sample
+** and the exit sample, consecutive samples are at least 5 ms apart. */
+static void test_rss_interval(void) {
+  char dir[600];
+  snprintf(dir, sizeof dir, "%s/iv", sr_dir);
+  CU_ASSERT_FATAL(mkdir(dir, 0700) == 0);
+  char *av[] = {(char *)gt_fd, "close3", dir, NULL};
+  CU_ASSERT_FATAL(sr_run_tag("iv", av, "LOWRAM_RSS_INTERVAL=5") == 0);
+  LrtSpool s;
+  CU_ASSERT_FATAL(sr_load("iv.db.spool", &s) == 0);
+  uint64_t ns[4096];
+  size_t n = 0;
+  for (size_t i = 0; i < s.noth && n < 4096; i++)
+    if (s.oth[i].type == LR_REC_RSS) ns[n++] = s.oth[i].ns;
+  CU_ASSERT(n >= 2);
+  for (size_t i = 1; i + 1 < n; i++) {
+    CU_ASSERT(ns[i] - ns[i - 1] >= 5000000u);
+    if (ns[i] - ns[i - 1] < 5000000u)
+      fprintf(stderr, "test_shim_v2: RSS samples %zu and %zu at %llu and %llu ns\n", i - 1, i,
+              (unsigned long long)ns[i - 1], (unsigned long long)ns[i]);
+  }
+  lrt_spool_free(&s);
+}
+
 int main(int argc, char **argv) {
   if (argc < 6) {
     fprintf(stderr, "usage: %s GT_FD GT_DEFEAT GT_PROG GT_PLUGIN SPOOL_DUMP [GT_CPP]\n",
@@ -141,5 +253,8 @@ int main(int argc, char **argv) {
   CU_add_test(s, "fd: closefrom(3)", test_fd_closefrom);
   CU_add_test(s, "fd: the program's file dup2'd over every fd", test_fd_dup2all);
   CU_add_test(s, "fd: spool renamed away: cut short, marked", test_fd_lost);
+  CU_add_test(s, "unshare -U under the shim, no sampler thread", test_unshare);
+  CU_add_test(s, "RSS samples on the recording path; opt-in thread", test_rss_on_path);
+  CU_add_test(s, "RSS samples on the path: at most one per interval", test_rss_interval);
   return lrt_main();
 }
