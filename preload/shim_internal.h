@@ -35,6 +35,9 @@ typedef struct LrTls {
   uint32_t fp_bounds_done;
   uint32_t dtor_rounds;      /* key destructor rounds seen, see thread_gone */
   uintptr_t stk_lo, stk_hi;
+  uint64_t clk_tick;         /* lr_ticks() at the last clock read (event_ns) */
+  uint64_t clk_ns;           /* what that read gave */
+  uint32_t clk_valid;        /* 0: read the clock at the next event */
   LrSpoolWriter w;
 } LrTls;
 
@@ -49,6 +52,7 @@ typedef struct LrShim {
   uintptr_t libc_lo, libc_hi, ld_lo, ld_hi; /* start code, see stack_checked */
   uint64_t seq;             /* atomic: last sequence number handed out */
   uint64_t start_ns;        /* CLOCK_MONOTONIC at start */
+  uint64_t tick_window;     /* counter ticks an event may reuse a clock read for */
   uint64_t next_rss_ns;     /* atomic: when the next on-path RSS sample is due
                             ** (UINT64_MAX: none, see shim_session.c) */
   LrShimConfig cfg;
@@ -64,6 +68,42 @@ extern LrShim g_shim LR_HIDDEN;
 extern __thread LrTls lr_tls __attribute__((tls_model("initial-exec"))) LR_HIDDEN;
 
 uint64_t lr_shim_now(void) LR_HIDDEN;
+
+/* ---- time without a clock read per event ----------------------------------
+** The seq orders events; ns places them in time. A vDSO clock_gettime costs
+** 25-40 ns, as much as the rest of an event, so events read a cheap
+** per-core counter instead (x86 TSC, arm64 CNTVCT_EL0: no syscall, no
+** fence) and read the clock only when the counter says more than
+** tick_window has passed since the thread's last read: an event's ns is
+** then the thread's last clock read, at most ~25 us old (schemas/SPOOL.md,
+** "Time"). Elsewhere (no such counter) every event reads the clock. */
+static inline uint64_t lr_ticks(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  return __builtin_ia32_rdtsc();
+#elif defined(__aarch64__)
+  uint64_t v;
+  __asm__ __volatile__("mrs %0, cntvct_el0" : "=r"(v));
+  return v;
+#else
+  return 0;
+#endif
+}
+
+/* The ns of an event of thread t; *fresh says whether the clock was read
+** for it (so that work paced by time, the RSS samples, is only checked
+** against fresh reads). */
+static inline uint64_t lr_shim_event_ns(LrTls *t, int *fresh) {
+  uint64_t k = lr_ticks();
+  if (__builtin_expect(t->clk_valid && k - t->clk_tick < g_shim.tick_window, 1)) {
+    *fresh = 0;
+    return t->clk_ns;
+  }
+  t->clk_tick = k;
+  t->clk_ns = lr_shim_now();
+  t->clk_valid = 1;
+  *fresh = 1;
+  return t->clk_ns;
+}
 /* The thread's writer, set up (with a THREAD record) on first use. */
 LrSpoolWriter *lr_shim_writer(LrTls *t) LR_HIDDEN;
 static inline uint64_t lr_shim_next_seq(void) {

@@ -107,6 +107,8 @@ typedef struct LrChunkHeader {
 **   str = uv length, then that many bytes (no NUL).
 ** "dseq" is uv(seq - prev_seq), "dns" is uv(ns - prev_ns) with ns relative
 ** to start_mono_ns, "daddr" is sv(addr - prev_addr); each updates the prev.
+** An event's ns is its thread's last clock read, at most ~25 us old on
+** x86-64 and arm64 (SPOOL.md, "Time"): seq, not ns, orders events.
 **
 ** Event records (types 1..31): the type byte is the LrEventKind.
 **   malloc calloc valloc pvalloc:        dseq dns daddr uv(size) uv(stack)
