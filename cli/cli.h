@@ -18,6 +18,10 @@ int lr_cli_diff(int argc, char **argv);      /* cli_diff.c */
 int lr_cli_sweep(int argc, char **argv);     /* cli_sweep.c */
 int lr_cli_suggest(int argc, char **argv);   /* cli_suggest.c */
 
+/* s escaped for a terminal (lowram/text.h), in one of 16 rotating buffers
+** of 1 KiB, so one printf can show several names; longer text is cut. */
+const char *lr_cli_esc(const char *s);
+
 /* Prints "lowram <cmd>: <message>\n" to stderr (one line, for bad input). */
 void lr_cli_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -33,14 +33,15 @@ static void change(char *buf, size_t len, int64_t a, int64_t b) {
 
 static const char *site_name(const LrDiffRow *r, char *buf, size_t len) {
   const LrStack *s = r->stack_b ? r->stack_b : r->stack_a;
-  if (!s || !s->nframes) return r->key;
+  if (!s || !s->nframes) return lr_cli_esc(r->key);
   const LrFrame *f = &s->frames[s->site];
   char name[160];
   lr_peak_frame_name(f, name, sizeof name);
   const char *file = f->file ? strrchr(f->file, '/') : NULL;
   file = file ? file + 1 : f->file;
-  if (file) snprintf(buf, len, "%.50s %.30s:%lld", name, file, (long long)f->line);
-  else snprintf(buf, len, "%.60s", name);
+  if (file)
+    snprintf(buf, len, "%.50s %.30s:%lld", lr_cli_esc(name), lr_cli_esc(file), (long long)f->line);
+  else snprintf(buf, len, "%.60s", lr_cli_esc(name));
   return buf;
 }
 
@@ -110,7 +111,8 @@ int lr_cli_diff(int argc, char **argv) {
   char ch[64];
   int64_t a = d->peak_a.live.heap + d->peak_a.live.anon;
   int64_t b = d->peak_b.live.heap + d->peak_b.live.anon;
-  printf("lowram diff\n  A %s\n  B %s\n\n", lr_trace_path(ta), lr_trace_path(tb));
+  printf("lowram diff\n  A %s\n  B %s\n\n", lr_cli_esc(lr_trace_path(ta)),
+         lr_cli_esc(lr_trace_path(tb)));
   change(ch, sizeof ch, a, b);
   printf("  %-16s %12s %12s  %s\n", "", "A", "B", "change");
   printf("  %-16s %12s %12s  %s\n", "peak (heap+anon)", B(a), B(b), ch);

@@ -102,7 +102,7 @@ int lr_cli_export(int argc, char **argv) {
   }
   if (!lr_trace_complete(t))
     fprintf(stderr, "note: %s is unfinished; `lowram recover %s` completes it. Exporting what "
-            "it holds.\n", tp, tp);
+            "it holds.\n", lr_cli_esc(tp), lr_cli_esc(tp));
   int ret = 1;
   FILE *f = NULL;
   LrMoment m;

@@ -1,12 +1,13 @@
 /*
-** lowram.c: entry point of the `lowram` command. It only dispatches; every
-** subcommand is a cli_<name>.c file (see cli.h).
+** main.c: entry point of the `lowram` command. It only dispatches; every
+** subcommand is a file of its own in cli/ (see cli.h).
 */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
+#include "lowram/text.h"
 
 typedef struct Command {
   const char *name;
@@ -26,13 +27,21 @@ static const Command commands[] = {
   {"suggest", lr_cli_suggest, "predict peaks and say what fits a memory budget"},
 };
 
+const char *lr_cli_esc(const char *s) {
+  static char buf[16][1024];
+  static unsigned i;
+  return lr_text_escape(s, buf[i++ % 16], sizeof buf[0]);
+}
+
+/* Messages carry file names and names from traces: the whole line is
+** escaped, so it stays one line and no byte of it drives the terminal. */
 void lr_cli_error(const char *cmd, const char *fmt, ...) {
+  char msg[4096], out[8192];
   va_list ap;
-  fprintf(stderr, "lowram %s: ", cmd);
   va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
+  vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  fputc('\n', stderr);
+  fprintf(stderr, "lowram %s: %s\n", cmd, lr_text_escape(msg, out, sizeof out));
 }
 
 void lr_cli_trace_error(const char *cmd, const char *path, const char *msg) {

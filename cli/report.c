@@ -46,9 +46,9 @@ static char *frame_text(const LrFrame *f, char *buf, size_t len) {
   char name[160];
   lr_peak_frame_name(f, name, sizeof name);
   if (f->file)
-    snprintf(buf, len, "%.60s %.40s:%lld (%.30s)", name, base(f->file), (long long)f->line,
-             base(f->module));
-  else snprintf(buf, len, "%.60s (%.30s)", name, base(f->module));
+    snprintf(buf, len, "%.60s %.40s:%lld (%.30s)", lr_cli_esc(name), lr_cli_esc(base(f->file)),
+             (long long)f->line, lr_cli_esc(base(f->module)));
+  else snprintf(buf, len, "%.60s (%.30s)", lr_cli_esc(name), lr_cli_esc(base(f->module)));
   return buf;
 }
 
@@ -81,7 +81,7 @@ static void print_groups(const LrGroups *g, int top, int64_t whole, LrBy by) {
     if (by == LR_BY_STACK) {
       print_stack(x->stack, 30, 2);
     } else {
-      printf("%.70s\n", x->key);
+      printf("%.70s\n", lr_cli_esc(x->key));
       if (x->stack && x->stack->nframes) {
         printf("%30s", "e.g. ");
         print_stack(x->stack, 30, 1);
@@ -118,7 +118,8 @@ static void moment_where(const LrMoment *m, char *buf, size_t len) {
   }
   char nth[32] = "";
   if (m->marker_nth > 1) snprintf(nth, sizeof nth, "#%lld", (long long)m->marker_nth);
-  snprintf(buf, len, "in \"%.60s%s\" (%s after it)", m->marker, nth, T(m->ns - m->marker_ns));
+  snprintf(buf, len, "in \"%.60s%s\" (%s after it)", lr_cli_esc(m->marker), nth,
+           T(m->ns - m->marker_ns));
 }
 
 static void print_gap(const LrReport *r) {
@@ -163,8 +164,9 @@ static void print_phases(const LrReport *r, int top, LrBy by) {
     for (size_t i = 0; i < r->nphases; i++) {
       const LrPhase *p = &r->phases[i];
       char name[64];
-      if (p->nth > 1) snprintf(name, sizeof name, "%.40s#%lld", p->name, (long long)p->nth);
-      else snprintf(name, sizeof name, "%.40s", p->name);
+      if (p->nth > 1)
+        snprintf(name, sizeof name, "%.40s#%lld", lr_cli_esc(p->name), (long long)p->nth);
+      else snprintf(name, sizeof name, "%.40s", lr_cli_esc(p->name));
       printf("  %-24s %10s %10s %10s %10s %10s%s\n", name, T(p->start_ns),
              T(p->end_ns - p->start_ns), B(p->start_live), B(p->peak_live), B(p->end_live),
              p->peak_live == best ? " *" : "");
@@ -191,8 +193,8 @@ static void print_phases(const LrReport *r, int top, LrBy by) {
       }
       char name[64], n[24];
       if (hi->nth > 1 || count > 1)
-        snprintf(name, sizeof name, "%.30s (#%lld)", p->name, (long long)hi->nth);
-      else snprintf(name, sizeof name, "%.40s", p->name);
+        snprintf(name, sizeof name, "%.30s (#%lld)", lr_cli_esc(p->name), (long long)hi->nth);
+      else snprintf(name, sizeof name, "%.40s", lr_cli_esc(p->name));
       snprintf(n, sizeof n, "%lld", (long long)count);
       printf("  %-24s %10s %10s %10s %10s %10s%s\n", name, T(p->start_ns), n, B(lo),
              B(hi->peak_live), B(hi->end_live), hi->peak_live == best ? " *" : "");
@@ -202,8 +204,9 @@ static void print_phases(const LrReport *r, int top, LrBy by) {
     const LrPhase *p = &r->phases[i];
     if (!p->has_top || p->peak_live <= 0) continue;
     char name[64];
-    if (p->nth > 1) snprintf(name, sizeof name, "%.40s#%lld", p->name, (long long)p->nth);
-    else snprintf(name, sizeof name, "%.40s", p->name);
+    if (p->nth > 1)
+      snprintf(name, sizeof name, "%.40s#%lld", lr_cli_esc(p->name), (long long)p->nth);
+    else snprintf(name, sizeof name, "%.40s", lr_cli_esc(p->name));
     printf("  %s: peak %s at seq %lld (%s), made of:\n", name, B(p->peak_live),
            (long long)p->peak_seq, T(p->peak_ns));
     for (size_t k = 0; k < p->top.n && (int)k < top; k++) {
@@ -211,7 +214,7 @@ static void print_phases(const LrReport *r, int top, LrBy by) {
       pct(pc, p->top.v[k].bytes, p->peak_live);
       printf("    %10s %6s  ", B(p->top.v[k].bytes), pc);
       if (by == LR_BY_STACK) print_stack(p->top.v[k].stack, 24, 0);
-      else printf("%.70s\n", p->top.v[k].key);
+      else printf("%.70s\n", lr_cli_esc(p->top.v[k].key));
     }
   }
 }
@@ -239,17 +242,18 @@ static void print_timeline(const LrReport *r) {
     char rss[40] = "";
     if (t->rss >= 0) snprintf(rss, sizeof rss, "rss %s", B(t->rss));
     char note[80] = "";
-    if (t->has_peak && t->marker[0]) snprintf(note, sizeof note, "<- peak [%.20s]", t->marker);
+    if (t->has_peak && t->marker[0])
+      snprintf(note, sizeof note, "<- peak [%.20s]", lr_cli_esc(t->marker));
     else if (t->has_peak) snprintf(note, sizeof note, "<- peak");
-    else if (t->marker[0]) snprintf(note, sizeof note, "[%.30s]", t->marker);
+    else if (t->marker[0]) snprintf(note, sizeof note, "[%.30s]", lr_cli_esc(t->marker));
     printf("  %9s %s %9s %-14s %s\n", T(t->ns_start), bar, B(t->max_live), rss, note);
   }
 }
 
 static void print_text(const char *path, const LrReport *r, const LrReportOpts *o) {
   const LrRun *u = &r->run;
-  printf("lowram report: %s\n", path);
-  printf("\nRun\n  command   %.88s\n", u->argv[0] ? u->argv : "?");
+  printf("lowram report: %s\n", lr_cli_esc(path));
+  printf("\nRun\n  command   %.88s\n", u->argv[0] ? lr_cli_esc(u->argv) : "?");
   printf("  pid %lld, %lld thread%s, ran %s, ended: %s", (long long)u->pid, (long long)u->threads,
          u->threads == 1 ? "" : "s", T(u->duration_ns), u->end_reason[0] ? u->end_reason : "?");
   if (u->end_code >= 0) printf(" (%lld)", (long long)u->end_code);
@@ -334,7 +338,7 @@ static void print_text(const char *path, const LrReport *r, const LrReportOpts *
     for (size_t i = 0; i < r->nmapped; i++) {
       const LrMapped *m = &r->mapped[i];
       printf("  %10s %10s %10s %5lld  %.60s\n", B(m->max_live), B(m->resident),
-             B(m->live_at_end), (long long)m->mappings, m->file);
+             B(m->live_at_end), (long long)m->mappings, lr_cli_esc(m->file));
     }
   }
   print_timeline(r);
@@ -563,7 +567,7 @@ int lr_cli_report(int argc, char **argv) {
   if (!lr_trace_complete(t))
     fprintf(json ? stderr : stdout,
             "note: %s is unfinished (its process or import stopped early); `lowram recover %s`"
-            " completes it. Reporting what it holds.\n", tp, tp);
+            " completes it. Reporting what it holds.\n", lr_cli_esc(tp), lr_cli_esc(tp));
   LrReport *r = NULL;
   if (lr_report_build(t, &o, &r, &err)) {
     lr_cli_trace_error("report", tp, err.msg);

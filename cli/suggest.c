@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "lowram/export.h"
 #include "lowram/suggest.h"
 #include "lowram/units.h"
 
@@ -50,20 +51,6 @@ static void json_str(FILE *f, const char *s) {
   fputc('"', f);
 }
 
-static void csv_str(FILE *f, const char *s) {
-  int quote = strpbrk(s, ",\"\n\r") != NULL || strchr("=+-@", s[0]) != NULL;
-  if (!quote) {
-    fputs(s, f);
-    return;
-  }
-  fputc('"', f);
-  if (strchr("=+-@", s[0]) && s[0]) fputc('\'', f); /* a spreadsheet must not run it */
-  for (; *s; s++) {
-    if (*s == '"') fputc('"', f);
-    fputc(*s, f);
-  }
-  fputc('"', f);
-}
 
 static int parse_pairs(const char *spec, const LrSuggest *m, double *x, const char *opt) {
   char buf[512];
@@ -101,7 +88,7 @@ static void config_str(const LrSuggest *m, const double *x, char *buf, size_t le
   size_t u = 0;
   buf[0] = 0;
   for (int p = 0; p < lr_suggest_nparams(m) && u < len; p++)
-    u += (size_t)snprintf(buf + u, len - u, "%s%s=%g", p ? " " : "", lr_suggest_param_name(m, p),
+    u += (size_t)snprintf(buf + u, len - u, "%s%s=%g", p ? " " : "", lr_cli_esc(lr_suggest_param_name(m, p)),
                           x[p]);
   if (!u) snprintf(buf, len, "(as recorded)");
 }
@@ -293,21 +280,22 @@ int lr_cli_suggest(int argc, char **argv) {
   const char *est = lr_suggest_is_estimate(m) ? " (estimate)" : "";
 
   if (fmt == FMT_TEXT) {
-    printf("%s: %s%s, %d run%s; parameters:", path, lr_suggest_program(m)[0] ? lr_suggest_program(m) : "?",
+    printf("%s: %s%s, %d run%s; parameters:", lr_cli_esc(path),
+           lr_suggest_program(m)[0] ? lr_cli_esc(lr_suggest_program(m)) : "?",
            lr_suggest_is_estimate(m) ? " (single trace: estimates)" : "", lr_suggest_nruns(m),
            lr_suggest_nruns(m) == 1 ? "" : "s");
     for (int p = 0; p < np; p++) {
       double v[MAX_LIST];
       int n = lr_suggest_param_values(m, p, v, MAX_LIST);
-      printf(" %s=", lr_suggest_param_name(m, p));
+      printf(" %s=", lr_cli_esc(lr_suggest_param_name(m, p)));
       for (int i = 0; i < n; i++) printf("%s%g", i ? "," : "", v[i]);
     }
     printf("%s\n", np ? "" : " none");
-    for (int i = 0; i < lr_suggest_nnotes(m); i++) printf("  note: %s\n", lr_suggest_note(m, i));
+    for (int i = 0; i < lr_suggest_nnotes(m); i++) printf("  note: %s\n", lr_cli_esc(lr_suggest_note(m, i)));
     config_str(m, x, cfg, sizeof cfg);
     printf("\nPredicted peak at %s%s%s:\n", cfg, pk.extrapolated ? " (extrapolated beyond the sweep)" : "", est);
     printf("  heap + anon   %10s   set by phase '%s'\n", B(b1, pk.heap),
-           pk.phase >= 0 ? lr_suggest_phase_name(m, pk.phase) : "?");
+           pk.phase >= 0 ? lr_cli_esc(lr_suggest_phase_name(m, pk.phase)) : "?");
     if (pk.rss >= 0) printf("  RSS estimate  %10s   (%s)\n", B(b1, pk.rss),
                             !strcmp(lr_suggest_rss_method(m), "fitted") ? "peak VmRSS of the runs, fitted the same way"
                             : lr_suggest_is_estimate(m) ? "predicted heap x the trace's RSS/heap ratio"
@@ -317,25 +305,25 @@ int lr_cli_suggest(int argc, char **argv) {
     for (int ph = 0, shown = 0; ph < lr_suggest_nphases(m); ph++) {
       /* a phase with several moments shows its highest */
       int first = 1;
-      for (int q = 0; q < ph; q++) first &= strcmp(lr_suggest_phase_name(m, q), lr_suggest_phase_name(m, ph)) != 0;
+      for (int q = 0; q < ph; q++) first &= strcmp(lr_cli_esc(lr_suggest_phase_name(m, q)), lr_cli_esc(lr_suggest_phase_name(m, ph))) != 0;
       if (!first) continue;
       double best = 0;
       for (int q = ph; q < lr_suggest_nphases(m); q++) {
-        if (strcmp(lr_suggest_phase_name(m, q), lr_suggest_phase_name(m, ph))) continue;
+        if (strcmp(lr_cli_esc(lr_suggest_phase_name(m, q)), lr_cli_esc(lr_suggest_phase_name(m, ph)))) continue;
         double sum = 0;
         for (int s = 0; s < nsites; s++) sum += lr_suggest_site_at(m, q, s, x);
         if (sum > best) best = sum;
       }
-      if (best > 0) printf("%s %s %s", shown++ ? "," : "", lr_suggest_phase_name(m, ph), B(b1, best));
+      if (best > 0) printf("%s %s %s", shown++ ? "," : "", lr_cli_esc(lr_suggest_phase_name(m, ph)), B(b1, best));
     }
-    printf("\n  contributors at the '%s' peak:\n", pk.phase >= 0 ? lr_suggest_phase_name(m, pk.phase) : "?");
+    printf("\n  contributors at the '%s' peak:\n", pk.phase >= 0 ? lr_cli_esc(lr_suggest_phase_name(m, pk.phase)) : "?");
     printf("    %10s %5s  %-22s %-34s %s\n", "bytes", "share", "class", "fit (bytes)", "site");
     for (int i = 0; i < ncon && i < top; i++) {
       const LrFitResult *r = lr_suggest_fit(m, pk.phase, con[i].site);
       printf("    %10s %4.0f%%  %-22s %-34s %s\n", B(b1, con[i].bytes),
              pk.heap > 0 ? 100 * con[i].bytes / pk.heap : 0,
              lr_fit_class_name(r->cls), fit_str(m, r, fbuf, sizeof fbuf),
-             lr_suggest_site_key(m, con[i].site));
+             lr_cli_esc(lr_suggest_site_key(m, con[i].site)));
     }
     if (ncon > top) printf("    ... %d more sites (--top)\n", ncon - top);
     if (budget) {
@@ -355,18 +343,18 @@ int lr_cli_suggest(int argc, char **argv) {
         cfg[0] = 0;
         for (int p = 0; p < np && u < sizeof cfg; p++)
           if (p != vary)
-            u += (size_t)snprintf(cfg + u, sizeof cfg - u, "%s=%g ", lr_suggest_param_name(m, p), r->x[p]);
+            u += (size_t)snprintf(cfg + u, sizeof cfg - u, "%s=%g ", lr_cli_esc(lr_suggest_param_name(m, p)), r->x[p]);
         if (!r->found)
-          printf("  %slargest %s: nothing fits\n", cfg, lr_suggest_param_name(m, vary));
+          printf("  %slargest %s: nothing fits\n", cfg, lr_cli_esc(lr_suggest_param_name(m, vary)));
         else
-          printf("  %slargest %s %g%s%s: peak %s, %s to spare\n", cfg, lr_suggest_param_name(m, vary),
+          printf("  %slargest %s %g%s%s: peak %s, %s to spare\n", cfg, lr_cli_esc(lr_suggest_param_name(m, vary)),
                  r->x[vary], r->capped ? " (search cap)" : "",
                  r->x[vary] > lr_suggest_param_max(m, vary) ? " (extrapolated)" : "", B(b1, r->pk.heap),
                  B(b2, (double)budget - r->pk.heap));
       }
       if (have_rot) {
         printf("\nRule of thumb (0.4 x budget / (3 x one input), the safe_batch_size recipe):\n"
-               "  one input = %s=%g token ids x 4 B = %s -> batch %g", lr_suggest_param_name(m, is), x[is],
+               "  one input = %s=%g token ids x 4 B = %s -> batch %g", lr_cli_esc(lr_suggest_param_name(m, is)), x[is],
                B(b1, rot.input_bytes), rot.batch);
         if (rot.batch >= 1)
           printf("; predicted peak %s: %s\n", B(b2, rot.predicted.heap),
@@ -380,18 +368,21 @@ int lr_cli_suggest(int argc, char **argv) {
       printf("\nAdvice at %s, most bytes saved first%s:\n", cfg, est);
       for (int i = 0; i < nadv; i++)
         printf("  %d. saves %s%s: %s\n", i + 1, B(b1, adv[i].saved), adv[i].rss_only ? " of RSS" : "",
-               adv[i].text);
+               lr_cli_esc(adv[i].text));
     }
   } else if (fmt == FMT_CSV) {
     printf("kind");
-    for (int p = 0; p < np; p++) printf(",%s", lr_suggest_param_name(m, p));
+    for (int p = 0; p < np; p++) {
+      putchar(',');
+      lr_csv_text(stdout, lr_suggest_param_name(m, p));
+    }
     printf(",predicted_heap,predicted_rss,phase,budget,margin_bytes,fits,saved,estimate,detail\n");
     for (int i = 0; i < nrows; i++) {
       Row *r = &rows[i];
       printf("%s", r->kind);
       for (int p = 0; p < np; p++) printf(",%.17g", r->x[p]);
       printf(",%.0f,%.0f,", r->pk.heap, r->pk.rss);
-      csv_str(stdout, r->pk.phase >= 0 ? lr_suggest_phase_name(m, r->pk.phase) : "");
+      lr_csv_text(stdout, r->pk.phase >= 0 ? lr_suggest_phase_name(m, r->pk.phase) : "");
       printf(",%llu,%.0f,%d,,%d,%s\n", (unsigned long long)budget,
              budget ? (double)budget - r->pk.heap : 0,
              budget ? r->found && r->pk.heap <= limit : 1, lr_suggest_is_estimate(m),
@@ -401,7 +392,7 @@ int lr_cli_suggest(int argc, char **argv) {
       printf("advice");
       for (int p = 0; p < np; p++) printf(",%.17g", x[p]);
       printf(",,,,%llu,,,%.0f,%d,", (unsigned long long)budget, adv[i].saved, lr_suggest_is_estimate(m));
-      csv_str(stdout, adv[i].text);
+      lr_csv_text(stdout, adv[i].text);
       printf("\n");
     }
   } else {

@@ -15,12 +15,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lowram/text.h"
+
 #include "core/trace_internal.h"
 #include "query/peak_sql.h"
 #include "query/qdb.h"
 
 void lr_csv_text(FILE *f, const char *s) {
-  if (!s) s = "";
+  /* control characters and invalid UTF-8 from the trace never reach the
+  ** file raw (text.h): a cell stays one cell, and `cat` of it is harmless */
+  char esc[8192];
+  s = lr_text_escape(s, esc, sizeof esc);
   int formula = strchr("=+-@\t\r", s[0]) && s[0];
   int quote = formula || strpbrk(s, ",\"\r\n") != NULL;
   if (!quote) {
@@ -68,8 +73,8 @@ static void csv_stack(FILE *f, const LrStack *s) {
 static void folded(FILE *f, const LrStack *s, int64_t bytes) {
   if (bytes <= 0) return;
   /* frames may hold spaces (C++ signatures): readers split at the last one */
-  char *path = lr_peak_stack_path(s);
-  fprintf(f, "%s %lld\n", path ? path : "[?]", (long long)bytes);
+  char *path = lr_peak_stack_path(s), esc[16384];
+  fprintf(f, "%s %lld\n", path ? lr_text_escape(path, esc, sizeof esc) : "[?]", (long long)bytes);
   free(path);
 }
 
