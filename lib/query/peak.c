@@ -26,6 +26,14 @@ static int sqlerr(sqlite3 *db, const char *path, LrErr *err) {
   return lr_err_set(err, "%s: %s", path ? path : "(trace)", sqlite3_errmsg(db));
 }
 
+/* Sizes come from the trace, which may be damaged or crafted: sums stop at
+** the int64 limits instead of overflowing. */
+static int64_t sat_add(int64_t a, int64_t b) {
+  int64_t r;
+  if (!__builtin_add_overflow(a, b, &r)) return r;
+  return b > 0 ? INT64_MAX : INT64_MIN;
+}
+
 static const char *const by_names[] = {"stack", "function", "module", "file", "line"};
 
 int lr_peak_parse_by(const char *s, LrBy *out) {
@@ -602,14 +610,14 @@ int lr_peak_group_sql(sqlite3 *db, LrStacks *c, const char *sql, LrBy by, LrGrou
       slot[j].best = bytes;
     }
     LrGroup *g = &out->v[slot[j].group - 1];
-    g->bytes += bytes;
-    g->count += count;
+    g->bytes = sat_add(g->bytes, bytes);
+    g->count = sat_add(g->count, count);
     if (bytes > slot[j].best || (bytes == slot[j].best && s->id < g->stack->id)) {
       slot[j].best = bytes;
       g->stack = s;
     }
-    out->bytes += bytes;
-    out->count += count;
+    out->bytes = sat_add(out->bytes, bytes);
+    out->count = sat_add(out->count, count);
   }
   if (rc != SQLITE_DONE) {
     lr_err_set(err, "query: %s", sqlite3_errmsg(db));

@@ -243,6 +243,37 @@ static void test_random_bruteforce(void) {
   free(at);
 }
 
+/* Sizes near INT64_MAX (a damaged or crafted trace): grouping three stacks
+** of one function saturates at INT64_MAX instead of overflowing (UBSan). */
+static void test_group_saturates(void) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/huge.db", dir);
+  sqlite3 *db = tb_create(path);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+  tb_frame(db, 1, "/bin/h", "huge", "h.c", 1);
+  tb_frame(db, 2, "/bin/h", "a", "h.c", 2);
+  tb_frame(db, 3, "/bin/h", "b", "h.c", 3);
+  tb_frame(db, 4, "/bin/h", "c", "h.c", 4);
+  for (int i = 0; i < 3; i++) {
+    tb_stack(db, i + 1, (int64_t)1, (int64_t)(i + 2), (int64_t)0);
+    tb_alloc(db, "heap", INT64_MAX / 2, i + 1, -1, 1, i + 1);
+  }
+  CU_ASSERT_EQUAL_FATAL(tb_finish(db, path, 1), 0);
+  LrTrace *t = tb_open_ro(path);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+  LrStacks *c = lr_peak_stacks_new(t);
+  LrGroups g;
+  LrErr err = {{0}};
+  CU_ASSERT_EQUAL_FATAL(lr_peak_contributors(t, c, 3, LR_BY_FUNCTION, 0, &g, &err), 0);
+  CU_ASSERT_EQUAL(g.n, 1);
+  CU_ASSERT_EQUAL(g.v[0].bytes, INT64_MAX);
+  CU_ASSERT_EQUAL(g.v[0].count, 3);
+  CU_ASSERT_EQUAL(g.bytes, INT64_MAX);
+  lr_peak_groups_free(&g);
+  lr_peak_stacks_free(c);
+  lr_trace_close(t);
+}
+
 /* An unfinished trace: no aggregates in the file; the reader builds them
 ** in memory and leaves the file as it was. */
 static void test_unfinished_untouched(void) {
@@ -276,6 +307,7 @@ int main(void) {
     fprintf(stderr, "cannot write the fixture\n");
     return 1;
   }
+  CU_add_test(s, "grouping saturates at INT64_MAX", test_group_saturates);
   CU_add_test(s, "peak is exact", test_peak_exact);
   CU_add_test(s, "--at seq, time, marker", test_at_moments);
   CU_add_test(s, "contributors by every key", test_contributors_by);
