@@ -35,6 +35,7 @@ bad() { failed=$((failed + 1)); printf 'FAIL %s\n' "$*"; }
 eq() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: got '$2', want '$3'"; fi; }
 # has NAME FILE FIXED-STRING
 has() { if grep -qF -- "$3" "$2"; then ok "$1"; else bad "$1: '$3' not in $(basename "$2"):"; sed 's/^/     | /' "$2" | head -n 20; fi; }
+hasline() { if grep -qxF -- "$3" "$2"; then ok "$1"; else bad "$1: no line '$3' in $(basename "$2"):"; sed 's/^/     | /' "$2" | tail -n 5; fi; }
 hasnt() { if grep -qF -- "$3" "$2"; then bad "$1: '$3' found in $(basename "$2")"; else ok "$1"; fi; }
 # tsv FILE KEY: a value of the facts file
 tsv() { [ -f "$1" ] || { echo "<no file $1>"; return; }; awk -F '\t' -v k="$2" '$1 == k {print $2; f = 1} END {if (!f) print "<absent>"}' "$1"; }
@@ -258,16 +259,16 @@ run "$M" "$work/o10" --all --push "$work/memprog" -- ./memprog 3000000 /data/loc
 eq "multi: exit status" "$rc" 0
 has "multi: the unauthorized device is skipped" "$work/err.txt" "skipping device CCC3 is unauthorized"
 rss() { sql "$1" "SELECT value FROM meta WHERE key='peak_rss'" | awk '{printf "%.1f MiB", $1 / 1048576}'; }
-rowA=$(printf '%-20s %-12s %-16s %-12s %-12s %-22s %-6s %s' Pixel_7 "7666.1 MiB" "3027.3 MiB" "2.9 MiB" \
+rowA=$(printf '%-20s %-12s %-16s %-12s %-12s %-25s %-6s %s' Pixel_7 "7666.1 MiB" "3027.3 MiB" "2.9 MiB" \
   "$(rss "$work/o10/Pixel_7.db")" "3906.2 MiB / 4096.0 MiB" 0 no)
-rowB=$(printf '%-20s %-12s %-16s %-12s %-12s %-22s %-6s %s' SM-A515F "3648.0 MiB" "1171.9 MiB" "2.9 MiB" \
+rowB=$(printf '%-20s %-12s %-16s %-12s %-12s %-25s %-6s %s' SM-A515F "3648.0 MiB" "1171.9 MiB" "2.9 MiB" \
   "$(rss "$work/o10/SM-A515F.db")" "1024.0 MiB / 2048.0 MiB" 137 \
   "yes: low watermark is breached and swap is low (free 48000kB < low 51000kB)")
-head=$(printf '%-20s %-12s %-16s %-12s %-12s %-22s %-6s %s' device MemTotal 'MemAvail@start' peak \
+head=$(printf '%-20s %-12s %-16s %-12s %-12s %-25s %-6s %s' device MemTotal 'MemAvail@start' peak \
   'peak RSS' 'swap free/total' exit 'killed by lmkd')
-has "multi: table header" "$work/out.txt" "$head"
-has "multi: row of the Pixel 7 (not killed)" "$work/out.txt" "$rowA"
-has "multi: row of the SM-A515F (killed by lmkd)" "$work/out.txt" "$rowB"
+hasline "multi: table header" "$work/out.txt" "$head"
+hasline "multi: row of the Pixel 7 (not killed)" "$work/out.txt" "$rowA"
+hasline "multi: row of the SM-A515F (killed by lmkd)" "$work/out.txt" "$rowB"
 eq "multi: B's kill.swap_kb" "$(tsv "$work/o10/SM-A515F.db.device.tsv" kill.swap_kb)" 33036
 eq "multi: A's peak bytes" "$(sql "$work/o10/Pixel_7.db" "$peak_sql")" 3000000
 eq "multi: B's peak bytes" "$(sql "$work/o10/SM-A515F.db" "$peak_sql")" 3000000
@@ -280,6 +281,46 @@ mkdev "$M" DDD4 "Pixel 7" 7850124 3100000 4194300 4000000 0
 run "$M" "$work/o11" --serial AAA1,DDD4 --push "$work/memprog" -- ./memprog 1000
 if [ -f "$work/o11/Pixel_7_AAA1.db" ] && [ -f "$work/o11/Pixel_7_DDD4.db" ]; then ok "multi: same model twice: names get the serial"
 else bad "multi: same model: $(ls "$work/o11")"; fi
+
+# ---------------------------------------------------------------- 10b. the --meta-file handoff
+# A lowram that advertises --meta-file (the importer's option to come): the
+# tool must pass the main trace's facts file, and only to the main import.
+cat >"$work/lowram-meta" <<WRAP
+#!/bin/sh
+if [ "\$1 \$2" = "import --help" ]; then "$lowram" import --help; echo "  --meta-file FILE"; exit 0; fi
+a=''
+for x in "\$@"; do
+  if [ "\$a" = 1 ]; then echo "meta \$x" >>"$work/meta.log"; cat "\$x" >>"$work/meta.log"; a=2; continue; fi
+  [ "\$x" = --meta-file ] && { a=1; continue; }
+done
+if [ "\$1" = import ]; then
+  echo "import \$*" >>"$work/meta.log"
+  # drop --meta-file FILE, then run the real importer
+  n=\$#; i=0; skip=0
+  for x in "\$@"; do
+    i=\$((i + 1))
+    if [ \$skip = 1 ]; then skip=0; elif [ "\$x" = --meta-file ]; then skip=1; else set -- "\$@" "\$x"; fi
+    [ \$i = \$n ] && break
+  done
+  shift \$n
+fi
+exec "$lowram" "\$@"
+WRAP
+chmod +x "$work/lowram-meta"
+FAKE_ADB_ROOT=$K PATH=$fakepath "$tool" record --out "$work/o10b" --lowram "$work/lowram-meta" --shim "$shim" \
+  --push "$work/memprog" -- ./memprog 4096 /data/local/tmp/kill >"$work/out.txt" 2>"$work/err.txt" </dev/null
+rc=$?
+eq "meta-file: recorded" "$rc" 0
+eq "meta-file: passed once, for the main trace" "$(grep -c '^meta ' "$work/meta.log")" 1
+has "meta-file: the main trace's facts file" "$work/meta.log" "meta $work/o10b/Pixel_7.db.device.tsv"
+has "meta-file: with the kill" "$work/meta.log" "kill.rss_kb	92212"
+hasnt "meta-file: no note when the importer has the option" "$work/err.txt" "no 'import --meta-file'"
+eq "meta-file: the import still made the trace" "$(sql "$work/o10b/Pixel_7.db" "$peak_sql")" 4096
+
+# ---------------------------------------------------------------- 10c. a command that does not start
+run "$R" "$work/o10c" -- ./no-such-program 'a b'
+if [ "$rc" -ne 0 ] && grep -qF "no spool in /data/local/tmp/lowram/run-" "$work/err.txt"; then ok "no such program: a clear error"
+else bad "no such program: rc $rc"; sed 's/^/     | /' "$work/err.txt"; fi
 
 # ---------------------------------------------------------------- 11. Debian's real adb
 real_adb=$(PATH=$(printf '%s' "$PATH" | tr ':' '\n' | grep -vxF "$work/bin" | paste -sd:) command -v adb || true)
