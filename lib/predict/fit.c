@@ -4,6 +4,8 @@
 */
 #include "lowram/fit.h"
 
+#include <assert.h>
+
 #include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
@@ -22,6 +24,20 @@ struct LrFitSpace {
   LrFitTerm terms[LR_FIT_MAX_TERMS];
   double *x; /* nobs * nparams */
 };
+
+/* The invariants of fit.h, for assert() in debug builds: (1) sizes in
+** range; (2) a term uses only parameters with >= 2 distinct values, and a
+** square only of those with >= 3. */
+static int space_check(const LrFitSpace *s) {
+  if (s->nparams < 0 || s->nparams > LR_FIT_MAX_PARAMS || s->nobs < 1) return 0;
+  if (s->nterms < 0 || s->nterms > LR_FIT_MAX_TERMS) return 0;
+  for (int t = 0; t < s->nterms; t++)
+    for (int p = 0; p < s->nparams; p++) {
+      int e = s->terms[t].exp[p];
+      if ((e >= 1 && s->distinct[p] < 2) || (e >= 2 && s->distinct[p] < 3)) return 0;
+    }
+  return 1;
+}
 
 void lr_fit_options_default(LrFitOptions *o) {
   o->rel_tol = 0.005;
@@ -110,6 +126,7 @@ LrFitSpace *lr_fit_space_new(int nparams, const char *const *names, int nobs,
     s->role[p] = lr_fit_role_of(names[p]);
   }
   build_family(s);
+  assert(space_check(s));
   return s;
 }
 

@@ -7,6 +7,8 @@
 */
 #include "predict/sitebytes.h"
 
+#include <assert.h>
+
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +55,22 @@ struct LrSiteBytes {
   int64_t nstack;
   int nullsite;
 };
+
+/* The invariants of sitebytes.h, for assert() in debug builds. Sums are
+** taken modulo 2^64, as the aggregates of a damaged trace wrap. */
+static int sitebytes_check(const LrSiteBytes *r) {
+  int64_t top = 0;
+  for (int p = 0; p < r->nphases; p++) {
+    const Phase *ph = &r->phases[p];
+    for (int q = 0; q < p; q++)
+      if (!strcmp(ph->name, r->phases[q].name)) return 0; /* (1) */
+    uint64_t sum = 0;
+    for (int k = 0; ph->bytes && k < r->nsites; k++) sum += (uint64_t)ph->bytes[k];
+    if (ph->bytes && sum != (uint64_t)ph->peak) return 0; /* (2) */
+    if (ph->peak > top) top = ph->peak;
+  }
+  return r->nphases == 0 || top == r->peak; /* (3) */
+}
 
 static int fail_db(LrErr *err, const char *path, sqlite3 *db, const char *what) {
   return lr_err_set(err, "%s: %s: %s", path, what, db ? sqlite3_errmsg(db) : "cannot open");
@@ -606,6 +624,7 @@ LrSiteBytes *lr_sitebytes_read(const char *path, LrErr *err) {
   if (scan_peaks(r, r->db, err) || read_moments(r, err) ||
       site_stats(r, r->db, r->stack_site, r->nstack, nullsite, err))
     goto fail;
+  assert(sitebytes_check(r));
   /* a sweep holds many runs at once: no file stays open between uses */
   lr_sitebytes_release(r);
   return r;
