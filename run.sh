@@ -6,15 +6,39 @@
 #   ./run.sh test    install what is missing, build from scratch with -Werror
 #                    (gcc, then clang), run every test
 #   ./run.sh bench   recorder overhead and qrun speed, printed side by side
+#   ./run.sh install PREFIX
+#                    install what is missing, build (build/), then
+#                    `meson install` lowram, liblowram.so, qrun, lowram.h and
+#                    lowram.pc under PREFIX (e.g. /usr/local or ~/.local)
 #   ./run.sh deps    only install the Debian packages
 #
-# Installing needs root (it calls apt-get); as another user it uses sudo.
+# Installing packages needs root (it calls apt-get); as another user it uses
+# sudo. Every package the build and the tests use is named below: apt-get runs
+# with --no-install-recommends, so a Recommends is never counted on.
 set -euo pipefail
 cd "$(dirname "$0")"
 
-PACKAGES=(gcc g++ clang meson ninja-build pkg-config
-          libunwind-dev libsqlite3-dev libcunit1-dev libdw-dev libelf-dev libncurses-dev
-          sqlite3 heaptrack valgrind time binutils gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
+PACKAGES=(
+  # compilers; libc6-dev is only a Recommends of gcc
+  gcc g++ libc6-dev clang
+  # clang's libFuzzer and sanitizer runtimes (only a Recommends of clang):
+  # without it the clang build leaves out the fuzzers (tests/fuzz)
+  libclang-rt-dev
+  # meson picks the Debian multiarch libdir (lib/x86_64-linux-gnu) through
+  # dpkg-architecture; without dpkg-dev (a Recommends of meson) it uses lib/
+  meson ninja-build pkg-config dpkg-dev
+  libunwind-dev libsqlite3-dev libcunit1-dev libdw-dev libelf-dev
+  # ncurses with wide characters (libncursesw) for tui/; Debian 12 has no
+  # separate libncursesw-dev
+  libncurses-dev
+  # the tests' tools: sqlite3 for SQL on traces, massif and heaptrack for the
+  # cross-checks, readelf (binutils)
+  sqlite3 heaptrack valgrind time binutils
+  # the arm64 test: cross compiler, its libc (only a Recommends), qemu-aarch64
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
+  # adb: the phone path over USB (tests/adb); tmux: driving tui/ in tests
+  adb tmux
+)
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -32,15 +56,32 @@ deps() {
     "${missing[@]}" >/dev/null
 }
 
+# quiet CMD...: runs CMD with its output kept in a temp file, printed only
+# when CMD fails (meson's or the compiler's own error, not just "failed").
+quiet() {
+  local out rc=0
+  out=$(mktemp)
+  "$@" >"$out" 2>&1 || rc=$?
+  if [ $rc -ne 0 ]; then
+    cat "$out" >&2
+    log "failed (exit $rc): $*"
+  fi
+  rm -f "$out"
+  return $rc
+}
+
 # build DIR COMPILER [meson args...]: a fresh configure when DIR is new.
 build() {
   local dir=$1 compiler=$2
   shift 2
   if [ ! -f "$dir/build.ninja" ]; then
     CC=$compiler CXX=$([ "$compiler" = clang ] && echo clang++ || echo g++) \
-      meson setup "$dir" "$@" >/dev/null
+      quiet meson setup "$dir" "$@" || {
+        [ -f "$dir/meson-logs/meson-log.txt" ] && tail -n 30 "$dir/meson-logs/meson-log.txt" >&2
+        return 1
+      }
   fi
-  ninja -C "$dir" >/dev/null
+  quiet ninja -C "$dir"
 }
 
 demo() {
@@ -87,10 +128,34 @@ bench() {
   done
 }
 
+# install_to PREFIX: `meson install` of build/ under PREFIX (made absolute);
+# build/ is reconfigured for that prefix. Uses sudo when PREFIX is not
+# writable and this is not root.
+install_to() {
+  local prefix=${1:-}
+  if [ -z "$prefix" ]; then
+    echo "usage: ./run.sh install PREFIX   (e.g. /usr/local, or \$HOME/.local)" >&2
+    return 2
+  fi
+  deps
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ] && ! { mkdir -p "$prefix" 2>/dev/null && [ -w "$prefix" ]; }; then
+    sudo=(sudo)
+  fi
+  "${sudo[@]}" mkdir -p "$prefix"
+  prefix=$(cd "$prefix" && pwd)
+  build build gcc
+  quiet meson configure build -Dprefix="$prefix"
+  quiet ninja -C build
+  "${sudo[@]}" meson install -C build --no-rebuild
+  log "installed under $prefix: run $prefix/bin/lowram (pkg-config lowram for lowram.h)"
+}
+
 case "${1:-}" in
   demo) demo ;;
   test) test_all ;;
   bench) bench ;;
+  install) install_to "${2:-}" ;;
   deps) deps ;;
-  *) sed -n '2,12p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,17p' "$0" >&2; exit 2 ;;
 esac
