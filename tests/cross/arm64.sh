@@ -12,27 +12,64 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d /tmp/lowram-arm64-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL arm64: $*"; exit 1; }
+# run LOG CMD...: CMD's output goes to LOG, and into this test's log when
+# CMD fails, so the tool's own error (meson, the compiler, qemu) is seen.
+run() {
+  local log=$1 rc=0
+  shift
+  "$@" >"$log" 2>&1 || rc=$?
+  if [ $rc -ne 0 ]; then
+    cat "$log"
+    echo "---- exit $rc: $*"
+  fi
+  return $rc
+}
+
+# Missing tools fail the test, naming the Debian package (./run.sh deps).
+need() { command -v "$1" >/dev/null || fail "$1 not found: install the Debian package $2"; }
+need aarch64-linux-gnu-gcc gcc-aarch64-linux-gnu
+need qemu-aarch64 qemu-user
+need readelf binutils
+need sqlite3 sqlite3
+if [ ! -f /usr/aarch64-linux-gnu/include/stdio.h ] || [ ! -f /usr/aarch64-linux-gnu/lib/libc.so ]; then
+  fail "no aarch64 C library to link against: install the Debian package libc6-dev-arm64-cross"
+fi
 
 # pac-ret signs every saved return address (ARMv8.3 pointer authentication,
 # as on recent phones); qemu's "max" CPU checks the signatures, so the
 # frame-pointer walker must strip them for frames to be named at all.
-meson setup "$work/build" "$src" --cross-file "$src/cross/aarch64-linux-gnu.ini" \
+run "$work/setup.log" meson setup "$work/build" "$src" \
+  --cross-file "$src/cross/aarch64-linux-gnu.ini" \
   -Danalyzer=false -Dtests=false -Dunwind=fp --werror \
-  -Dc_args=-mbranch-protection=pac-ret >/dev/null
-ninja -C "$work/build" >/dev/null
+  -Dc_args=-mbranch-protection=pac-ret || {
+  # the compiler's own error is in meson's log, not in its output
+  tail -n 40 "$work/build/meson-logs/meson-log.txt" 2>/dev/null || true
+  fail "meson setup of the aarch64 cross build failed (output above)"
+}
+run "$work/ninja.log" ninja -C "$work/build" || fail "the aarch64 cross build failed (output above)"
 readelf -h "$work/build/preload/liblowram.so" | grep -q AArch64 || fail "shim is not aarch64"
 
 q=(qemu-aarch64 -cpu max -L /usr/aarch64-linux-gnu)
 qrun_arm=$work/build/runner/qrun
-"${q[@]}" "$qrun_arm" gen -o "$work/m.qrun" --dim 64 --layers 2 --heads 4 --kv-heads 4 \
-  --hidden 128 --vocab 256 --max-seq 128 --quant q4 --seed 7
+run "$work/gen.log" "${q[@]}" "$qrun_arm" gen -o "$work/m.qrun" --dim 64 --layers 2 --heads 4 \
+  --kv-heads 4 --hidden 128 --vocab 256 --max-seq 128 --quant q4 --seed 7 ||
+  fail "qrun gen under qemu-aarch64 failed (output above)"
 args=(run -m "$work/m.qrun" --seq-len 64 --prompt-len 8 --tokens 8 --batch 2)
 "${q[@]}" -E LD_PRELOAD="$work/build/preload/liblowram.so" -E LOWRAM_OUT="$work/arm.db" \
-  "$qrun_arm" "${args[@]}" >"$work/arm.out" 2>/dev/null
-"$host/runner/qrun" "${args[@]}" >"$work/host.out" 2>/dev/null
+  "$qrun_arm" "${args[@]}" >"$work/arm.out" 2>"$work/arm.err" || {
+  cat "$work/arm.err"
+  fail "qrun run under qemu-aarch64 with the shim failed (its errors above)"
+}
+"$host/runner/qrun" "${args[@]}" >"$work/host.out" 2>"$work/host.err" || {
+  cat "$work/host.err"
+  fail "the host's qrun run failed (its errors above)"
+}
 cmp -s "$work/arm.out" "$work/host.out" || fail "tokens differ between aarch64 and the host"
 
-"$host/cli/lowram" report "$work/arm.db" >"$work/report.txt" || fail "report failed"
+"$host/cli/lowram" report "$work/arm.db" >"$work/report.txt" 2>"$work/report.err" || {
+  cat "$work/report.err"
+  fail "lowram report of the aarch64 trace failed (its errors above)"
+}
 arch=$(sqlite3 "$work/arm.db" "SELECT value FROM meta WHERE key='arch'")
 [ "$arch" = aarch64 ] || fail "meta.arch is '$arch'"
 kv=$(sqlite3 "$work/arm.db" "SELECT sum(a.size) FROM allocations a JOIN stack_frames f
