@@ -5,7 +5,8 @@
 ** `lowram record`, the report's peak must equal it to the byte, split into
 ** the same heap and anon parts, with each block under its named function
 ** and the file mapping outside the peak. Then the heap-only profilers, each
-** skipped when not installed: massif's peak is the heap part to the byte,
+** a failure naming its Debian package when not installed (run.sh installs
+** both): massif's peak is the heap part to the byte,
 ** and heaptrack's printed peak falls short of the true peak by the anon
 ** mmap bytes (within its 3-digit print and its own startup blocks).
 ** argv[1]: peak_mix.
@@ -158,18 +159,43 @@ static int have(const char *tool) {
   return lrt_run(argv, NULL, devnull, devnull) == 0;
 }
 
-static void test_massif_heap_only(void) {
-  if (!have("valgrind")) {
-    fprintf(stderr, "valgrind not installed: massif check skipped\n");
+/* A missing tool fails the test and names the package that brings it. */
+static int need(const char *tool, const char *package) {
+  if (have(tool)) return 1;
+  fprintf(stderr, "test_peaks: %s not found: install the Debian package %s (./run.sh deps)\n",
+          tool, package);
+  CU_FAIL("a tool the test needs is not installed (its package is named above)");
+  return 0;
+}
+
+/* A tool that is there but could not run `prog`: its own errors (saved in
+** err) go to the test log. A failure, except for valgrind under clang:
+** valgrind 3.19 cannot read clang 14's DWARF 5, which is not lowram's fault. */
+static void could_not_run(const char *tool, const char *err, int clang_excuse) {
+  char *t = lrt_read_file(err, NULL);
+  fprintf(stderr, "test_peaks: %s could not run %s; its output:\n%s\n", tool, prog,
+          t ? t : "(none)");
+  free(t);
+#ifdef __clang__
+  if (clang_excuse) {
+    fprintf(stderr, "test_peaks: (clang build: %s check skipped)\n", tool);
     return;
   }
-  char out[700], arg[800], devnull[] = "/dev/null", *argv[24];
+#else
+  (void)clang_excuse;
+#endif
+  CU_FAIL("the profiler could not run the program (its output is above)");
+}
+
+static void test_massif_heap_only(void) {
+  if (!need("valgrind", "valgrind")) return;
+  char out[700], arg[800], err[700], *argv[24];
   snprintf(out, sizeof out, "%s/massif.out", dir);
+  snprintf(err, sizeof err, "%s/massif.err", dir);
   snprintf(arg, sizeof arg, "--massif-out-file=%s", out);
   char *pre[] = {"valgrind", "--tool=massif", "--peak-inaccuracy=0", "--pages-as-heap=no", arg};
-  if (lrt_run(with_mix(pre, 5, argv), NULL, devnull, devnull) != 0) {
-    /* e.g. valgrind 3.19 cannot read clang 14's DWARF 5: not lowram's fault */
-    fprintf(stderr, "valgrind could not run %s: massif check skipped\n", prog);
+  if (lrt_run(with_mix(pre, 5, argv), NULL, err, err) != 0) {
+    could_not_run("valgrind", err, 1);
     return;
   }
   char *t = lrt_read_file(out, NULL);
@@ -204,25 +230,28 @@ static int64_t heaptrack_peak(const char *path) {
 }
 
 static void test_heaptrack_misses_mmap(void) {
-  if (!have("heaptrack") || !have("heaptrack_print")) {
-    fprintf(stderr, "heaptrack not installed: heaptrack check skipped\n");
-    return;
-  }
-  char base[700], out[700], pat[720], devnull[] = "/dev/null", *argv[24];
+  if (!need("heaptrack", "heaptrack") || !need("heaptrack_print", "heaptrack")) return;
+  char base[700], out[700], pat[720], err[700], *argv[24];
   snprintf(base, sizeof base, "%s/ht", dir);
   snprintf(out, sizeof out, "%s/ht.txt", dir);
+  snprintf(err, sizeof err, "%s/heaptrack.err", dir); /* not ht.*: globbed */
   snprintf(pat, sizeof pat, "%s.*", base);
   char *pre[] = {"heaptrack", "-o", base};
-  if (lrt_run(with_mix(pre, 3, argv), NULL, devnull, devnull) != 0) {
-    fprintf(stderr, "heaptrack could not run %s: heaptrack check skipped\n", prog);
+  if (lrt_run(with_mix(pre, 3, argv), NULL, err, err) != 0) {
+    could_not_run("heaptrack", err, 0);
     return;
   }
   glob_t g;
   CU_ASSERT_EQUAL_FATAL(glob(pat, 0, NULL, &g), 0);
   CU_ASSERT_FATAL(g.gl_pathc == 1);
   char *pr[] = {"heaptrack_print", "-f", g.gl_pathv[0], NULL};
-  int rc = lrt_run(pr, NULL, out, devnull);
+  int rc = lrt_run(pr, NULL, out, err);
   globfree(&g);
+  if (rc != 0) {
+    char *t = lrt_read_file(err, NULL);
+    fprintf(stderr, "test_peaks: heaptrack_print failed (exit %d):\n%s\n", rc, t ? t : "");
+    free(t);
+  }
   CU_ASSERT_EQUAL_FATAL(rc, 0);
   int64_t h = heaptrack_peak(out);
   fprintf(stderr, "heaptrack peak %lld B (printed to 3 digits), true %lld: short by %lld, "
