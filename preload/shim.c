@@ -12,11 +12,13 @@
 **
 ** An allocation costs: the real call, one atomic add (sequence number), a
 ** cycle-counter read (the clock itself only every ~25 us, see
-** lr_shim_event_ns), a frame-pointer walk plus a hash lookup (a libunwind
-** unw_backtrace instead, for stacks not yet confirmed, see stack_checked),
-** a lock-free stack-table lookup and ~6 bytes appended to the thread's own
-** spool chunk. No lock, no syscall, no malloc (invariants in
-** shim_internal.h). Measured: ~70 ns per event (bench/overhead/run.sh).
+** lr_shim_event_ns), a stack-cache lookup (stack_cache.h: a walk of the
+** shim's own 3-4 frame records, then a dozen loads compared; on a miss a
+** frame-pointer walk plus a hash lookup, or a libunwind unw_backtrace for
+** stacks not yet confirmed, see stack_checked), and ~6 bytes appended to
+** the thread's own spool chunk. No lock, no syscall, no malloc (invariants
+** in shim_internal.h). Measured on the -O2 no-frame-pointer churn bench:
+** ~30 ns per event added (bench/overhead/run.sh).
 */
 /* The hooks must define the plain symbols (mmap, not mmap64): meson's
 ** default -D_FILE_OFFSET_BITS=64 would rename them. */
@@ -138,6 +140,7 @@ static void thread_gone(void *arg) {
   }
   t->guard = 1;
   lr_sw_seal(&t->w);
+  lr_shim_sc_retire();
 }
 
 LrSpoolWriter *lr_shim_writer(LrTls *t) {
@@ -146,6 +149,10 @@ LrSpoolWriter *lr_shim_writer(LrTls *t) {
   t->tid = (uint32_t)syscall(SYS_gettid);
   lr_sw_init(&t->w, g_shim.spool, t->tid);
   t->clk_valid = 0; /* a fork child's times start from its own session */
+  lr_sc_free(t->sc); /* a fork child's stack ids are its own */
+  t->sc = NULL;
+  memset(&t->scs, 0, sizeof t->scs);
+  memset(t->sc_seen, 0, sizeof t->sc_seen);
   t->gen = gen;
   pthread_setspecific(g_shim.key, (void *)1);
   char name[17] = {0};
@@ -250,9 +257,96 @@ static uint64_t stack_checked(LrTls *t, LrSpoolWriter *w, uintptr_t *fbuf, uintp
   return id;
 }
 
+/* ---- the stack cache (stack_cache.h) ------------------------------------ */
+
+/* Adds a thread's cache counters to the process's and drops its cache. */
+static void sc_retire(LrTls *t) {
+  if (t->scs.lookups) {
+    __atomic_add_fetch(&g_shim.scs.lookups, t->scs.lookups, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&g_shim.scs.hits, t->scs.hits, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&g_shim.scs.fills, t->scs.fills, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&g_shim.scs.refused, t->scs.refused, __ATOMIC_RELAXED);
+  }
+  memset(&t->scs, 0, sizeof t->scs);
+  lr_sc_free(t->sc);
+  t->sc = NULL;
+  memset(t->sc_seen, 0, sizeof t->sc_seen);
+}
+
+void lr_shim_sc_retire(void) { sc_retire(&lr_tls); }
+
+#ifdef LR_HAVE_STACK_CACHE
+/* The program's first return address, the stack slot holding it, and the
+** rbp the program had when it called the hook: walks the shim's own frame
+** records (all its code keeps frame pointers) up to the first return
+** address outside the shim. 0 if not found within a few frames. */
+static __attribute__((always_inline)) inline int hook_frame(uintptr_t *ra0, uintptr_t *slot0,
+                                                            uintptr_t *r0) {
+  uintptr_t *fp = (uintptr_t *)__builtin_frame_address(0);
+  for (int i = 0; i < 6 && fp; i++) {
+    uintptr_t ra = fp[1];
+    if (!in_shim(ra)) {
+      *ra0 = ra;
+      *slot0 = (uintptr_t)&fp[1];
+      *r0 = fp[0];
+      return 1;
+    }
+    fp = (uintptr_t *)fp[0];
+  }
+  return 0;
+}
+
+/* A key's second miss: libunwind's stack, interned, and an entry for it
+** if the stack can be cached. */
+static __attribute__((noinline)) uint64_t sc_fill(LrTls *t, LrSpoolWriter *w, uintptr_t ra0,
+                                                  uintptr_t slot0, uintptr_t r0) {
+  uintptr_t buf[LR_SPOOL_MAX_FRAMES + 24];
+  int max = (int)g_shim.cfg.depth + 24;
+  uint32_t depth = g_shim.cfg.depth;
+  int un = lr_unwind_libunwind(buf, max);
+  int uj = first_program_frame(buf, un);
+  uint32_t um = (uint32_t)(un - uj), raw = um;
+  if (um > depth) um = depth;
+  uint64_t id = intern(w, buf + uj, um);
+  if (!t->fp_bounds_done) {
+    lr_unwind_fp_bounds(&t->stk_lo, &t->stk_hi);
+    t->fp_bounds_done = 1;
+  }
+  if (!t->sc) t->sc = lr_sc_new();
+  if (lr_sc_fill(t->sc, ra0, slot0, r0, t->stk_lo, t->stk_hi, buf + uj, um,
+                 raw > depth || un == max, id))
+    t->scs.fills++;
+  else
+    t->scs.refused++;
+  return id;
+}
+#endif
+
 /* Unwinds, cuts the shim's frames, and returns the stack's id (writing its
 ** STACK record first if it is new). */
 static __attribute__((noinline)) uint64_t stack_id(LrTls *t, LrSpoolWriter *w) {
+#ifdef LR_HAVE_STACK_CACHE
+  uintptr_t ra0, slot0, r0;
+  if (g_shim.cfg.stack_cache && g_shim.cfg.unwinder == LR_UNWIND_LIBUNWIND &&
+      g_shim.cfg.fp_check && hook_frame(&ra0, &slot0, &r0)) {
+    uint32_t cg = __atomic_load_n(&g_shim.code_gen, __ATOMIC_ACQUIRE);
+    if (__builtin_expect(t->sc_gen != cg, 0)) { /* code was unloaded since */
+      lr_sc_free(t->sc);
+      t->sc = NULL;
+      memset(t->sc_seen, 0, sizeof t->sc_seen);
+      t->sc_gen = cg;
+    }
+    t->scs.lookups++;
+    if (t->sc) {
+      uint64_t id = lr_sc_lookup(t->sc, ra0, slot0, r0);
+      if (id) {
+        t->scs.hits++;
+        return id;
+      }
+    }
+    if (lr_sc_seen(t->sc_seen, ra0, slot0)) return sc_fill(t, w, ra0, slot0, r0);
+  }
+#endif
   uintptr_t buf[LR_SPOOL_MAX_FRAMES + 24], buf2[LR_SPOOL_MAX_FRAMES + 24];
   int max = (int)g_shim.cfg.depth + 24, n;
   if (g_shim.cfg.unwinder == LR_UNWIND_FP)
@@ -589,6 +683,8 @@ LR_EXPORT void *dlopen(const char *file, int mode) {
 LR_EXPORT int dlclose(void *h) {
   if (booting()) resolve();
   int r = real.dlclose(h);
+  /* code may be gone: no stack cache entry made before may be trusted */
+  if (r == 0) __atomic_add_fetch(&g_shim.code_gen, 1, __ATOMIC_RELEASE);
   LrTls *t = r == 0 ? lr_shim_enter() : NULL;
   if (t) {
     int e = errno;

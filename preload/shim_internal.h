@@ -23,6 +23,7 @@
 
 #include "shim_config.h"
 #include "spool_writer.h"
+#include "stack_cache.h"
 #include "stack_table.h"
 
 #define LR_HIDDEN __attribute__((visibility("hidden")))
@@ -38,6 +39,10 @@ typedef struct LrTls {
   uint64_t clk_tick;         /* lr_ticks() at the last clock read (event_ns) */
   uint64_t clk_ns;           /* what that read gave */
   uint32_t clk_valid;        /* 0: read the clock at the next event */
+  uint32_t sc_gen;           /* g_shim.code_gen the cache was filled under */
+  LrStackCache *sc;          /* mapped at the thread's first entry */
+  LrScStats scs;
+  uint32_t sc_seen[64];      /* keys of first misses (see lr_sc_seen) */
   LrSpoolWriter w;
 } LrTls;
 
@@ -52,6 +57,9 @@ typedef struct LrShim {
   uintptr_t libc_lo, libc_hi, ld_lo, ld_hi; /* start code, see stack_checked */
   uint64_t seq;             /* atomic: last sequence number handed out */
   uint64_t start_ns;        /* CLOCK_MONOTONIC at start */
+  uint32_t code_gen;        /* atomic: bumped when code is unloaded (dlclose):
+                            ** stack caches made before are dropped */
+  LrScStats scs;            /* atomic sums of ended threads' counters */
   uint64_t tick_window;     /* counter ticks an event may reuse a clock read for */
   uint64_t next_rss_ns;     /* atomic: when the next on-path RSS sample is due
                             ** (UINT64_MAX: none, see shim_session.c) */
@@ -126,6 +134,10 @@ static inline void lr_shim_leave(LrTls *t, int saved_errno) {
   t->guard = 0;
   errno = saved_errno;
 }
+
+/* Adds the calling thread's stack-cache counters to g_shim.scs and drops
+** its cache. */
+void lr_shim_sc_retire(void) LR_HIDDEN;
 
 /* shim_session.c */
 int lr_session_start(long ppid, uint64_t exec_index) LR_HIDDEN;

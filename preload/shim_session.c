@@ -461,6 +461,30 @@ void lr_session_after_fork(void) {
   t->guard = g;
 }
 
+/* LOWRAM_STATS=1: the shim's counters, one line on stderr (the threads
+** that ended and the calling one). */
+static void put_u(char **p, uint64_t v) {
+  char d[24];
+  int n = 0;
+  do d[n++] = (char)('0' + v % 10); while ((v /= 10));
+  while (n) *(*p)++ = d[--n];
+}
+
+static void print_stats(void) {
+  lr_shim_sc_retire();
+  LrScStats c = g_shim.scs;
+  char line[256], *p = line;
+  const char *parts[] = {"lowram: stack cache: ", " lookups, ", " hits (", "%), ",
+                         " entries made, ", " stacks not cacheable\n"};
+  uint64_t vals[] = {c.lookups, c.hits, c.lookups ? c.hits * 100 / c.lookups : 0, c.fills,
+                     c.refused};
+  for (int i = 0; i < 6; i++) {
+    for (const char *q = parts[i]; *q; q++) *p++ = *q;
+    if (i < 5) put_u(&p, vals[i]);
+  }
+  if (write(2, line, (size_t)(p - line)) < 0) return;
+}
+
 void lr_session_end(uint32_t reason, int64_t code) {
   if (!g_shim.spool) return;
   /* a vfork child shares our memory (and this thread's chunk) but is not
@@ -476,6 +500,7 @@ void lr_session_end(uint32_t reason, int64_t code) {
   }
   lr_spool_end(g_shim.spool, reason, code, lr_shim_now());
   if (reason != LR_END_SIGNAL) lr_sw_seal(&lr_tls.w);
+  if (reason != LR_END_SIGNAL && g_shim.cfg.stats) print_stats();
 }
 
 /* The previous image of this process was replaced by us: say so in its

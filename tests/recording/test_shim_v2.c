@@ -20,6 +20,7 @@
 ** argv: GT_FD GT_DEFEAT then gt_prog gt_plugin lrt_spool_dump [gt_cpp].
 */
 #include <CUnit/CUnit.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -258,6 +259,112 @@ static void test_rss_interval(void) {
   lrt_spool_free(&s);
 }
 
+/* ---- the stack cache ---------------------------------------------------- */
+
+/* Runs gt_defeat under the shim with one more setting; stderr to
+** DIR/tag.err. */
+static int run_defeat(const char *tag, const char *extra) {
+  char out[600], env_out[640], env_pre[600], outf[600], errf[600];
+  snprintf(out, sizeof out, "%s/%s.db", sr_dir, tag);
+  snprintf(env_out, sizeof env_out, "LOWRAM_OUT=%s", out);
+  snprintf(env_pre, sizeof env_pre, "LD_PRELOAD=%s", sr_shim);
+  snprintf(outf, sizeof outf, "%s/%s.out", sr_dir, tag);
+  snprintf(errf, sizeof errf, "%s/%s.err", sr_dir, tag);
+  char *env[] = {env_pre, env_out, "LOWRAM_STATS=1", (char *)extra, NULL};
+  char *argv[] = {(char *)gt_defeat, NULL};
+  return lrt_run(argv, env, outf, errf);
+}
+
+/* An ip as (module path, offset): comparable across runs under ASLR. */
+static int place(const LrtSpool *s, uintptr_t ip, const char **path, uint64_t *off) {
+  for (size_t i = 0; i < s->nmod; i++) {
+    const LrtModule *m = &s->mod[i];
+    if (!m->unload && ip >= m->base && ip < m->base + m->size) {
+      *path = m->path;
+      *off = ip - m->base;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* Whether stack a of spool sa is stack b of spool sb, frame by frame. */
+static int same_stack(const LrtSpool *sa, uint64_t a, const LrtSpool *sb, uint64_t b) {
+  const LrtStack *x = lrt_stack(sa, a), *y = lrt_stack(sb, b);
+  if (!x || !y || x->n != y->n) return 0;
+  for (uint32_t i = 0; i < x->n; i++) {
+    const char *px, *py;
+    uint64_t ox, oy;
+    if (!place(sa, x->ips[i], &px, &ox) || !place(sb, y->ips[i], &py, &oy)) return 0;
+    if (ox != oy || strcmp(px, py)) return 0;
+  }
+  return 1;
+}
+
+/* The counter after `key` in LOWRAM_STATS's line ("... 123 hits ..."). */
+static uint64_t stat_of(const char *tag, const char *key) {
+  char *txt = lrt_read_file(lrt_path_in(sr_dir, tag), NULL);
+  uint64_t v = 0;
+  char *p = txt ? strstr(txt, key) : NULL;
+  if (p) {
+    while (p > txt && p[-1] == ' ') p--;
+    while (p > txt && p[-1] >= '0' && p[-1] <= '9') p--;
+    v = strtoull(p, NULL, 10);
+  }
+  free(txt);
+  return v;
+}
+
+/* gt_defeat's every allocation has libunwind's stack (compared by module
+** and offset, in seq order), and the cache served most of them. */
+static void test_stack_cache_defeat(void) {
+  CU_ASSERT_FATAL(run_defeat("defeat", "LOWRAM_RSS_INTERVAL=0") == 0);
+  CU_ASSERT_FATAL(run_defeat("strict", "LOWRAM_UNWIND=libunwind-strict") == 0);
+  LrtSpool c, u;
+  CU_ASSERT_FATAL(sr_load("defeat.db.spool", &c) == 0);
+  CU_ASSERT_FATAL(sr_load("strict.db.spool", &u) == 0);
+  const uint64_t sizes[] = {101, 202, 303, 404};
+  size_t in_c[4] = {0}, in_u[4] = {0}, na = 0, nb = 0, differ = 0;
+  const LrtEvent *ea[40000], *eb[40000];
+  for (size_t i = 0; i < c.nev && na < 40000; i++)
+    if (c.ev[i].kind == LR_EV_MALLOC) ea[na++] = &c.ev[i];
+  for (size_t i = 0; i < u.nev && nb < 40000; i++)
+    if (u.ev[i].kind == LR_EV_MALLOC) eb[nb++] = &u.ev[i];
+  CU_ASSERT_FATAL(na == nb);
+  for (size_t i = 0; i < na; i++) {
+    CU_ASSERT_EQUAL(ea[i]->size, eb[i]->size);
+    for (int k = 0; k < 4; k++) {
+      in_c[k] += ea[i]->size == sizes[k];
+      in_u[k] += eb[i]->size == sizes[k];
+    }
+    if (!same_stack(&c, ea[i]->stack, &u, eb[i]->stack)) {
+      if (differ++ < 5)
+        fprintf(stderr, "test_shim_v2: malloc #%zu (%llu bytes): stack differs from libunwind's\n",
+                i, (unsigned long long)ea[i]->size);
+    }
+  }
+  CU_ASSERT_EQUAL(differ, 0);
+  /* 3 x 925 callers, 3 x 3 x 33 x 6 alloca, 3 x 4 x 96 recursion, 3 x 40 x
+  ** 5 signal-or-direct */
+  CU_ASSERT_EQUAL(in_c[0], 3 * 925);
+  CU_ASSERT_EQUAL(in_c[1], 3 * 3 * 33 * 6);
+  CU_ASSERT_EQUAL(in_c[2], 3 * 4 * 96);
+  CU_ASSERT_EQUAL(in_c[3], 3 * 40 * 5);
+  for (int k = 0; k < 4; k++) CU_ASSERT_EQUAL(in_c[k], in_u[k]);
+  /* the same distinct stacks */
+  CU_ASSERT_EQUAL(c.nst, u.nst);
+  /* the cache was doing the work: most lookups hit */
+  uint64_t lookups = stat_of("defeat.err", " lookups"), hits = stat_of("defeat.err", " hits");
+  fprintf(stderr, "test_shim_v2: gt_defeat: %zu mallocs, %zu distinct stacks, cache %llu/%llu hits\n",
+          na, c.nst, (unsigned long long)hits, (unsigned long long)lookups);
+#ifdef __x86_64__
+  CU_ASSERT(lookups >= na);
+  CU_ASSERT(hits * 2 >= lookups);
+#endif
+  lrt_spool_free(&c);
+  lrt_spool_free(&u);
+}
+
 int main(int argc, char **argv) {
   if (argc < 6) {
     fprintf(stderr, "usage: %s GT_FD GT_DEFEAT GT_PROG GT_PLUGIN SPOOL_DUMP [GT_CPP]\n",
@@ -278,5 +385,6 @@ int main(int argc, char **argv) {
   CU_add_test(s, "unshare -U under the shim, no sampler thread", test_unshare);
   CU_add_test(s, "RSS samples on the recording path; opt-in thread", test_rss_on_path);
   CU_add_test(s, "RSS samples on the path: at most one per interval", test_rss_interval);
+  CU_add_test(s, "stack cache: gt_defeat's stacks equal libunwind's", test_stack_cache_defeat);
   return lrt_main();
 }
