@@ -12,13 +12,34 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "progress.h"
 #include "lowram/import.h"
 #include "lr_spool_format.h"
 #include "lowram/symbolize.h"
 #include "lowram/trace.h"
 #include "lowram/units.h"
+
+/* progress.h */
+int lr_cli_import_progress(void *ctx, const LrImportProgress *p) {
+  (void)ctx;
+  static double last = -1;
+  static int shown;
+  if (!p) {
+    if (shown) fputs("\r\033[K", stderr);
+    shown = 0;
+    last = -1;
+    return 0;
+  }
+  if (last >= 0 && p->seconds - last < 0.1 && p->stage == LR_IMPORT_MERGE) return 0;
+  last = p->seconds;
+  char line[160];
+  fprintf(stderr, "\r\033[Klowram: importing: %s", lr_import_progress_text(p, line, sizeof line));
+  shown = 1;
+  return 0;
+}
 
 /* Prints the one-line summary of a finished import. */
 static void summary(const char *cmd, const char *out, const LrImportStats *s) {
@@ -82,6 +103,12 @@ static int do_import(const char *cmd, const char *path, const char *out_opt, con
   }
   int r = finished_trace(out, &err);
   if (r == 1) {
+    /* the trace of this very spool, or of another one: never mixed up */
+    int same = lr_import_made_from(out, spool, &err);
+    if (same != 1) {
+      lr_cli_error(cmd, "%s", err.msg);
+      return 1;
+    }
     printf("lowram %s: %s is already imported, nothing to do\n", cmd, out);
     return 0;
   }
@@ -90,8 +117,14 @@ static int do_import(const char *cmd, const char *path, const char *out_opt, con
     return 1;
   }
   LrImportOpts opts = {.symbols_dir = syms};
+  if (isatty(2)) {
+    opts.progress = lr_cli_import_progress;
+    opts.progress_ctx = NULL;
+  }
   LrImportStats s;
-  if (lr_import(spool, out, &opts, &s, &err) != 0) {
+  int rc = lr_import(spool, out, &opts, &s, &err);
+  if (opts.progress) lr_cli_import_progress(NULL, NULL);
+  if (rc != 0) {
     lr_cli_error(cmd, "%s", err.msg);
     return 1;
   }

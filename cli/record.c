@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "progress.h"
 #include "lowram/import.h"
 #include "ingest/spool_read.h"
 #include "lowram/units.h"
@@ -50,7 +51,6 @@
 extern char **environ;
 
 #define SHIM_NAME "liblowram.so"
-#define MAX_SPOOLS 1024
 
 static volatile sig_atomic_t g_child;
 
@@ -116,9 +116,17 @@ static int found_cmp(const void *a, const void *b) {
   return x->exec_index < y->exec_index ? -1 : x->exec_index > y->exec_index;
 }
 
+static int u64_cmp(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
 /* The spools in dir whose names start with prefix and whose writers are
 ** `child` or its descendants, sorted by pid then exec index. Returns how
-** many were put at the start of *all (malloc'd, caller frees). */
+** many were put at the start of *all (malloc'd, caller frees). Any number:
+** every matching name is read (one header each) before the family is
+** chosen, and the family is closed with a sorted pid list, so thousands of
+** processes cost a few passes of binary searches. */
 static size_t find_spools(const char *dir, const char *prefix, uint64_t child,
                           uint64_t self, uint64_t since_ns, Found **all) {
   size_t n = 0, cap = 0;
@@ -126,7 +134,7 @@ static size_t find_spools(const char *dir, const char *prefix, uint64_t child,
   DIR *d = opendir(dir);
   struct dirent *e;
   size_t pl = strlen(prefix), sl = strlen(LR_SPOOL_SUFFIX);
-  while (d && (e = readdir(d)) && n < MAX_SPOOLS) {
+  while (d && (e = readdir(d))) {
     size_t el = strlen(e->d_name);
     if (el <= sl || strncmp(e->d_name, prefix, pl) ||
         strcmp(e->d_name + el - sl, LR_SPOOL_SUFFIX))
@@ -141,31 +149,33 @@ static size_t find_spools(const char *dir, const char *prefix, uint64_t child,
       continue;
     LrSpool *sp = lr_spool_open(f->path, NULL);
     if (!sp) continue;
-    f->pid = lr_spool_header(sp)->pid;
-    f->ppid = lr_spool_header(sp)->ppid;
-    f->exec_index = lr_spool_header(sp)->exec_index;
+    const LrSpoolHeader *h = lr_spool_header(sp);
     /* a spool older than this run is a leftover, whatever its pid says */
+    int fresh = h->start_realtime_ns + 1000000000u >= since_ns;
+    f->pid = h->pid;
+    f->ppid = fresh ? h->ppid : 0;
+    f->exec_index = h->exec_index;
     /* ppid == self: an orphan that started after its parent died (we
     ** spawned only CMD, so anything else re-parented to us is its kin) */
-    f->taken = (f->pid == child || (f->ppid == self && self != 0)) &&
-               lr_spool_header(sp)->start_realtime_ns + 1000000000u >= since_ns;
-    if (lr_spool_header(sp)->start_realtime_ns + 1000000000u < since_ns) f->ppid = 0;
+    f->taken = fresh && (f->pid == child || (f->ppid == self && self != 0));
     lr_spool_close(sp);
     n++;
   }
   if (d) closedir(d);
   /* close the family: a spool whose parent is in it is in it */
-  for (int more = 1; more;) {
+  uint64_t *pids = malloc((n + 1) * sizeof *pids);
+  for (int more = pids != NULL; more;) {
     more = 0;
-    for (size_t i = 0; i < n; i++) {
-      if ((*all)[i].taken) continue;
-      for (size_t j = 0; j < n; j++)
-        if ((*all)[j].taken && (*all)[j].pid == (*all)[i].ppid) {
-          (*all)[i].taken = more = 1;
-          break;
-        }
-    }
+    size_t np = 0;
+    for (size_t i = 0; i < n; i++)
+      if ((*all)[i].taken) pids[np++] = (*all)[i].pid;
+    qsort(pids, np, sizeof *pids, u64_cmp);
+    for (size_t i = 0; i < n; i++)
+      if (!(*all)[i].taken && (*all)[i].ppid &&
+          bsearch(&(*all)[i].ppid, pids, np, sizeof *pids, u64_cmp))
+        (*all)[i].taken = more = 1;
   }
+  free(pids);
   size_t k = 0;
   for (size_t i = 0; i < n; i++)
     if ((*all)[i].taken) (*all)[k++] = (*all)[i];
@@ -292,6 +302,17 @@ int lr_cli_record(int argc, char **argv) {
     lr_cli_error("record", "%s: already exists, not overwriting it", out);
     return 1;
   }
+  /* A spool at OUT's spool name is another run's (a killed LOWRAM_OUT run,
+  ** or a record killed while importing): the shim would write beside it
+  ** under a derived name, and whoever opens OUT later would import it.
+  ** Refused before anything runs; it is the user's data, so it stays. */
+  char stale[PATH_MAX + sizeof LR_SPOOL_SUFFIX];
+  snprintf(stale, sizeof stale, "%s%s", tmpl, LR_SPOOL_SUFFIX);
+  if (!strchr(tmpl, '%') && lstat(stale, &st) == 0) {
+    lr_cli_error("record", "%s%s: a spool of an earlier run is already there; remove it, or make "
+                 "its trace with `lowram import %s%s`", out, LR_SPOOL_SUFFIX, out, LR_SPOOL_SUFFIX);
+    return 2;
+  }
   /* the directory and the name prefix every spool of this run starts with */
   char dir[PATH_MAX], prefix[PATH_MAX];
   snprintf(dir, sizeof dir, "%s", tmpl);
@@ -404,8 +425,11 @@ int lr_cli_record(int argc, char **argv) {
     if (WIFSIGNALED(status) && spools[i].pid == (uint64_t)pid &&
         (i + 1 == ns || spools[i + 1].pid != (uint64_t)pid))
       opts.killed_by = WTERMSIG(status);
-    if (lr_import_default_out(spools[i].path, trace, sizeof trace) != 0 ||
-        lr_import(spools[i].path, trace, &opts, &s, &err) != 0) {
+    if (isatty(2)) opts.progress = lr_cli_import_progress;
+    int irc = lr_import_default_out(spools[i].path, trace, sizeof trace) != 0 ||
+              lr_import(spools[i].path, trace, &opts, &s, &err) != 0;
+    if (opts.progress) lr_cli_import_progress(NULL, NULL);
+    if (irc) {
       lr_cli_error("record", "%s", err.msg[0] ? err.msg : spools[i].path);
       failed = 1;
       continue;

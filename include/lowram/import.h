@@ -78,6 +78,20 @@ int lr_import(const char *spool_path, const char *out_path, const LrImportOpts *
 ** opts (may be NULL) carries progress and symbol options for the import. */
 LrTrace *lr_import_open(const char *path, const LrImportOpts *opts, LrErr *err);
 
+/* Whether the finished trace at trace_path was made from the spool at
+** spool_path: the same process image (pid, exec index and start time, as
+** the trace's meta and the spool's header record them; the spool's path
+** and size may have changed since). 1 yes; 0 no, with *err saying whose
+** trace it is; -1 when either file cannot be read as what it should be
+** (message in *err). */
+int lr_import_made_from(const char *trace_path, const char *spool_path, LrErr *err);
+
+/* The progress line for p, for a terminal: the stage, the events merged,
+** their rate and, while merging, the time left estimated from the chunks
+** read ("merging: 1.20M events, 850k/s, 3 s left"). Always NUL-terminated;
+** returns buf. */
+char *lr_import_progress_text(const LrImportProgress *p, char *buf, size_t len);
+
 /* 1 when the file at path starts like a lowram spool, 0 otherwise. */
 int lr_import_is_spool(const char *path);
 

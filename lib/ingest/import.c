@@ -403,6 +403,7 @@ static int stream_fill(Imp *im, Stream *s) {
       s->key = lr_life_key(&s->rec);
       return 1;
     }
+    if (s->cur) im->chunks_done++;
     lr_spool_cursor_free(s->cur);
     s->cur = NULL;
     if (s->next >= s->n) return 0;
@@ -437,6 +438,7 @@ static int build_streams(Imp *im) {
     uint32_t tid;
     if (!lr_spool_chunk_tid(im->sp, i, &tid)) {
       lr_spool_cursor_free(lr_spool_cursor(im->sp, i)); /* counts it as unused */
+      im->chunks_done++;
       continue;
     }
     size_t k = last < im->nstreams && im->streams[last].tid == tid ? last : im->nstreams;
@@ -855,6 +857,57 @@ int lr_import_default_out(const char *spool_path, char *buf, size_t len) {
 
 int lr_import_is_spool(const char *path) { return lr_spool_is_spool(path); }
 
+int lr_import_made_from(const char *trace_path, const char *spool_path, LrErr *err) {
+  LrSpool *sp = lr_spool_open(spool_path, err);
+  if (!sp) return -1;
+  LrTrace *t = lr_trace_open(trace_path, err);
+  if (!t) {
+    lr_spool_close(sp);
+    return -1;
+  }
+  const LrSpoolHeader *h = lr_spool_header(sp);
+  int64_t pid = -1, ex = -1, start = -1;
+  char when[64] = "?";
+  lr_trace_meta_int(t, "pid", &pid);
+  lr_trace_meta_int(t, "exec_index", &ex);
+  lr_trace_meta_int(t, "start_realtime_ns", &start);
+  lr_trace_meta_text(t, "start_time", when, sizeof when);
+  int same = pid == (int64_t)h->pid && ex == (int64_t)h->exec_index &&
+             start == (int64_t)h->start_realtime_ns;
+  if (!same)
+    lr_err_set(err, "%s: holds the trace of another process (pid %lld, image %lld, started %s), "
+                    "not of %s (pid %llu, image %llu)",
+               trace_path, (long long)pid, (long long)ex, when, spool_path,
+               (unsigned long long)h->pid, (unsigned long long)h->exec_index);
+  lr_trace_close(t);
+  lr_spool_close(sp);
+  return same;
+}
+
+static const char *const stage_names[] = {"merging", "indexing", "naming frames",
+                                          "aggregates"};
+
+char *lr_import_progress_text(const LrImportProgress *p, char *buf, size_t len) {
+  if (!len) return buf;
+  const char *stage = (unsigned)p->stage < sizeof stage_names / sizeof stage_names[0]
+                          ? stage_names[p->stage] : "importing";
+  char ev[32], rate[32], left[48] = "";
+  double e = (double)p->events, r = p->seconds > 0 ? e / p->seconds : 0;
+  if (e >= 1e6) snprintf(ev, sizeof ev, "%.2fM", e / 1e6);
+  else if (e >= 1e3) snprintf(ev, sizeof ev, "%.1fk", e / 1e3);
+  else snprintf(ev, sizeof ev, "%.0f", e);
+  if (r >= 1e6) snprintf(rate, sizeof rate, "%.2fM/s", r / 1e6);
+  else if (r >= 1e3) snprintf(rate, sizeof rate, "%.0fk/s", r / 1e3);
+  else snprintf(rate, sizeof rate, "%.0f/s", r);
+  if (p->stage == LR_IMPORT_MERGE && p->chunks_done > 0 && p->chunks >= p->chunks_done &&
+      p->seconds > 0.2) {
+    double t = p->seconds * (double)(p->chunks - p->chunks_done) / (double)p->chunks_done;
+    snprintf(left, sizeof left, ", %.0f s left", t + 0.5);
+  }
+  snprintf(buf, len, "%s: %s events, %s, %.1f s%s", stage, ev, rate, p->seconds, left);
+  return buf;
+}
+
 LrTrace *lr_import_open(const char *path, const LrImportOpts *opts, LrErr *err) {
   struct stat st;
   if (stat(path, &st) != 0) {
@@ -885,7 +938,10 @@ LrTrace *lr_import_open(const char *path, const LrImportOpts *opts, LrErr *err) 
       lr_err_set(err, "%s: path too long", path);
       return NULL;
     }
-    if (stat(out, &st) == 0) return lr_trace_open(out, err); /* imported before */
+    if (stat(out, &st) == 0) { /* imported before, if it is this spool's */
+      if (lr_import_made_from(out, path, err) != 1) return NULL;
+      return lr_trace_open(out, err);
+    }
     if (lr_import(path, out, opts, NULL, err) != 0) return NULL;
     return lr_trace_open(out, err);
   }

@@ -24,5 +24,6 @@ void ti_add_tests_basic(CU_pSuite s);
 void ti_add_tests_damage(CU_pSuite s);
 void ti_add_tests_symbols(CU_pSuite s);
 void ti_add_tests_cli(CU_pSuite s);
+void ti_add_tests_trace2(CU_pSuite s);
 
 #endif

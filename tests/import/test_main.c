@@ -26,5 +26,6 @@ int main(int argc, char **argv) {
   ti_add_tests_damage(s);
   ti_add_tests_symbols(s);
   ti_add_tests_cli(s);
+  ti_add_tests_trace2(s);
   return lrt_main();
 }
