@@ -1,87 +1,125 @@
 #!/bin/sh
-# run.sh: the shim's overhead, side by side, in one run.
+# run.sh: the shim's overhead beside heaptrack's, with and without frame
+# pointers, in one run.
 #
 #   bench/overhead/run.sh [BUILD_DIR] [REPEATS]
 #
-# For each bench program: the bare time, then the same program under
-#   lowram(libunw)   LD_PRELOAD=liblowram.so, default unwinder
-#   lowram(fp)       LOWRAM_UNWIND=fp
-#   lowram(strict)   LOWRAM_UNWIND=libunwind-strict (unw_backtrace every event)
-#   record(+import)  `lowram record` end to end (recording + SQLite import)
-#   heaptrack        Debian's heaptrack, end to end (if installed)
-# Each cell is "wall seconds, wall ratio to bare / CPU (user+sys) ratio",
-# best of REPEATS (default 3). The machine may be shared: CPU time is then
-# steadier, but /usr/bin/time gives it to 10 ms only (coarse for a bare run
-# of a few tens of ms). The first three columns are what the profiled
-# program itself pays; record and heaptrack include building their trace.
-# Last column: the spool's payload bytes per event (tests' decoder).
+# Each bench program is built twice (bench/overhead/meson.build): "no-fp"
+# with -O2 -fomit-frame-pointer, what distributions ship and the headline,
+# and "fp" with -fno-omit-frame-pointer. Each is run bare, under lowram and
+# under heaptrack. Two measures, best of REPEATS (default 3) each:
+#   in-process   main()'s own time, which the program prints ("inproc_ns"):
+#                what the tracer costs the program while it runs
+#   end to end   the whole command's wall time: `lowram record` ("rec":
+#                recording plus the SQLite import), `heaptrack` (recording
+#                plus its interpreter and compression; heaptrack_print not
+#                included)
+#   shim         the LD_PRELOAD run's wall time (recording only, the spool)
+# Ratios are to the bare run. "vs ht" is lowram's added in-process time as
+# a share of heaptrack's (the target on the no-fp churn: <= 0.25).
+# "ns/ev" is lowram's added in-process time per recorded event. "hits" is
+# the stack cache's hit rate (LOWRAM_STATS=1). The machine may be shared:
+# the best of several runs is the steadiest figure.
+#
+# Then, for the no-fp churn, the in-process time of each unwinder setting:
+# the default (stack cache, then checked frame-pointer walk, then
+# libunwind), LOWRAM_STACK_CACHE=0, LOWRAM_UNWIND=libunwind-strict
+# (unw_backtrace every event) and LOWRAM_UNWIND=fp (frame pointers only:
+# fast but truncated stacks on this code).
 set -eu
 B=${1:-build}
 R=${2:-3}
-[ -x "$B/bench/overhead/malloc_heavy" ] || { echo "run.sh: build first: no $B/bench/overhead/malloc_heavy" >&2; exit 1; }
-[ -x /usr/bin/time ] || { echo "run.sh: needs /usr/bin/time (Debian package 'time')" >&2; exit 1; }
+D=$B/bench/overhead
+for p in malloc_heavy malloc_heavy_nofp infer_shape infer_shape_nofp; do
+  [ -x "$D/$p" ] || { echo "run.sh: build first: no $D/$p" >&2; exit 1; }
+done
 SHIM=$B/preload/liblowram.so
 LOWRAM=$B/cli/lowram
+[ -x "$LOWRAM" ] || LOWRAM=$B/analyzer/lowram
 DUMP=$B/tests/recording/lrt_spool_dump
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/lowram-bench.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
+HT=1
+command -v heaptrack >/dev/null 2>&1 || HT=0
 
-# "WALL CPU": the best of R runs of "$@" for each; cleans $TMP between runs
+# best CMD...: runs CMD R times; prints "INPROC_S WALL_S" (each the best)
 best() {
+  bi=""
   bw=""
-  bc=""
   i=0
   while [ "$i" -lt "$R" ]; do
     s=$(date +%s%N)
-    /usr/bin/time -f "%U %S" -o "$TMP/time" "$@" >/dev/null 2>&1 ||
-      { echo "run.sh: failed: $*" >&2; exit 1; }
+    "$@" >"$TMP/out" 2>"$TMP/err" || { echo "run.sh: failed: $*" >&2; cat "$TMP/err" >&2; exit 1; }
     e=$(date +%s%N)
     rm -rf "$TMP"/run*
-    w=$(awk -v s="$s" -v e="$e" 'BEGIN { printf "%.4f", (e - s) / 1e9 }')
-    c=$(awk 'END { printf "%.2f", $1 + $2 }' "$TMP/time")
+    in=$(awk '/^inproc_ns / { v = $2 } END { printf "%.6f", v / 1e9 }' "$TMP/out")
+    w=$(awk -v s="$s" -v e="$e" 'BEGIN { printf "%.6f", (e - s) / 1e9 }')
+    bi=$(awk -v b="$bi" -v t="$in" 'BEGIN { if (b == "" || t + 0 < b + 0) print t; else print b }')
     bw=$(awk -v b="$bw" -v t="$w" 'BEGIN { if (b == "" || t + 0 < b + 0) print t; else print b }')
-    bc=$(awk -v b="$bc" -v t="$c" 'BEGIN { if (b == "" || t + 0 < b + 0) print t; else print b }')
     i=$((i + 1))
   done
-  echo "$bw $bc"
+  echo "$bi $bw"
 }
-# "W C" of bare and of a run -> "Ws Rw/Rc"
-cell() {
-  echo "$1 $2" | awk '{ w = $3; c = $4; bw = $1; bc = $2
-    printf "%.3fs %.1fx/%.1fx", w, (bw > 0 ? w / bw : 0), (bc > 0 ? c / bc : 0) }'
+# ratio A B: "A/B" with one decimal (or two below 2)
+ratio() {
+  awk -v a="$1" -v b="$2" 'BEGIN { if (b <= 0) { print "-"; exit } r = a / b
+    if (r < 2) printf "%.2fx", r; else printf "%.1fx", r }'
 }
 
-printf '%-13s %-7s %-19s %-19s %-19s %-19s %-19s %s\n' program bare "lowram(libunw)" "lowram(fp)" \
-  "lowram(strict)" "record(+import)" heaptrack "bytes/event"
+printf '%-13s %-6s %8s | %-27s | %-18s | %-5s %7s %6s %s\n' "" "" "bare" \
+  "lowram  in-proc  shim  rec" "heaptrack in-proc  e2e" "vs ht" "ns/ev" "hits" "bytes/event"
 for spec in "malloc_heavy" "infer_shape 8"; do
   set -- $spec
-  P="$B/bench/overhead/$1"
+  name=$1
   shift
-  bare=$(best "$P" "$@")
-  lu=$(best env LD_PRELOAD="$SHIM" LOWRAM_OUT="$TMP/run.db" "$P" "$@")
-  fp=$(best env LD_PRELOAD="$SHIM" LOWRAM_UNWIND=fp LOWRAM_OUT="$TMP/run.db" "$P" "$@")
-  st=$(best env LD_PRELOAD="$SHIM" LOWRAM_UNWIND=libunwind-strict LOWRAM_OUT="$TMP/run.db" "$P" "$@")
-  rec=$(best "$LOWRAM" record -o "$TMP/run.db" -- "$P" "$@")
-  if command -v heaptrack >/dev/null 2>&1; then
-    ht=$(best heaptrack -o "$TMP/run-ht" "$P" "$@")
-    htc=$(cell "$bare" "$ht")
-  else
-    ht=""
-    htc="absent"
-  fi
-  env LD_PRELOAD="$SHIM" LOWRAM_OUT="$TMP/bpe.db" "$P" "$@" >/dev/null 2>&1
-  bpe=$("$DUMP" "$TMP/bpe.db.spool" | awk '/^bytes\/event/ { print $2 }')
-  evs=$("$DUMP" "$TMP/bpe.db.spool" | awk '/^chunks/ { print $8 }')
-  rm -f "$TMP/bpe.db.spool"
-  printf '%-13s %-7s %-19s %-19s %-19s %-19s %-19s %s (%s events)\n' "$(basename "$P")" \
-    "$(echo "$bare" | awk '{ printf "%.3fs", $1 }')" "$(cell "$bare" "$lu")" "$(cell "$bare" "$fp")" \
-    "$(cell "$bare" "$st")" "$(cell "$bare" "$rec")" "$htc" "$bpe" "$evs"
-  if [ -n "$ht" ]; then
-    # the issue's target: lowram's added time at most half of heaptrack's
-    echo "$bare $lu $fp $st $ht" | awk -v p="$(basename "$P")" '{
-      dw = $9 - $1; dc = $10 - $2
-      if (dw > 0 && dc > 0)
-        printf "  %s: added time as a share of heaptrack'"'"'s (wall/cpu): libunwind %.2f/%.2f, fp %.2f/%.2f, strict %.2f/%.2f\n",
-          p, ($3 - $1) / dw, ($4 - $2) / dc, ($5 - $1) / dw, ($6 - $2) / dc, ($7 - $1) / dw, ($8 - $2) / dc }'
-  fi
+  for build in no-fp fp; do
+    P=$D/$name
+    [ "$build" = no-fp ] && P=${P}_nofp
+    bare=$(best "$P" "$@")
+    lu=$(best env LD_PRELOAD="$SHIM" LOWRAM_OUT="$TMP/run.db" "$P" "$@")
+    rec=$(best "$LOWRAM" record -o "$TMP/run.db" -- "$P" "$@")
+    if [ "$HT" = 1 ]; then
+      ht=$(best heaptrack -o "$TMP/run-ht" "$P" "$@")
+    else
+      ht="0 0"
+    fi
+    env LD_PRELOAD="$SHIM" LOWRAM_STATS=1 LOWRAM_OUT="$TMP/bpe.db" "$P" "$@" >/dev/null 2>"$TMP/stats"
+    bpe=$("$DUMP" "$TMP/bpe.db.spool" | awk '/^bytes\/event/ { print $2 }')
+    evs=$("$DUMP" "$TMP/bpe.db.spool" | awk '/^chunks/ { print $8 }')
+    hits=$(awk '/stack cache/ { for (i = 1; i <= NF; i++) if ($i == "lookups,") l = $(i - 1);
+                               else if ($i == "hits") h = $(i - 1) }
+               END { if (l > 0) printf "%.1f%%", 100 * h / l; else print "-" }' "$TMP/stats")
+    rm -f "$TMP/bpe.db.spool"
+    set -- $bare $lu $rec $ht
+    # $1 bare in, $2 bare wall, $3 lowram in, $4 lowram wall, $5 record in,
+    # $6 record wall, $7 heaptrack in, $8 heaptrack wall
+    l_in=$(ratio "$3" "$1")
+    l_shim=$(ratio "$4" "$2")
+    l_e2e=$(ratio "$6" "$2")
+    if [ "$HT" = 1 ]; then
+      h_in=$(ratio "$7" "$1")
+      h_e2e=$(ratio "$8" "$2")
+      share=$(awk -v b="$1" -v l="$3" -v h="$7" 'BEGIN { if (h > b) printf "%.2f", (l - b) / (h - b); else print "-" }')
+    else
+      h_in=absent
+      h_e2e=""
+      share="-"
+    fi
+    nsev=$(awk -v b="$1" -v l="$3" -v n="$evs" 'BEGIN { if (n > 0) printf "%.1f", (l - b) * 1e9 / n; else print "-" }')
+    printf '%-13s %-6s %7.3fs | %15s %5s %5s | %9s %8s | %5s %7s %6s %s (%s events)\n' \
+      "$name" "$build" "$1" "$l_in" "$l_shim" "$l_e2e" "$h_in" "$h_e2e" "$share" "$nsev" "$hits" \
+      "$bpe" "$evs"
+    set -- $spec
+    shift
+  done
+done
+
+echo
+echo "malloc_heavy no-fp, in-process, by unwinder setting (best of $R):"
+P=$D/malloc_heavy_nofp
+bare=$(best "$P")
+for setting in "LOWRAM_STACK_CACHE=1" "LOWRAM_STACK_CACHE=0" "LOWRAM_UNWIND=libunwind-strict" "LOWRAM_UNWIND=fp"; do
+  r=$(best env LD_PRELOAD="$SHIM" LOWRAM_OUT="$TMP/run.db" "$setting" "$P")
+  set -- $bare $r
+  printf '  %-32s %.3fs  %s of bare\n' "$setting" "$3" "$(ratio "$3" "$1")"
 done
