@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "tui.h"
 #include "lowram/text.h"
 
 typedef struct Command {
@@ -25,6 +26,7 @@ static const Command commands[] = {
   {"diff", lr_cli_diff, "compare the peaks and sites of two traces"},
   {"sweep", lr_cli_sweep, "record a command over a grid of parameters"},
   {"suggest", lr_cli_suggest, "predict peaks and say what fits a memory budget"},
+  {"tui", lt_main, "browse a trace in the terminal: chart, contributors, call trees"},
 };
 
 const char *lr_cli_esc(const char *s) {
