@@ -22,9 +22,23 @@
 **      cannot be cross-checked (as many terms as informative runs), the
 **      smallest such one is taken and marked not validated: the sweep is
 **      too thin to tell.
-**   4. Otherwise the subset with the smallest leave-one-out error is kept,
-**      preferring fewer terms when within 5% of that error, and the site is
-**      classed irregular when that error exceeds irregular_tol * max|y|.
+**      Such an unchecked model never holds a squared term: with as many
+**      terms as runs any data is matched exactly, noise included, and a
+**      square fitted to noise is what extrapolates worst.
+**   4. Otherwise the data is noisy (the bytes differ from run to run by
+**      more than tol, as allocator arenas and garbage-collected heaps do):
+**      the model is chosen by its out-of-sample error among subsets of
+**      multilinear terms (1, p, p*q, ...: no squares), the fewest terms
+**      whose maximum leave-one-out error is within 10% (+ tol) of the best
+**      ("shrink to lower order when noisy"). A square is admitted only for
+**      a parameter with >= 4 distinct values (curvature cannot be told
+**      from noise on 3 points) and only when it halves that error. The
+**      result is marked noisy, its band is that leave-one-out error, and
+**      the site is classed irregular when the error exceeds
+**      irregular_tol * max|y|.
+** band: half the width of the range around a prediction. 0 for data
+** explained within abs_tol (exact sweeps give zero-width ranges); else the
+** maximum leave-one-out error, the error seen on runs left out.
 ** Subsets giving a squared term a negative coefficient are never chosen
 ** (bytes would fall and go negative as the parameter grows, which no buffer
 ** does, and the budget search extrapolates far).
@@ -68,6 +82,8 @@ typedef struct LrFitOptions {
   double abs_tol;       /* bytes always tolerated (64) */
   double irregular_tol; /* share of max|y| above which the site is irregular (0.05) */
   int max_terms;        /* at most this many terms (4, capped at LR_FIT_MAX_SEL) */
+  int max_degree;       /* terms of total degree <= this only; 0: the whole family (0).
+                        ** Allocator arenas are fitted with 1: a constant or a line */
 } LrFitOptions;
 
 /* Fills the defaults given in LrFitOptions' comments. */
@@ -81,6 +97,8 @@ typedef struct LrFitResult {
   double fit_err;  /* max |residual| over the runs (bytes) */
   double loo_err;  /* max leave-one-out error (bytes); -1 if not validated */
   int validated;   /* 1: leave-one-out checked; 0: too few runs to check */
+  int noisy;       /* no model within tol: chosen by out-of-sample error (step 4) */
+  double band;     /* half-width of the range at the sweep's scale (bytes), see above */
   LrFitClass cls;
 } LrFitResult;
 

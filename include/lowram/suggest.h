@@ -25,6 +25,17 @@
 **     otherwise (short runs: the sampler may miss the peak) it is the
 **     predicted heap plus the median gap between sampled peak RSS and heap
 **     peak over the runs, and a note says so. Either way an estimate.
+** Allocator arenas (Python's obmalloc arenas, glibc's malloc heaps, V8's
+** heap pages) are pooled into one site per allocator (sitebytes.h) and
+** fitted with low-order terms only (a constant or a line: max_degree 1),
+** never charged to the object that happened to trigger them. When stacks
+** explode in any run (an interpreter), every run is keyed coarsely
+** (lr_sitebytes_read_coarse) and a note says so.
+** Each prediction carries a range: for every site the band of its fit
+** (fit.h: 0 on exactly explained data, else its leave-one-out error),
+** scaled up with the site's prediction when that exceeds the sweep's
+** largest value; the phase's low and high are its sum minus and plus the
+** bands, and the peak's range is the highest low and the highest high.
 ** From one trace (no sweep) the model is an estimate: the parameters the
 ** program recorded with lowram_param() give the point, and each site's
 ** bytes are divided by seq*batch, seq or batch when they are a multiple of
@@ -41,6 +52,11 @@
 
 #define LR_SUGGEST_SMALL 0.002 /* share of the largest peak below which sites pool */
 #define LR_SUGGEST_MAX_NOTES 48
+
+/* Allocator arenas pooled as sites of their own (see above). */
+typedef enum LrArena {
+  LR_ARENA_NONE, LR_ARENA_PYTHON, LR_ARENA_GLIBC, LR_ARENA_V8, LR_ARENA_KINDS
+} LrArena;
 
 typedef struct LrSuggestFix {
   char name[64];
@@ -91,9 +107,23 @@ void lr_suggest_site_stats(const LrSuggest *m, int ph, int s, int64_t *allocs,
 ** that run (temporaries: per-step scratch), 0 otherwise. */
 #define LR_SUGGEST_TEMP_SHARE 20
 int lr_suggest_site_is_temporary(const LrSuggest *m, int s);
+/* 1 if at least half of what the site holds at phase ph's peak (in the
+** kept run with the highest peak) is never freed or freed only in the
+** run's last quarter: held to the end, as a cache or weights are. */
+int lr_suggest_site_is_held(const LrSuggest *m, int ph, int s);
+/* The allocator arena a site pools, LR_ARENA_NONE for an ordinary site. */
+LrArena lr_suggest_site_arena(const LrSuggest *m, int s);
+/* Half-width of site s's range at phase ph for x (0 on exact data). */
+double lr_suggest_site_band(const LrSuggest *m, int ph, int s, const double *x);
+/* 1 when the sites are keyed coarsely because stacks exploded. */
+int lr_suggest_coarse(const LrSuggest *m);
+/* The file with the most bytes mapped at phase ph's peak in the kept run
+** with the highest peak ("" when none): evidence of mapped weights. */
+const char *lr_suggest_mapped_file(const LrSuggest *m, int ph);
 
 typedef struct LrSuggestPeak {
   double heap;  /* predicted heap + anon peak */
+  double low, high; /* its range (low <= heap <= high; equal on exact data) */
   int phase;    /* the phase that sets it */
   double file;  /* file-mapped bytes at that moment (fitted) */
   double rss;   /* estimated peak RSS; -1 without RSS samples */
@@ -118,21 +148,60 @@ int lr_suggest_largest(const LrSuggest *m, const double *x, int p, double limit,
 ** peaks at x. */
 double lr_suggest_constant_part(const LrSuggest *m, const double *x);
 
-/* ---- advice ---- */
+/* ---- advice ----
+** Kinds and numbers only: no sentences and no tool flags (the front end
+** words them, and adds a runner's flags when it knows the runner). */
 typedef enum LrAdviceKind {
-  LR_ADVICE_SEQ, LR_ADVICE_BATCH, LR_ADVICE_QUANT_WEIGHTS, LR_ADVICE_QUANT_KV,
-  LR_ADVICE_MMAP, LR_ADVICE_REUSE, LR_ADVICE_UBATCH
+  LR_ADVICE_SEQ,           /* lower the sequence parameter: param, from -> to */
+  LR_ADVICE_BATCH,         /* lower the batch parameter: param, from -> to */
+  LR_ADVICE_QUANT_WEIGHTS, /* store the weights in fewer bits: from_bits -> to_bits */
+  LR_ADVICE_QUANT_KV,      /* store the KV cache in fewer bits: from_bits -> to_bits */
+  LR_ADVICE_MMAP,          /* map the weights from their file instead of reading them */
+  LR_ADVICE_REUSE,         /* one reused buffer instead of many live temporaries */
+  LR_ADVICE_UBATCH,        /* lower the chunk parameter (param, from -> to) */
+  LR_ADVICE_CHUNK_PREFILL, /* no chunk parameter: prefill `to` tokens at a time */
+  LR_ADVICE_KINDS
 } LrAdviceKind;
+
+/* Evidence behind an advice (bit flags). */
+enum {
+  LR_EVIDENCE_FILE_MAPPING = 1 << 0, /* the weights are a file mapping live at the peak */
+  LR_EVIDENCE_ANNOTATION = 1 << 1,   /* the program recorded a weight format (quant...) */
+  LR_EVIDENCE_RECORDED_TYPE = 1 << 2,/* from_bits come from a recorded format, not a guess */
+  LR_EVIDENCE_PER_TOKEN = 1 << 3,    /* the bytes grow with the sequence parameter */
+  LR_EVIDENCE_PER_BATCH = 1 << 4,    /* ... and with the batch parameter */
+  LR_EVIDENCE_HELD_TO_END = 1 << 5,  /* held to the end of the run (not a temporary) */
+  LR_EVIDENCE_MEASURED_COST = 1 << 6,/* cost_ns holds measured phase times */
+  LR_EVIDENCE_FITS_BUDGET = 1 << 7,  /* `to` is the largest value that fits the budget */
+};
 
 typedef struct LrAdvice {
   LrAdviceKind kind;
   double saved;      /* bytes saved at the peak (RSS for file-backed weights) */
   int rss_only;      /* the saving shows in RSS, not in the heap peak */
-  char text[600];    /* one sentence with the figures */
+  unsigned evidence; /* LR_EVIDENCE_* */
+  int phase;         /* the phase whose peak it concerns */
+  int param;         /* the model parameter concerned, -1 */
+  double from, to;   /* its value now and the value advised (kinds with a param, chunk) */
+  double peak_before, peak_after; /* predicted heap peak now and with the change */
+  double bytes;      /* what the advice acts on: bytes growing with param, the KV
+                     ** cache, the weights, the live temporaries, the scores */
+  double detail[2];  /* SEQ: KV cache bytes and quadratic (scores) bytes in `bytes` */
+  int site;          /* the site concerned (weights, reuse), -1 */
+  double from_bits, to_bits; /* QUANT_*: bits per value now and advised */
+  double alt_saved;  /* QUANT_WEIGHTS from f32: the saving at 4.5 bits */
+  int64_t allocs, live_blocks, max_block; /* REUSE: over the reference run */
+  int run;           /* REUSE, UBATCH: the 0-based run the figures come from */
+  double cost_ns[2], cost_at[2]; /* UBATCH: prefill time at two swept chunk sizes */
+  int cost_run[2];
 } LrAdvice;
 
 /* Advice for configuration x, most bytes saved first; budget 0 = none (then
-** the ubatch advice aims at a quarter of the scores). Returns the count. */
+** the chunk advice aims at a quarter). Returns the count. Weights are named
+** only with evidence (a file mapping live at the peak, or a recorded weight
+** format); the KV cache is every site that grows with the sequence (and
+** with the batch when one is swept), is held to the end and is not
+** a temporary. */
 int lr_suggest_advise(const LrSuggest *m, const double *x, double budget, LrAdvice *out,
                       int max);
 

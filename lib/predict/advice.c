@@ -6,13 +6,12 @@
 ** scale per group (8.5 bits per weight), Q4_0 32 int4 and a scale (4.5).
 */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "predict/suggest_internal.h"
-#include "lowram/units.h"
 
 #define BITS_F32 32.0
 #define BITS_Q8 8.5
@@ -66,10 +65,9 @@ static int ubatch_index(const LrSuggest *m) {
   return -1;
 }
 
-/* The measured price of smaller chunks: time in the prefill phase at the
-** smallest and the largest swept chunk, other parameters as in the run
-** with the highest peak. */
-static void ubatch_cost(const LrSuggest *m, int iu, char *buf, size_t len) {
+/* Measured prefill time at the smallest and the largest swept chunk, other
+** parameters as in the run with the highest peak; 0 when not measured. */
+static int ubatch_cost(const LrSuggest *m, int iu, LrAdvice *a) {
   const double *ref = m->x + m->ref_run * m->nparams;
   int lo = -1, hi = -1;
   for (int r = 0; r < m->nruns; r++) {
@@ -86,36 +84,50 @@ static void ubatch_cost(const LrSuggest *m, int iu, char *buf, size_t len) {
     for (int ph = 0; ph < lr_sitebytes_nphases(rb); ph++)
       if (!strcmp(lr_sitebytes_phase_name(rb, ph), "prefill")) t[k] = lr_sitebytes_phase_ns(rb, ph);
   }
-  if (lo < 0 || lo == hi || t[0] < 0 || t[1] < 0) {
-    snprintf(buf, len, "the prefill time it costs was not measured (no 'prefill' phase, or one chunk size)");
-    return;
-  }
-  char a[32], b[32];
-  snprintf(buf, len, "measured cost: prefill took %s with %s %g and %s with %s %g (runs %d and %d)",
-           lr_fmt_ns(a, sizeof a, t[0]), m->names[iu], m->x[lo * m->nparams + iu],
-           lr_fmt_ns(b, sizeof b, t[1]), m->names[iu], m->x[hi * m->nparams + iu], lo + 1, hi + 1);
+  if (lo < 0 || lo == hi || t[0] < 0 || t[1] < 0) return 0;
+  a->cost_ns[0] = (double)t[0];
+  a->cost_ns[1] = (double)t[1];
+  a->cost_at[0] = m->x[lo * m->nparams + iu];
+  a->cost_at[1] = m->x[hi * m->nparams + iu];
+  a->cost_run[0] = lo;
+  a->cost_run[1] = hi;
+  return 1;
 }
 
-static const char *B(char *buf, double v) { return lr_fmt_bytes(buf, 32, (int64_t)llround(v)); }
-
-static int add(LrAdvice *out, int n, int max, LrAdviceKind kind, double saved, int rss_only,
-               const char *fmt, ...) __attribute__((format(printf, 7, 8)));
-static int add(LrAdvice *out, int n, int max, LrAdviceKind kind, double saved, int rss_only,
-               const char *fmt, ...) {
-  if (n >= max || saved <= 0) return n;
-  out[n].kind = kind;
-  out[n].saved = saved;
-  out[n].rss_only = rss_only;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(out[n].text, sizeof out[n].text, fmt, ap);
-  va_end(ap);
-  return n + 1;
+static LrAdvice *add(LrAdvice *out, int *n, int max, LrAdviceKind kind, double saved, int ph) {
+  if (*n >= max || !(saved > 0)) return NULL;
+  LrAdvice *a = &out[(*n)++];
+  memset(a, 0, sizeof *a);
+  a->kind = kind;
+  a->saved = saved;
+  a->phase = ph;
+  a->param = -1;
+  a->site = -1;
+  return a;
 }
 
 static int by_saved(const void *a, const void *b) {
   double x = ((const LrAdvice *)a)->saved, y = ((const LrAdvice *)b)->saved;
   return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Bits per value of a recorded format name; 0 when unknown. */
+static double format_bits(const char *t) {
+  if (!t) return 0;
+  if (!strcasecmp(t, "f32") || !strcasecmp(t, "fp32") || !strcasecmp(t, "float32")) return BITS_F32;
+  if (!strcasecmp(t, "f16") || !strcasecmp(t, "fp16") || !strcasecmp(t, "bf16") ||
+      !strcasecmp(t, "float16"))
+    return 16;
+  if (!strcasecmp(t, "q8") || !strcasecmp(t, "q8_0") || !strcasecmp(t, "int8")) return BITS_Q8;
+  if (!strcasecmp(t, "q4") || !strcasecmp(t, "q4_0") || !strcasecmp(t, "int4")) return BITS_Q4;
+  return 0;
+}
+
+static int grows_with(const LrFitResult *r, int p) {
+  if (p < 0) return 0;
+  for (int k = 0; k < r->nterms; k++)
+    if (r->term[k].exp[p] > 0) return 1;
+  return 0;
 }
 
 int lr_suggest_advise(const LrSuggest *m, const double *x, double budget, LrAdvice *out,
@@ -124,123 +136,151 @@ int lr_suggest_advise(const LrSuggest *m, const double *x, double budget, LrAdvi
   lr_suggest_predict(m, x, &pk);
   if (pk.phase < 0 || pk.heap <= 0) return 0;
   int ph = pk.phase, n = 0;
-  const char *phase = m->phase[ph];
   double P = pk.heap, kv = 0, quad = 0, seqdep = 0, batchdep = 0, wbytes = 0;
   int wsite = -1;
   int is = role_index(m, LR_ROLE_SEQ), ib = role_index(m, LR_ROLE_BATCH);
   for (int s = 0; s < m->nsites; s++) {
     double v = lr_suggest_site_at(m, ph, s, x);
-    LrFitClass c = lr_suggest_fit(m, ph, s)->cls;
-    if ((c == LR_FIT_PER_TOKEN || c == LR_FIT_PER_TOKEN_BATCH) && is_cache(m, ph, s, x)) kv += v;
+    const LrFitResult *r = lr_suggest_fit(m, ph, s);
+    LrFitClass c = r->cls;
+    int plain = s != m->small_site && lr_suggest_site_arena(m, s) == LR_ARENA_NONE;
+    /* the KV cache, from its scaling: per token (and per sequence of the
+    ** batch when a batch is swept), held to the end, not a temporary */
+    if (plain && (c == LR_FIT_PER_TOKEN_BATCH || (c == LR_FIT_PER_TOKEN && ib < 0)) &&
+        is_cache(m, ph, s, x) && lr_suggest_site_is_held(m, ph, s))
+      kv += v;
     if (c == LR_FIT_QUADRATIC_SEQ) quad += v;
-    if (c == LR_FIT_PER_TOKEN || c == LR_FIT_PER_TOKEN_BATCH || c == LR_FIT_QUADRATIC_SEQ)
-      seqdep += v;
-    if (ib >= 0) {
-      const LrFitResult *r = lr_suggest_fit(m, ph, s);
-      int grows = 0;
-      for (int k = 0; k < r->nterms; k++) grows |= r->term[k].exp[ib] > 0;
-      if (grows) batchdep += v;
-    }
-    if (c == LR_FIT_CONSTANT && s != m->small_site && v > wbytes) {
+    if (grows_with(r, is)) seqdep += v;
+    if (grows_with(r, ib)) batchdep += v;
+    if (plain && c == LR_FIT_CONSTANT && v > wbytes && lr_suggest_site_is_held(m, ph, s)) {
       wbytes = v;
       wsite = s;
     }
   }
-  char b1[32], b2[32], b3[32], b4[32], b5[32], b6[32];
   double xv[LR_FIT_MAX_PARAMS];
+  LrAdvice *a;
   if (is >= 0 && x[is] >= 2) {
     double h = halved_heap(m, x, is, xv);
-    n = add(out, n, max, LR_ADVICE_SEQ, P - h, 0,
-            "shorten the sequence: sites growing with %s hold %s (%.0f%% of the %s peak; KV "
-            "cache %s, attention scores %s); %s %g -> %g saves %s (peak %s -> %s)",
-            m->names[is], B(b1, seqdep), 100 * seqdep / P, phase, B(b2, kv), B(b3, quad),
-            m->names[is], x[is], xv[is], B(b4, P - h), B(b5, P), B(b6, h));
+    if ((a = add(out, &n, max, LR_ADVICE_SEQ, P - h, ph))) {
+      a->param = is;
+      a->from = x[is];
+      a->to = xv[is];
+      a->peak_before = P;
+      a->peak_after = h;
+      a->bytes = seqdep;
+      a->detail[0] = kv;
+      a->detail[1] = quad;
+      a->evidence = LR_EVIDENCE_PER_TOKEN;
+    }
   }
   if (ib >= 0 && x[ib] >= 2) {
     double h = halved_heap(m, x, ib, xv);
-    n = add(out, n, max, LR_ADVICE_BATCH, P - h, 0,
-            "lower the batch: sites growing with %s hold %s (%.0f%% of the peak); %s %g -> %g "
-            "saves %s (peak %s -> %s)",
-            m->names[ib], B(b1, batchdep), 100 * batchdep / P, m->names[ib], x[ib], xv[ib],
-            B(b2, P - h), B(b3, P), B(b4, h));
+    if ((a = add(out, &n, max, LR_ADVICE_BATCH, P - h, ph))) {
+      a->param = ib;
+      a->from = x[ib];
+      a->to = xv[ib];
+      a->peak_before = P;
+      a->peak_after = h;
+      a->bytes = batchdep;
+      a->evidence = LR_EVIDENCE_PER_BATCH;
+    }
   }
+  /* weights: only with evidence, a file mapping live at the peak or a
+  ** weight format the program recorded */
   static const char *const quant_names[] = {"quant", "weights", "wtype", "dtype", NULL};
   static const char *const kv_names[] = {"kv", "kv_type", "kvtype", "cache_type", NULL};
   const char *quant = text_param(m, quant_names);
   double file = pk.file;
-  int mapped = file > 0.5 * wbytes && file > 0;
-  double W = mapped ? file : wbytes;
-  if (W > 0 && wsite >= 0) {
-    const char *what = mapped ? "mapped weight file" : m->site_key[wsite];
-    if (!quant || !strcmp(quant, "f32"))
-      n = add(out, n, max, LR_ADVICE_QUANT_WEIGHTS, W * (1 - BITS_Q8 / BITS_F32), mapped,
-              "quantize the weights f32 -> q8%s: the weights (%s) hold %s; Q8_0 keeps %.1f "
-              "bits of 32, saving %s%s (q4: %s)",
-              quant ? "" : " (if they are f32)", what, B(b1, W), BITS_Q8,
-              B(b2, W * (1 - BITS_Q8 / BITS_F32)), mapped ? " of RSS" : "",
-              B(b3, W * (1 - BITS_Q4 / BITS_F32)));
-    else if (!strcmp(quant, "q8"))
-      n = add(out, n, max, LR_ADVICE_QUANT_WEIGHTS, W * (1 - BITS_Q4 / BITS_Q8), mapped,
-              "quantize the weights q8 -> q4: the weights (%s) hold %s measured; Q4_0 keeps "
-              "%.1f bits per weight against %.1f, saving %s%s",
-              what, B(b1, W), BITS_Q4, BITS_Q8, B(b2, W * (1 - BITS_Q4 / BITS_Q8)),
-              mapped ? " of RSS" : "");
+  const char *mapped_name = lr_suggest_mapped_file(m, ph);
+  int mapped = file > 0 && mapped_name[0] && file >= 0.5 * wbytes;
+  int annotated = quant != NULL && wsite >= 0;
+  double W = mapped ? file : annotated ? wbytes : 0;
+  unsigned wev = (mapped ? LR_EVIDENCE_FILE_MAPPING : 0) | (quant ? LR_EVIDENCE_ANNOTATION : 0);
+  double qbits = format_bits(quant);
+  if (W > 0) {
+    double from = qbits > 0 ? qbits : BITS_F32; /* unrecorded: the saving if they are f32 */
+    double to = from > BITS_Q8 ? BITS_Q8 : from > BITS_Q4 ? BITS_Q4 : 0;
+    if (to > 0 && (a = add(out, &n, max, LR_ADVICE_QUANT_WEIGHTS, W * (1 - to / from), ph))) {
+      a->rss_only = mapped;
+      a->bytes = W;
+      a->site = mapped ? -1 : wsite;
+      a->from_bits = from;
+      a->to_bits = to;
+      a->alt_saved = to == BITS_Q8 ? W * (1 - BITS_Q4 / from) : 0;
+      a->evidence = wev | (qbits > 0 ? LR_EVIDENCE_RECORDED_TYPE : 0);
+    }
   }
   const char *kvt = text_param(m, kv_names);
-  if (kv > 0 && (!kvt || !strcmp(kvt, "f32")))
-    n = add(out, n, max, LR_ADVICE_QUANT_KV, kv * (1 - BITS_Q8 / BITS_F32), 0,
-            "quantize the KV cache f32 -> q8%s (qrun --kv q8): the cache (per-token sites held to the end) holds %s at the "
-            "%s peak; 8.5 bits of 32 saves %s",
-            kvt ? "" : " (if it is f32)", B(b1, kv), phase, B(b2, kv * (1 - BITS_Q8 / BITS_F32)));
-  if (!mapped && wsite >= 0 && wbytes > 0.05 * P)
-    n = add(out, n, max, LR_ADVICE_MMAP, wbytes, 0,
-            "map the weights instead of reading them (qrun: drop --no-mmap): %s holds %s of "
-            "anonymous memory at the peak; as file-backed pages the kernel can drop and re-read "
-            "them instead of killing the process",
-            m->site_key[wsite], B(b1, wbytes));
+  double kbits = format_bits(kvt);
+  if (kv > 0 && (!kvt || kbits > BITS_Q8)) {
+    double from = kbits > 0 ? kbits : BITS_F32;
+    if ((a = add(out, &n, max, LR_ADVICE_QUANT_KV, kv * (1 - BITS_Q8 / from), ph))) {
+      a->bytes = kv;
+      a->from_bits = from;
+      a->to_bits = BITS_Q8;
+      a->evidence = LR_EVIDENCE_PER_TOKEN | LR_EVIDENCE_HELD_TO_END |
+                    (ib >= 0 ? LR_EVIDENCE_PER_BATCH : 0) | (kbits > 0 ? LR_EVIDENCE_RECORDED_TYPE : 0);
+    }
+  }
+  if (!mapped && annotated && wbytes > 0.05 * P &&
+      (a = add(out, &n, max, LR_ADVICE_MMAP, wbytes, ph))) {
+    a->bytes = wbytes;
+    a->site = wsite;
+    a->evidence = LR_EVIDENCE_ANNOTATION | LR_EVIDENCE_HELD_TO_END;
+  }
   for (int s = 0; s < m->nsites; s++) {
-    if (s == m->small_site) continue;
+    if (s == m->small_site || lr_suggest_site_arena(m, s) != LR_ARENA_NONE) continue;
     int64_t allocs, live, maxb;
     lr_suggest_site_stats(m, ph, s, &allocs, &live, &maxb);
     double v = lr_suggest_site_at(m, ph, s, x);
-    if (live >= 2 && allocs > 2 * live && v > (double)maxb && lr_suggest_site_is_temporary(m, s))
-      n = add(out, n, max, LR_ADVICE_REUSE, v - (double)maxb, 0,
-              "reuse temporaries: %s allocates and frees %lld buffers over run %d, %lld of them "
-              "live at the %s peak (%s predicted here); one reused buffer of %s saves %s",
-              m->site_key[s], (long long)allocs, m->ref_run + 1, (long long)live, phase,
-              B(b1, v), B(b2, (double)maxb), B(b3, v - (double)maxb));
+    if (live >= 2 && allocs > 2 * live && v > (double)maxb && lr_suggest_site_is_temporary(m, s) &&
+        (a = add(out, &n, max, LR_ADVICE_REUSE, v - (double)maxb, ph))) {
+      a->site = s;
+      a->bytes = v;
+      a->allocs = allocs;
+      a->live_blocks = live;
+      a->max_block = maxb;
+      a->run = m->ref_run;
+    }
   }
   int iu = ubatch_index(m);
   if (iu >= 0 && x[iu] >= 2) {
     double u = fmax(1, floor(x[iu] / 4)), v;
-    const char *why = "a quarter of the chunk";
+    int fits = 0;
     if (budget > 0 && P > budget && lr_suggest_largest(m, x, iu, budget, x[iu], &v) && v < x[iu]) {
       u = v;
-      why = "the largest chunk that fits the budget";
+      fits = 1;
     }
     copy_x(m, xv, x);
     xv[iu] = u;
     LrSuggestPeak p2;
     lr_suggest_predict(m, xv, &p2);
-    char cost[300];
-    ubatch_cost(m, iu, cost, sizeof cost);
-    n = add(out, n, max, LR_ADVICE_UBATCH, P - p2.heap, 0,
-            "prefill in smaller chunks: %s %g -> %g (%s) saves %s (peak %s -> %s); %s",
-            m->names[iu], x[iu], u, why, B(b1, P - p2.heap), B(b2, P), B(b3, p2.heap), cost);
+    if ((a = add(out, &n, max, LR_ADVICE_UBATCH, P - p2.heap, ph))) {
+      a->param = iu;
+      a->from = x[iu];
+      a->to = u;
+      a->peak_before = P;
+      a->peak_after = p2.heap;
+      a->run = m->ref_run;
+      a->evidence = (fits ? LR_EVIDENCE_FITS_BUDGET : 0) |
+                    (ubatch_cost(m, iu, a) ? LR_EVIDENCE_MEASURED_COST : 0);
+    }
   } else if (is >= 0 && quad > 0.05 * P && x[is] >= 2) {
     double s = x[is], u = ceil(s / 4);
-    const char *why = "a quarter of the prompt per chunk";
+    int fits = 0;
     if (budget > 0 && P > budget) {
       u = floor(s * (1 - (P - budget) / quad));
-      why = "the largest chunk that fits the budget";
+      fits = 1;
     }
-    if (u >= 1 && u < s)
-      n = add(out, n, max, LR_ADVICE_UBATCH, quad * (1 - u / s), 0,
-              "prefill in chunks: attention scores (quadratic in %s) hold %s, %.0f%% of the %s "
-              "peak; --ubatch %g (%s) keeps them to %s, saving %s; smaller chunks cost prefill "
-              "speed (not measured: sweep --param ubatch=... to measure it)",
-              m->names[is], B(b1, quad), 100 * quad / P, phase, u, why, B(b2, quad * u / s),
-              B(b3, quad * (1 - u / s)));
+    if (u >= 1 && u < s && (a = add(out, &n, max, LR_ADVICE_CHUNK_PREFILL, quad * (1 - u / s), ph))) {
+      a->param = is;
+      a->from = s;
+      a->to = u;
+      a->bytes = quad;
+      a->peak_before = P;
+      a->peak_after = P - quad * (1 - u / s);
+      a->evidence = fits ? LR_EVIDENCE_FITS_BUDGET : 0;
+    }
   }
   qsort(out, (size_t)n, sizeof *out, by_saved);
   return n;

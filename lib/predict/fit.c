@@ -44,6 +44,7 @@ void lr_fit_options_default(LrFitOptions *o) {
   o->abs_tol = 64;
   o->irregular_tol = 0.05;
   o->max_terms = 4;
+  o->max_degree = 0;
 }
 
 static int count_distinct(const double *x, int nobs, int stride, int col) {
@@ -281,6 +282,47 @@ static void take(LrFitResult *out, const LrFitSpace *s, const int *cols, int k,
   out->validated = validated;
 }
 
+static int term_degree(LrFitTerm t, int nparams) {
+  int d = 0;
+  for (int p = 0; p < nparams; p++) d += t.exp[p];
+  return d;
+}
+
+static int has_square(const LrFitSpace *s, const int *cols, int k) {
+  for (int j = 0; j < k; j++)
+    for (int p = 0; p < s->nparams; p++)
+      if (s->terms[cols[j]].exp[p] >= 2) return 1;
+  return 0;
+}
+
+/* A square of a parameter with < 4 distinct values: in a noisy fit it
+** would be curvature drawn through noise. */
+static int square_unsupported(const LrFitSpace *s, const int *cols, int k) {
+  for (int j = 0; j < k; j++)
+    for (int p = 0; p < s->nparams; p++)
+      if (s->terms[cols[j]].exp[p] >= 2 && s->distinct[p] < 4) return 1;
+  return 0;
+}
+
+/* Best validated subset per size, over subsets of the allowed terms that
+** pass `keep` (0: square-free only, 1: with a supported square). */
+typedef struct ByK {
+  double loo[LR_FIT_MAX_SEL + 1]; /* -1: none */
+  int cols[LR_FIT_MAX_SEL + 1][LR_FIT_MAX_SEL];
+  Solve sv[LR_FIT_MAX_SEL + 1];
+} ByK;
+
+/* The fewest terms whose error is within 10% (+ tol) of the best; -1 if none. */
+static int parsimonious(const ByK *b, int kmax, double tol) {
+  double best = -1;
+  for (int k = 1; k <= kmax; k++)
+    if (b->loo[k] >= 0 && (best < 0 || b->loo[k] < best)) best = b->loo[k];
+  if (best < 0) return -1;
+  for (int k = 1; k <= kmax; k++)
+    if (b->loo[k] >= 0 && b->loo[k] <= best * 1.10 + tol) return k;
+  return -1;
+}
+
 int lr_fit_site(const LrFitSpace *s, const double *y, const LrFitOptions *opt,
                 LrFitResult *out, LrErr *err) {
   LrFitOptions def;
@@ -303,66 +345,65 @@ int lr_fit_site(const LrFitSpace *s, const double *y, const LrFitOptions *opt,
     return 0;
   }
   double tol = opt->abs_tol > opt->rel_tol * ymax ? opt->abs_tol : opt->rel_tol * ymax;
+  /* the allowed terms, in family order */
+  int allowed[LR_FIT_MAX_TERMS], nallowed = 0;
+  for (int t = 0; t < s->nterms; t++)
+    if (opt->max_degree <= 0 || term_degree(s->terms[t], s->nparams) <= opt->max_degree)
+      allowed[nallowed++] = t;
   int kmax = opt->max_terms;
   if (kmax > LR_FIT_MAX_SEL) kmax = LR_FIT_MAX_SEL;
-  if (kmax > s->nterms) kmax = s->nterms;
+  if (kmax > nallowed) kmax = nallowed;
   if (kmax > s->nobs) kmax = s->nobs;
   long double *work = malloc(sizeof(long double) * (size_t)s->nobs * LR_FIT_MAX_SEL);
   if (!work) return lr_err_set(err, "fit: out of memory");
 
-  int have_best = 0, best_cols[LR_FIT_MAX_SEL], best_k = 0;
-  Solve best = {{0}, 0, -1}; /* smallest LOO error overall (step 4) */
+  ByK all, flat, curved; /* any subset; square-free; with a supported square */
+  for (int k = 0; k <= LR_FIT_MAX_SEL; k++) all.loo[k] = flat.loo[k] = curved.loo[k] = -1;
   int have_thin = 0, thin_cols[LR_FIT_MAX_SEL], thin_k = 0;
   Solve thin = {{0}, 0, -1}; /* smallest k fitting within tol unchecked (step 3) */
-  double best_by_k[LR_FIT_MAX_SEL + 1];
-  int cols_by_k[LR_FIT_MAX_SEL + 1][LR_FIT_MAX_SEL];
-  Solve solve_by_k[LR_FIT_MAX_SEL + 1];
   int done = 0;
   for (int k = 1; k <= kmax && !done; k++) {
-    best_by_k[k] = -1;
-    int c[LR_FIT_MAX_SEL];
+    int c[LR_FIT_MAX_SEL], cols[LR_FIT_MAX_SEL];
     for (int j = 0; j < k; j++) c[j] = j;
     do {
+      for (int j = 0; j < k; j++) cols[j] = allowed[c[j]];
       Solve sv;
-      if (solve(s, y, c, k, work, &sv) != 0 || bends_down(s, c, k, &sv)) continue;
+      if (solve(s, y, cols, k, work, &sv) != 0 || bends_down(s, cols, k, &sv)) continue;
+      int sq = has_square(s, cols, k);
       if (sv.loo_err >= 0) {
-        if (best_by_k[k] < 0 || sv.loo_err < best_by_k[k]) {
-          best_by_k[k] = sv.loo_err;
-          memcpy(cols_by_k[k], c, sizeof(int) * (size_t)k);
-          solve_by_k[k] = sv;
-        }
-      } else if (!have_thin && sv.fit_err <= tol) {
+        ByK *grp[2] = {&all, sq ? (square_unsupported(s, cols, k) ? NULL : &curved) : &flat};
+        for (int g = 0; g < 2; g++)
+          if (grp[g] && (grp[g]->loo[k] < 0 || sv.loo_err < grp[g]->loo[k])) {
+            grp[g]->loo[k] = sv.loo_err;
+            memcpy(grp[g]->cols[k], cols, sizeof(int) * (size_t)k);
+            grp[g]->sv[k] = sv;
+          }
+      } else if (!have_thin && !sq && sv.fit_err <= tol) {
         have_thin = 1;
         thin_k = k;
-        memcpy(thin_cols, c, sizeof(int) * (size_t)k);
+        memcpy(thin_cols, cols, sizeof(int) * (size_t)k);
         thin = sv;
       }
-    } while (next_subset(c, k, s->nterms));
-    if (best_by_k[k] >= 0) {
-      if (!have_best || best_by_k[k] < best.loo_err) {
-        have_best = 1;
-        best = solve_by_k[k];
-        best_k = k;
-        memcpy(best_cols, cols_by_k[k], sizeof(int) * (size_t)k);
-      }
-      if (best_by_k[k] <= tol) {
-        take(out, s, cols_by_k[k], k, &solve_by_k[k], 1);
-        done = 1;
-      }
+    } while (next_subset(c, k, nallowed));
+    if (all.loo[k] >= 0 && all.loo[k] <= tol) {
+      take(out, s, all.cols[k], k, &all.sv[k], 1);
+      done = 1;
     }
   }
   if (!done && have_thin) {
     take(out, s, thin_cols, thin_k, &thin, 0);
     done = 1;
   }
-  if (!done && have_best) {
-    /* nothing explains the data: prefer fewer terms near the best error */
-    for (int k = 1; k <= best_k; k++)
-      if (best_by_k[k] >= 0 && best_by_k[k] <= best.loo_err * 1.05 + tol) {
-        take(out, s, cols_by_k[k], k, &solve_by_k[k], 1);
-        done = 1;
-        break;
-      }
+  if (!done) {
+    /* noisy: out-of-sample error decides, square-free first */
+    int kf = parsimonious(&flat, kmax, tol), kc = parsimonious(&curved, kmax, tol);
+    if (kf > 0 && kc > 0 && curved.loo[kc] * 2 <= flat.loo[kf]) kf = -1;
+    if (kf > 0) take(out, s, flat.cols[kf], kf, &flat.sv[kf], 1);
+    else if (kc > 0) take(out, s, curved.cols[kc], kc, &curved.sv[kc], 1);
+    if (kf > 0 || kc > 0) {
+      out->noisy = 1;
+      done = 1;
+    }
   }
   if (!done) {
     /* a single run, or nothing identifiable: the constant through the data */
@@ -371,6 +412,7 @@ int lr_fit_site(const LrFitSpace *s, const double *y, const LrFitOptions *opt,
     if (solve(s, y, &c0, 1, work, &sv) == 0) take(out, s, &c0, 1, &sv, 0);
   }
   free(work);
+  out->band = out->validated && out->loo_err > opt->abs_tol ? out->loo_err : 0;
   LrFitRole roles[LR_FIT_MAX_PARAMS];
   for (int p = 0; p < s->nparams; p++) roles[p] = s->role[p];
   out->cls = lr_fit_classify(out->term, out->nterms, s->nparams, roles);

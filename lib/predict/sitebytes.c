@@ -17,6 +17,7 @@
 typedef struct Site {
   char *key;
   int64_t allocs, max_block;
+  int64_t late_bytes; /* bytes of blocks never freed or freed in the run's last quarter */
   int anon;
   double life_sum; /* sum of free_seq - alloc_seq over freed blocks */
   int64_t freed;
@@ -30,6 +31,7 @@ typedef struct Phase {
   ** seqs it holds, and the 0-based ordinal of its peak (-1: the marker) */
   int64_t lo, hi, nevents, ordinal;
   int64_t *bytes, *blocks; /* per site, filled after sites are known */
+  char file_name[256];     /* the file with the most bytes mapped at the peak */
 } Phase;
 
 struct LrSiteBytes {
@@ -52,9 +54,33 @@ struct LrSiteBytes {
   /* kept open for lr_sitebytes_moment() */
   sqlite3 *db;
   int *stack_site;
+  unsigned char *stack_cls; /* StackClass per stack id */
   int64_t nstack;
   int nullsite;
+  int arena_site[LR_ARENA_KINDS]; /* the pooled arena sites, by LrArena */
+  int coarse;                     /* sites keyed coarsely (lr_sitebytes_read_coarse) */
+  int exploded;                   /* many distinct stacks, few blocks each */
 };
+
+/* How a stack's allocations may belong to an allocator's own arenas. */
+typedef enum StackClass {
+  SC_PLAIN,
+  SC_PY_NAMED,  /* a frame of obmalloc's arena code: every block is an arena */
+  SC_PY_CAND,   /* innermost frame outside libc in the Python interpreter: its
+                ** anonymous mmaps of arena size (256 KiB, 1 MiB) are arenas */
+  SC_GLIBC,     /* glibc's heap/arena creation: its mmaps are malloc's own */
+  SC_V8,        /* V8's page allocator, or node itself: its mmaps are heap pages */
+} StackClass;
+
+static const char *const arena_key[LR_ARENA_KINDS] = {
+    NULL, "(arena) Python obmalloc arenas", "(arena) glibc malloc heaps",
+    "(arena) V8 heap pages"};
+
+LrArena lr_sitebytes_arena_of_key(const char *key) {
+  for (int k = 1; k < LR_ARENA_KINDS; k++)
+    if (!strcmp(key, arena_key[k])) return (LrArena)k;
+  return LR_ARENA_NONE;
+}
 
 /* The invariants of sitebytes.h, for assert() in debug builds. Sums are
 ** taken modulo 2^64, as the aggregates of a damaged trace wrap. */
@@ -80,6 +106,7 @@ void lr_sitebytes_free(LrSiteBytes *r) {
   if (!r) return;
   sqlite3_close(r->db);
   free(r->stack_site);
+  free(r->stack_cls);
   for (int i = 0; i < r->nsites; i++) free(r->sites[i].key);
   free(r->sites);
   free(r->site_hash);
@@ -151,6 +178,34 @@ static int runtime_module(const char *path) {
   for (size_t i = 0; i < sizeof pre / sizeof pre[0]; i++)
     if (!strncmp(b, pre[i], strlen(pre[i]))) return 1;
   return 0;
+}
+
+/* Interpreters and JS engines: their frames say little about which part of
+** the program allocated, so coarse keys skip them as well. */
+static int interpreter_module(const char *path) {
+  const char *b = base_name(path);
+  return !strncmp(b, "python", 6) || !strncmp(b, "libpython", 9) || !strcmp(b, "node") ||
+         !strncmp(b, "libnode", 7);
+}
+
+static StackClass frame_class(const char *fn) {
+  static const char *const py[] = {"_PyObject_ArenaMmap", "new_arena", "_PyObject_ArenaVirtualAlloc",
+                                   "_PyObject_VirtualAlloc"};
+  static const char *const glibc[] = {"new_heap", "alloc_new_heap", "_int_new_arena", "arena_get2",
+                                      "sysmalloc"};
+  static const char *const v8[] = {"v8::internal::MemoryAllocator", "v8::base::PageAllocator",
+                                   "v8::internal::VirtualMemory", "v8::base::OS::Allocate",
+                                   "v8::internal::MemoryChunk", "v8::internal::PagedSpace",
+                                   "v8::internal::NewSpace", "v8::internal::SemiSpace",
+                                   "v8::internal::CodeRange", "v8::internal::IsolateAllocator",
+                                   "v8::base::BoundedPageAllocator"};
+  for (size_t i = 0; i < sizeof py / sizeof py[0]; i++)
+    if (!strcmp(fn, py[i])) return SC_PY_NAMED;
+  for (size_t i = 0; i < sizeof glibc / sizeof glibc[0]; i++)
+    if (!strcmp(fn, glibc[i])) return SC_GLIBC;
+  for (size_t i = 0; i < sizeof v8 / sizeof v8[0]; i++)
+    if (strstr(fn, v8[i])) return SC_V8;
+  return SC_PLAIN;
 }
 
 /* The first string of a JSON array such as ["/usr/bin/qrun","run"]. */
@@ -253,6 +308,7 @@ static int load_params(LrSiteBytes *r, sqlite3 *db, LrErr *err) {
 /* Maps every stack id used by a heap/anon allocation to a site index. */
 static int load_sites(LrSiteBytes *r, sqlite3 *db, int **stack_site, int64_t *nstack,
                       LrErr *err) {
+  int key_frames = r->coarse ? LR_SITEBYTES_COARSE_FRAMES : LR_SITEBYTES_KEY_FRAMES;
   sqlite3_stmt *st;
   int64_t maxid = 0;
   if (sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(id), 0) FROM stacks", -1, &st, NULL) !=
@@ -267,6 +323,8 @@ static int load_sites(LrSiteBytes *r, sqlite3 *db, int **stack_site, int64_t *ns
   if (!map) return lr_err_set(err, "%s: out of memory", r->path);
   for (int64_t i = 0; i <= maxid; i++) map[i] = -1;
   *stack_site = map;
+  if (!(r->stack_cls = calloc((size_t)(maxid + 1), 1)))
+    return lr_err_set(err, "%s: out of memory", r->path);
   if (sqlite3_prepare_v2(db,
                          "SELECT e.stack_id, f.function, m.path, f.rel_pc FROM stack_entries e "
                          "JOIN frames f ON f.id = e.frame_id LEFT JOIN modules m "
@@ -275,7 +333,8 @@ static int load_sites(LrSiteBytes *r, sqlite3 *db, int **stack_site, int64_t *ns
     return fail_db(err, r->path, db, "stack_entries");
   int64_t cur = -1;
   char names[16][160];
-  int nf = 0, start = -1, rc = 0;
+  int nf = 0, start = -1, rc = 0, cls = SC_PLAIN, inner = -1; /* inner: first frame outside libc */
+  char inner_mod[160] = "";
   for (int more = 1; more;) {
     int row = sqlite3_step(st) == SQLITE_ROW;
     int64_t id = row ? sqlite3_column_int64(st, 0) : -2;
@@ -284,7 +343,7 @@ static int load_sites(LrSiteBytes *r, sqlite3 *db, int **stack_site, int64_t *ns
       size_t used = 0;
       int s0 = start >= 0 ? start : 0;
       key[0] = 0;
-      for (int k = s0; k < nf && k < s0 + LR_SITEBYTES_KEY_FRAMES; k++) {
+      for (int k = s0; k < nf && k < s0 + key_frames; k++) {
         int w = snprintf(key + used, sizeof key - used, "%s%s", used ? ";" : "", names[k]);
         if (w > 0 && (size_t)w < sizeof key - used) used += (size_t)w;
       }
@@ -294,12 +353,19 @@ static int load_sites(LrSiteBytes *r, sqlite3 *db, int **stack_site, int64_t *ns
         break;
       }
       map[cur] = s;
+      if (cls == SC_PLAIN && inner >= 0 && interpreter_module(inner_mod))
+        cls = !strncmp(inner_mod, "python", 6) || !strncmp(inner_mod, "libpython", 9) ? SC_PY_CAND
+                                                                                      : SC_V8;
+      r->stack_cls[cur] = (unsigned char)cls;
     }
     if (!row) break;
     if (id != cur) {
       cur = id;
       nf = 0;
       start = -1;
+      cls = SC_PLAIN;
+      inner = -1;
+      inner_mod[0] = 0;
     }
     if (nf >= 16) continue;
     const char *fn = (const char *)sqlite3_column_text(st, 1);
@@ -307,7 +373,12 @@ static int load_sites(LrSiteBytes *r, sqlite3 *db, int **stack_site, int64_t *ns
     if (fn && *fn) snprintf(names[nf], sizeof names[nf], "%s", fn);
     else snprintf(names[nf], sizeof names[nf], "%s+0x%llx", mod ? base_name(mod) : "?",
                   (unsigned long long)sqlite3_column_int64(st, 3));
-    if (start < 0 && !runtime_module(mod)) start = nf;
+    if (fn && *fn && cls == SC_PLAIN) cls = frame_class(fn);
+    if (inner < 0 && !runtime_module(mod)) {
+      inner = nf;
+      snprintf(inner_mod, sizeof inner_mod, "%s", mod ? base_name(mod) : "");
+    }
+    if (start < 0 && !runtime_module(mod) && !(r->coarse && interpreter_module(mod))) start = nf;
     nf++;
   }
   sqlite3_finalize(st);
@@ -435,30 +506,62 @@ static int scan_peaks(LrSiteBytes *r, sqlite3 *db, LrErr *err) {
   return 0;
 }
 
+/* The site of a row of allocations: its stack's site, or the pooled arena
+** of its allocator (see StackClass). arena_sized: an anonymous mmap of
+** 256 KiB or 1 MiB, obmalloc's arena sizes. */
+static int row_site(const LrSiteBytes *r, sqlite3_stmt *st, int col_stack, const char *region,
+                    int arena_sized) {
+  int s = r->nullsite;
+  if (sqlite3_column_type(st, col_stack) == SQLITE_NULL) return s;
+  int64_t id = sqlite3_column_int64(st, col_stack);
+  if (id < 0 || id >= r->nstack || r->stack_site[id] < 0) return s;
+  int anon = region && !strcmp(region, "anon");
+  switch ((StackClass)r->stack_cls[id]) {
+  case SC_PY_NAMED: return r->arena_site[LR_ARENA_PYTHON];
+  case SC_PY_CAND:
+    if (anon && arena_sized) return r->arena_site[LR_ARENA_PYTHON];
+    break;
+  case SC_GLIBC:
+    if (anon) return r->arena_site[LR_ARENA_GLIBC];
+    break;
+  case SC_V8:
+    if (anon) return r->arena_site[LR_ARENA_V8];
+    break;
+  case SC_PLAIN: break;
+  }
+  return r->stack_site[id];
+}
+
+#define ARENA_SIZED "(region = 'anon' AND size IN (262144, 1048576))"
+
 /* Site bytes and blocks live at seq (heap + anon), file-mapped bytes apart. */
 static int bytes_at(LrSiteBytes *r, int64_t seq, int64_t *bytes, int64_t *blocks, int64_t *file,
-                    LrErr *err) {
+                    char *file_name, size_t name_len, LrErr *err) {
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(r->db,
-                         "SELECT stack_id, region, SUM(size), COUNT(*) FROM allocations "
+                         "SELECT stack_id, region, SUM(size), COUNT(*), " ARENA_SIZED ", "
+                         "CASE WHEN region = 'file' THEN file END FROM allocations "
                          "WHERE alloc_seq <= ?1 AND (free_seq IS NULL OR free_seq > ?1) "
-                         "GROUP BY stack_id, region",
+                         "GROUP BY stack_id, region, 5, 6",
                          -1, &st, NULL))
     return fail_db(err, r->path, r->db, "allocations");
   sqlite3_bind_int64(st, 1, seq);
   *file = 0;
+  int64_t top_file = 0;
+  if (file_name) file_name[0] = 0;
   while (sqlite3_step(st) == SQLITE_ROW) {
     const char *region = (const char *)sqlite3_column_text(st, 1);
     int64_t b = sqlite3_column_int64(st, 2);
     if (region && !strcmp(region, "file")) {
       *file += b;
+      const char *fname = (const char *)sqlite3_column_text(st, 5);
+      if (file_name && fname && b > top_file) {
+        top_file = b;
+        snprintf(file_name, name_len, "%s", fname);
+      }
       continue;
     }
-    int s = r->nullsite;
-    if (sqlite3_column_type(st, 0) != SQLITE_NULL) {
-      int64_t id = sqlite3_column_int64(st, 0);
-      s = id >= 0 && id < r->nstack && r->stack_site[id] >= 0 ? r->stack_site[id] : r->nullsite;
-    }
+    int s = row_site(r, st, 0, region, sqlite3_column_int(st, 4));
     bytes[s] += b;
     if (blocks) blocks[s] += sqlite3_column_int64(st, 3);
   }
@@ -472,7 +575,9 @@ static int read_moments(LrSiteBytes *r, LrErr *err) {
     ph->bytes = calloc((size_t)r->nsites + 1, sizeof *ph->bytes);
     ph->blocks = calloc((size_t)r->nsites + 1, sizeof *ph->blocks);
     if (!ph->bytes || !ph->blocks) return lr_err_set(err, "%s: out of memory", r->path);
-    if (bytes_at(r, ph->seq, ph->bytes, ph->blocks, &ph->file, err)) return -1;
+    if (bytes_at(r, ph->seq, ph->bytes, ph->blocks, &ph->file, ph->file_name,
+                 sizeof ph->file_name, err))
+      return -1;
   }
   return 0;
 }
@@ -512,32 +617,11 @@ int lr_sitebytes_moment(LrSiteBytes *r, int p, int64_t ordinal, int64_t *bytes, 
   if (seq < 0) return lr_err_set(err, "%s: phase %s: event %lld not found", r->path, ph->name,
                                  (long long)ordinal);
   memset(bytes, 0, sizeof *bytes * (size_t)r->nsites);
-  return bytes_at(r, seq, bytes, NULL, file, err);
+  return bytes_at(r, seq, bytes, NULL, file, NULL, 0, err);
 }
 
-static int site_stats(LrSiteBytes *r, sqlite3 *db, const int *stack_site, int64_t nstack,
-                      int nullsite, LrErr *err) {
+static int site_stats(LrSiteBytes *r, sqlite3 *db, LrErr *err) {
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(db,
-                         "SELECT stack_id, COUNT(*), MAX(size), MAX(region = 'anon'), "
-                         "SUM(free_seq - alloc_seq), COUNT(free_seq) FROM "
-                         "allocations WHERE region IN ('heap','anon') GROUP BY stack_id",
-                         -1, &st, NULL))
-    return fail_db(err, r->path, db, "allocations");
-  while (sqlite3_step(st) == SQLITE_ROW) {
-    int s = nullsite;
-    if (sqlite3_column_type(st, 0) != SQLITE_NULL) {
-      int64_t id = sqlite3_column_int64(st, 0);
-      s = id >= 0 && id < nstack && stack_site[id] >= 0 ? stack_site[id] : nullsite;
-    }
-    r->sites[s].allocs += sqlite3_column_int64(st, 1);
-    if (sqlite3_column_int64(st, 2) > r->sites[s].max_block)
-      r->sites[s].max_block = sqlite3_column_int64(st, 2);
-    r->sites[s].anon |= sqlite3_column_int(st, 3);
-    r->sites[s].life_sum += sqlite3_column_double(st, 4);
-    r->sites[s].freed += sqlite3_column_int64(st, 5);
-  }
-  sqlite3_finalize(st);
   if (sqlite3_prepare_v2(db, "SELECT MAX(alloc_seq), MAX(free_seq) FROM allocations", -1, &st,
                          NULL) == SQLITE_OK) {
     if (sqlite3_step(st) == SQLITE_ROW) {
@@ -546,6 +630,32 @@ static int site_stats(LrSiteBytes *r, sqlite3 *db, const int *stack_site, int64_
     }
     sqlite3_finalize(st);
   }
+  if (sqlite3_prepare_v2(db,
+                         "SELECT stack_id, COUNT(*), MAX(size), MAX(region = 'anon'), "
+                         "SUM(free_seq - alloc_seq), COUNT(free_seq), region, " ARENA_SIZED ", "
+                         "SUM(CASE WHEN free_seq IS NULL OR free_seq > ?1 THEN size ELSE 0 END) "
+                         "FROM allocations WHERE region IN ('heap','anon') "
+                         "GROUP BY stack_id, region, 8",
+                         -1, &st, NULL))
+    return fail_db(err, r->path, db, "allocations");
+  sqlite3_bind_int64(st, 1, r->span - r->span / 4);
+  int64_t used = 0, allocs = 0;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    int s = row_site(r, st, 0, (const char *)sqlite3_column_text(st, 6), sqlite3_column_int(st, 7));
+    used++;
+    allocs += sqlite3_column_int64(st, 1);
+    r->sites[s].allocs += sqlite3_column_int64(st, 1);
+    if (sqlite3_column_int64(st, 2) > r->sites[s].max_block)
+      r->sites[s].max_block = sqlite3_column_int64(st, 2);
+    r->sites[s].anon |= sqlite3_column_int(st, 3);
+    r->sites[s].life_sum += sqlite3_column_double(st, 4);
+    r->sites[s].freed += sqlite3_column_int64(st, 5);
+    r->sites[s].late_bytes += sqlite3_column_int64(st, 8);
+  }
+  sqlite3_finalize(st);
+  /* many distinct stacks with few blocks each: keys of 5 frames split the
+  ** program into groups that do not repeat from run to run */
+  r->exploded = used > LR_SITEBYTES_EXPLODED_STACKS && allocs < 8 * used;
   r->rss_peak = -1;
   if (sqlite3_prepare_v2(db, "SELECT MAX(rss), COUNT(*) FROM rss_samples", -1, &st, NULL) ==
       SQLITE_OK) {
@@ -558,8 +668,9 @@ static int site_stats(LrSiteBytes *r, sqlite3 *db, const int *stack_site, int64_
   return 0;
 }
 
-LrSiteBytes *lr_sitebytes_read(const char *path, LrErr *err) {
+static LrSiteBytes *read_trace(const char *path, int coarse, LrErr *err) {
   LrSiteBytes *r = calloc(1, sizeof *r);
+  if (r) r->coarse = coarse;
   sqlite3 *db = NULL;
   int *stack_site = NULL;
   int64_t nstack = 0;
@@ -611,6 +722,8 @@ LrSiteBytes *lr_sitebytes_read(const char *path, LrErr *err) {
       load_sites(r, db, &stack_site, &nstack, err))
     goto fail;
   int nullsite = site_intern(r, "(no stack)");
+  for (int k = 1; k < LR_ARENA_KINDS && nullsite >= 0; k++)
+    if ((r->arena_site[k] = site_intern(r, arena_key[k])) < 0) nullsite = -1;
   if (nullsite < 0) {
     lr_err_set(err, "%s: out of memory", path);
     goto fail;
@@ -621,8 +734,7 @@ LrSiteBytes *lr_sitebytes_read(const char *path, LrErr *err) {
   r->nullsite = nullsite;
   db = NULL;
   stack_site = NULL;
-  if (scan_peaks(r, r->db, err) || read_moments(r, err) ||
-      site_stats(r, r->db, r->stack_site, r->nstack, nullsite, err))
+  if (scan_peaks(r, r->db, err) || read_moments(r, err) || site_stats(r, r->db, err))
     goto fail;
   assert(sitebytes_check(r));
   /* a sweep holds many runs at once: no file stays open between uses */
@@ -633,6 +745,17 @@ fail:
   sqlite3_close(db);
   lr_sitebytes_free(r);
   return NULL;
+}
+
+LrSiteBytes *lr_sitebytes_read(const char *path, LrErr *err) { return read_trace(path, 0, err); }
+LrSiteBytes *lr_sitebytes_read_coarse(const char *path, LrErr *err) {
+  return read_trace(path, 1, err);
+}
+int lr_sitebytes_exploded(const LrSiteBytes *r) { return r->exploded; }
+int lr_sitebytes_coarse(const LrSiteBytes *r) { return r->coarse; }
+int64_t lr_sitebytes_site_late_bytes(const LrSiteBytes *r, int s) { return r->sites[s].late_bytes; }
+const char *lr_sitebytes_phase_file_name(const LrSiteBytes *r, int p) {
+  return r->phases[p].file_name;
 }
 
 const char *lr_sitebytes_path(const LrSiteBytes *r) { return r->path; }

@@ -23,6 +23,22 @@
 ** first frame outside the C runtime (libc, libstdc++, the loader), so that
 ** ids, addresses and line numbers, which differ between builds and runs, do
 ** not split a site. Unsymbolized frames are named "module+0xoffset".
+**
+** Allocator arenas are pooled apart, one site per allocator, keyed
+** "(arena) ...": the memory an allocator maps for itself is charged to
+** whichever object happened to need a new arena, differs from run to run,
+** and says nothing about that object. They are recognized by frames of the
+** arena code (_PyObject_ArenaMmap/new_arena; glibc's new_heap/sysmalloc;
+** V8's MemoryAllocator/PageAllocator/...), and, where those functions are
+** static and unnamed, by shape: an anonymous mmap of 256 KiB or 1 MiB whose
+** innermost frame outside libc is in the Python interpreter (python3.x,
+** libpython), or any anonymous mmap whose innermost frame is in node.
+**
+** When stacks explode (more than LR_SITEBYTES_EXPLODED_STACKS distinct
+** stacks with under 8 blocks each, as an interpreter gives) the 5-frame
+** keys do not repeat from run to run; lr_sitebytes_read_coarse keys sites
+** by LR_SITEBYTES_COARSE_FRAMES frames starting at the first frame outside
+** the C runtime and the interpreter (python, libpython, node).
 */
 #ifndef LR_SITEBYTES_H
 #define LR_SITEBYTES_H
@@ -31,8 +47,11 @@
 #include <stdint.h>
 
 #include "lowram/err.h"
+#include "lowram/suggest.h" /* LrArena */
 
 #define LR_SITEBYTES_KEY_FRAMES 5
+#define LR_SITEBYTES_COARSE_FRAMES 2
+#define LR_SITEBYTES_EXPLODED_STACKS 2000
 #define LR_SITEBYTES_MAX_PHASES 64
 
 /* One trace, reduced. Invariants: (1) phase names are unique;
@@ -44,6 +63,12 @@ typedef struct LrSiteBytes LrSiteBytes;
 ** reason naming the file when it is not a complete lowram trace. */
 LrSiteBytes *lr_sitebytes_read(const char *trace_path, LrErr *err);
 void lr_sitebytes_free(LrSiteBytes *r);
+/* The same with coarse keys (see above). */
+LrSiteBytes *lr_sitebytes_read_coarse(const char *trace_path, LrErr *err);
+int lr_sitebytes_exploded(const LrSiteBytes *r); /* stacks exploded (see above) */
+int lr_sitebytes_coarse(const LrSiteBytes *r);
+/* The arena a site key names, LR_ARENA_NONE for an ordinary site. */
+LrArena lr_sitebytes_arena_of_key(const char *key);
 
 const char *lr_sitebytes_path(const LrSiteBytes *r);
 /* The program: basename of argv[0] from the trace's meta ("" if unknown). */
@@ -74,12 +99,17 @@ int lr_sitebytes_site_is_anon(const LrSiteBytes *r, int s); /* its bytes are mma
 /* Mean lifetime of the site's freed blocks, in events (seq numbers), and
 ** the run's length in events: a temporary lives a small share of the run. */
 double lr_sitebytes_site_mean_life(const LrSiteBytes *r, int s);
+/* Bytes of the site's blocks never freed or freed in the run's last quarter
+** of events: what is held to the end (a cache, weights). */
+int64_t lr_sitebytes_site_late_bytes(const LrSiteBytes *r, int s);
 int64_t lr_sitebytes_span(const LrSiteBytes *r);
 
 int lr_sitebytes_nphases(const LrSiteBytes *r);
 const char *lr_sitebytes_phase_name(const LrSiteBytes *r, int p);
 int64_t lr_sitebytes_phase_peak(const LrSiteBytes *r, int p);
 int64_t lr_sitebytes_phase_file(const LrSiteBytes *r, int p); /* file-mapped bytes then */
+/* The file with the most bytes mapped at that moment ("" when none). */
+const char *lr_sitebytes_phase_file_name(const LrSiteBytes *r, int p);
 int64_t lr_sitebytes_phase_seq(const LrSiteBytes *r, int p);
 /* Time spent in the phase (all its occurrences), nanoseconds. */
 int64_t lr_sitebytes_phase_ns(const LrSiteBytes *r, int p);

@@ -316,7 +316,9 @@ static int build_and_fit(LrSuggest *m, LrErr *err) {
     LrSiteBytes *rb = m->runs[r];
     for (int s = 0; s < lr_sitebytes_nsites(rb); s++)
       for (int p = 0; p < lr_sitebytes_nphases(rb); p++)
-        if ((double)lr_sitebytes_bytes(rb, p, s) > small) {
+        if ((double)lr_sitebytes_bytes(rb, p, s) > small ||
+            (lr_sitebytes_arena_of_key(lr_sitebytes_site_key(rb, s)) != LR_ARENA_NONE &&
+             lr_sitebytes_bytes(rb, p, s) > 0)) {
           if (site_of(m, lr_sitebytes_site_key(rb, s), err) < 0) return -1;
           break;
         }
@@ -378,8 +380,17 @@ static int build_and_fit(LrSuggest *m, LrErr *err) {
     for (int p = 0; p < m->nparams; p++) np[p] = m->names[p];
     m->space = lr_fit_space_new(m->nparams, np, m->nruns, m->x, err);
     if (!m->space) rc = -1;
-    for (size_t c = 0; c < cells && !rc; c++)
-      rc = lr_fit_site(m->space, y + c * (size_t)m->nruns, NULL, &m->fits[c], err);
+    /* arenas: a constant or a line, never curvature fitted to their jitter */
+    LrFitOptions plain, arena;
+    lr_fit_options_default(&plain);
+    arena = plain;
+    arena.max_degree = 1;
+    for (size_t c = 0; c < cells && !rc; c++) {
+      int site = (int)(c % (size_t)m->nsites);
+      int is_arena = lr_sitebytes_arena_of_key(m->site_key[site]) != LR_ARENA_NONE;
+      rc = lr_fit_site(m->space, y + c * (size_t)m->nruns, is_arena ? &arena : &plain,
+                       &m->fits[c], err);
+    }
     for (int ph = 0; ph < m->nphases && !rc; ph++)
       rc = lr_fit_site(m->space, file + ph * m->nruns, NULL, &m->file_fit[ph], err);
     double *rss = calloc((size_t)m->nruns, sizeof *rss);
@@ -391,12 +402,17 @@ static int build_and_fit(LrSuggest *m, LrErr *err) {
     if (m->have_rss && !rc) rc = lr_fit_site(m->space, rss, NULL, &m->rss_fit, err);
     if (m->have_rss && !rc) rss_fallback(m, rss);
     free(rss);
-    int thin = 0, irregular = 0;
+    int thin = 0, irregular = 0, noisy = 0;
     for (size_t c = 0; c < cells; c++) {
       if (m->fits[c].cls == LR_FIT_ZERO) continue;
       thin += !m->fits[c].validated;
       irregular += m->fits[c].cls == LR_FIT_IRREGULAR;
+      noisy += m->fits[c].noisy;
     }
+    if (noisy)
+      note(m, "%d site fits are noisy (bytes differ between runs beyond what any small model "
+              "explains): they were chosen by leave-one-out error without squares, and the "
+              "range beside each prediction shows their error", noisy);
     for (int p = 0; p < m->nparams && !rc; p++)
       if (lr_fit_space_distinct(m->space, p) < 3)
         note(m, "parameter %s has only %d values: growth in it is taken as linear (curvature "
@@ -461,6 +477,22 @@ LrSuggest *lr_suggest_load(const char *path, const LrSuggestFix *fix, int nfix, 
                  lr_sitebytes_program(m->runs[r]));
       goto fail;
     }
+  /* an interpreter's stacks explode into groups that do not repeat from run
+  ** to run: then every run is keyed coarsely, so sites still match */
+  int exploded = 0;
+  for (int r = 0; r < m->nruns; r++) exploded |= lr_sitebytes_exploded(m->runs[r]);
+  if (exploded) {
+    for (int r = 0; r < m->nruns; r++) {
+      LrSiteBytes *c = lr_sitebytes_read_coarse(lr_sitebytes_path(m->runs[r]), err);
+      if (!c) goto fail;
+      lr_sitebytes_free(m->runs[r]);
+      m->runs[r] = c;
+    }
+    m->coarse = 1;
+    note(m, "stacks exploded (over %d distinct stacks with a few blocks each): sites are keyed "
+            "by %d frames from the first frame outside the C runtime and the interpreter",
+         LR_SITEBYTES_EXPLODED_STACKS, LR_SITEBYTES_COARSE_FRAMES);
+  }
   if (build_and_fit(m, err)) goto fail;
   return m;
 fail:
@@ -567,19 +599,55 @@ int lr_suggest_site_is_temporary(const LrSuggest *m, int s) {
   return lr_sitebytes_site_mean_life(rb, rs) * LR_SUGGEST_TEMP_SHARE < (double)lr_sitebytes_span(rb);
 }
 
+LrArena lr_suggest_site_arena(const LrSuggest *m, int s) {
+  return lr_sitebytes_arena_of_key(m->site_key[s]);
+}
+
+int lr_suggest_coarse(const LrSuggest *m) { return m->coarse; }
+
+const char *lr_suggest_mapped_file(const LrSuggest *m, int ph) {
+  if (ph < 0 || ph >= m->nphases) return "";
+  LrSiteBytes *rb = m->runs[m->ref_run];
+  return lr_sitebytes_phase_file_name(rb, run_phase(rb, m->phase[ph]));
+}
+
+int lr_suggest_site_is_held(const LrSuggest *m, int ph, int s) {
+  int rs = m->ref_site[s];
+  if (rs < 0) return 0;
+  LrSiteBytes *rb = m->runs[m->ref_run];
+  int64_t now = lr_sitebytes_bytes(rb, run_phase(rb, m->phase[ph]), rs);
+  return now > 0 && 2 * lr_sitebytes_site_late_bytes(rb, rs) >= now;
+}
+
+double lr_suggest_site_band(const LrSuggest *m, int ph, int s, const double *x) {
+  const LrFitResult *r = lr_suggest_fit(m, ph, s);
+  if (r->band <= 0) return 0;
+  double v = lr_suggest_site_at(m, ph, s, x);
+  /* the error seen on runs left out, growing with the site beyond the sweep */
+  return r->band * (r->ymax > 0 && v > r->ymax ? v / r->ymax : 1);
+}
+
 void lr_suggest_predict(const LrSuggest *m, const double *x, LrSuggestPeak *out) {
   memset(out, 0, sizeof *out);
   out->phase = -1;
   out->heap = -1;
+  out->low = out->high = 0;
   for (int ph = 0; ph < m->nphases; ph++) {
-    double sum = 0;
-    for (int s = 0; s < m->nsites; s++) sum += lr_suggest_site_at(m, ph, s, x);
+    double sum = 0, band = 0;
+    for (int s = 0; s < m->nsites; s++) {
+      sum += lr_suggest_site_at(m, ph, s, x);
+      band += lr_suggest_site_band(m, ph, s, x);
+    }
     if (sum > out->heap) {
       out->heap = sum;
       out->phase = ph;
     }
+    if (sum - band > out->low) out->low = sum - band;
+    if (sum + band > out->high) out->high = sum + band;
   }
   if (out->heap < 0) out->heap = 0;
+  if (out->low > out->heap) out->low = out->heap;
+  if (out->high < out->heap) out->high = out->heap;
   if (out->phase >= 0) {
     out->file = fmax(0, lr_fit_eval(&m->file_fit[out->phase], m->nparams, x));
   }

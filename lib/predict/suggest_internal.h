@@ -33,6 +33,7 @@ struct LrSuggest {
   double rss_gap;
   int ref_run;                  /* the run with the highest peak */
   int *ref_site;                /* model site -> site index in ref_run, -1 */
+  int coarse;                   /* sites keyed coarsely: stacks exploded */
   int nnotes;
   char notes[LR_SUGGEST_MAX_NOTES][400];
   LrFitSpace *space;

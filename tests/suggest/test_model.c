@@ -276,14 +276,19 @@ static void test_predict_left_out(void) {
       seen_seq = 1;
       CU_ASSERT_DOUBLE_EQUAL(adv[i].saved, p0 - fmax(truth_prefill(256, 4), truth_decode(256, 4)), 1);
     }
-    if (adv[i].kind == LR_ADVICE_UBATCH) {
-      seen_ubatch = 1; /* quarter chunk: scores * 3/4 */
+    if (adv[i].kind == LR_ADVICE_CHUNK_PREFILL) {
+      seen_ubatch = 1; /* no chunk parameter: a quarter of the prompt, scores * 3/4 */
+      CU_ASSERT_EQUAL(adv[i].to, 128);
       CU_ASSERT_DOUBLE_EQUAL(adv[i].saved, 16.0 * 512 * 512 * 4 * 0.75, 1);
     }
     if (adv[i].kind == LR_ADVICE_QUANT_WEIGHTS) {
       seen_quant = 1; /* recorded q8: q8 -> q4 */
       CU_ASSERT_DOUBLE_EQUAL(adv[i].saved, W * (1 - 4.5 / 8.5), 1);
-      CU_ASSERT_PTR_NOT_NULL(strstr(adv[i].text, "q8 -> q4"));
+      CU_ASSERT_EQUAL(adv[i].from_bits, 8.5); /* q8 -> q4, from the recorded format */
+      CU_ASSERT_EQUAL(adv[i].to_bits, 4.5);
+      CU_ASSERT_TRUE(adv[i].evidence & LR_EVIDENCE_ANNOTATION);
+      CU_ASSERT_TRUE(adv[i].evidence & LR_EVIDENCE_RECORDED_TYPE);
+      CU_ASSERT_STRING_EQUAL(lr_suggest_site_key(m, adv[i].site), "load_weights;model_load;main");
     }
   }
   CU_ASSERT_TRUE(seen_seq && seen_ubatch && seen_quant);
@@ -295,9 +300,11 @@ static void test_predict_left_out(void) {
     if (adv[i].kind == LR_ADVICE_REUSE) {
       seen_reuse = 1;
       CU_ASSERT_DOUBLE_EQUAL(adv[i].saved, 2 * 4096, 1e-6);
-      CU_ASSERT_PTR_NOT_NULL(strstr(adv[i].text, "scratch_get;layer_step;decode allocates and "
-                                                 "frees 200 buffers over run"));
-      CU_ASSERT_PTR_NOT_NULL(strstr(adv[i].text, "3 of them live at the decode peak"));
+      CU_ASSERT_STRING_EQUAL(lr_suggest_site_key(m, adv[i].site), "scratch_get;layer_step;decode");
+      CU_ASSERT_EQUAL(adv[i].allocs, 200);
+      CU_ASSERT_EQUAL(adv[i].live_blocks, 3);
+      CU_ASSERT_EQUAL(adv[i].max_block, 4096);
+      CU_ASSERT_STRING_EQUAL(lr_suggest_phase_name(m, adv[i].phase), "decode");
     }
   CU_ASSERT_TRUE(seen_reuse);
   /* rule of thumb: 0.4 * 64 MiB / (3 * 512 * 4) */

@@ -151,7 +151,8 @@ static void test_short_prompt(void) {
   CU_ASSERT_PTR_NOT_NULL_FATAL(t);
   CU_ASSERT_PTR_NOT_NULL(strstr(t, "(single trace: estimates)"));
   CU_ASSERT_PTR_NOT_NULL(strstr(t, "seq_len=384 batch=3 (estimate)"));
-  CU_ASSERT_PTR_NOT_NULL(strstr(t, "per-token-and-batch    1024*seq_len*batch"));
+  /* fits in human units: 1024 B per token per sequence */
+  CU_ASSERT_PTR_NOT_NULL(strstr(t, "per-token-and-batch    1.00 KiB*seq_len*batch"));
   free(t);
 }
 
@@ -214,7 +215,9 @@ static void test_ubatch(void) {
   CU_ASSERT_EQUAL_FATAL(run_quiet(sg, out), 0);
   char *t = lrt_read_file(out, NULL);
   CU_ASSERT_PTR_NOT_NULL_FATAL(t);
-  CU_ASSERT_PTR_NOT_NULL(strstr(t, "16*seq*ubatch")); /* heads x chunk x context x 4 B */
+  CU_ASSERT_PTR_NOT_NULL(strstr(t, "16 B*seq*ubatch")); /* heads x chunk x context x 4 B */
+  /* the trace says qrun: its own flag is named */
+  CU_ASSERT_PTR_NOT_NULL(strstr(t, "; with qrun: --ubatch "));
   const char *a = strstr(t, "prefill in smaller chunks: ubatch 128 -> ");
   CU_ASSERT_PTR_NOT_NULL_FATAL(a);
   CU_ASSERT_PTR_NOT_NULL(strstr(a, "measured cost: prefill took"));
