@@ -8,7 +8,8 @@
 **
 ** Hooked: the malloc family, the mmap family, dlopen/dlclose (module
 ** map), execve (exec index), pthread_setname_np (thread names), exit/_exit/_Exit and __libc_start_main (how
-** the run ended); fork and fatal signals are handled in shim_session.c.
+** the run ended), pipe2/read/close (libunwind's pipe, see "libunwind's own
+** fds"); fork and fatal signals are handled in shim_session.c.
 **
 ** An allocation costs: the real call, one atomic add (sequence number), a
 ** cycle-counter read (the clock itself only every ~25 us, see
@@ -35,6 +36,7 @@
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -74,6 +76,9 @@
   X(int, execve, (const char *, char *const[], char *const[]))                  \
   X(int, pthread_setname_np, (pthread_t, const char *))                          \
   X(int, dlclose, (void *))                                                     \
+  X(int, pipe2, (int *, int))                                                   \
+  X(ssize_t, read, (int, void *, size_t))                                       \
+  X(int, close, (int))                                                          \
   X(void, exit, (int))                                                          \
   X(void, _exit, (int))                                                         \
   X(void, _Exit, (int))                                                         \
@@ -143,9 +148,9 @@ static void thread_gone(void *arg) {
   lr_shim_sc_retire();
 }
 
-LrSpoolWriter *lr_shim_writer(LrTls *t) {
+LrSpoolWriter *lr_shim_writer_setup(LrTls *t) {
   uint32_t gen = __atomic_load_n(&g_shim.gen, __ATOMIC_ACQUIRE);
-  if (__builtin_expect(t->gen == gen, 1)) return &t->w;
+  if (t->gen == gen) return &t->w;
   t->tid = (uint32_t)syscall(SYS_gettid);
   lr_sw_init(&t->w, g_shim.spool, t->tid);
   t->clk_valid = 0; /* a fork child's times start from its own session */
@@ -615,6 +620,69 @@ LR_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
   }
   lr_shim_leave(t, e);
   return p;
+}
+
+/* ---- libunwind's own fds ------------------------------------------------
+
+libunwind validates memory it is unsure of by writing a byte of it into a
+pipe it keeps open for the life of the process (mincore/msync, then a read
+of the pipe's read end and a write to its write end; libunwind 1.6 on
+x86-64), and when the read fails it closes both numbers and makes a new
+pipe. The program does not know those fds: after its closefrom(3) and a
+new open() on fd 3, that read took a byte of the program's file, the close
+closed it, and the write could have put a byte of stack into it. So the
+pipe is made above the program's range like the spool's fd, and while the
+shim is at work (guard set), a read of either end or a close of either
+number first checks (fstat: the pipe's inode) that the number still names
+that pipe: if not, the read fails with EBADF (libunwind then makes a new
+pipe) and the close does nothing. Other calls pass straight through. */
+
+static int unw_pipe[2] = {-1, -1};
+static uint64_t unw_pipe_ino[2];
+
+static int unw_pipe_fd(int fd) {
+  return fd >= 0 && (fd == __atomic_load_n(&unw_pipe[0], __ATOMIC_RELAXED) ||
+                     fd == __atomic_load_n(&unw_pipe[1], __ATOMIC_RELAXED));
+}
+
+/* Whether fd (one of the pipe's numbers) still names the pipe made there. */
+static int unw_pipe_ok(int fd) {
+  struct stat st;
+  int k = fd == unw_pipe[0] ? 0 : 1;
+  return fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) && (uint64_t)st.st_ino == unw_pipe_ino[k];
+}
+
+LR_EXPORT int pipe2(int fds[2], int flags) {
+  if (booting()) resolve();
+  int r = real.pipe2 ? real.pipe2(fds, flags) : (int)syscall(SYS_pipe2, fds, flags);
+  if (r != 0 || !lr_tls.guard || !__atomic_load_n(&g_shim.active, __ATOMIC_ACQUIRE)) return r;
+  /* made inside the shim: libunwind's pipe */
+  int e = errno;
+  for (int k = 0; k < 2; k++) {
+    fds[k] = lr_fd_move_high(fds[k]);
+    struct stat st;
+    unw_pipe_ino[k] = fstat(fds[k], &st) == 0 ? (uint64_t)st.st_ino : 0;
+    __atomic_store_n(&unw_pipe[k], fds[k], __ATOMIC_RELEASE);
+  }
+  errno = e;
+  return 0;
+}
+
+LR_EXPORT ssize_t read(int fd, void *buf, size_t n) {
+  if (__builtin_expect(lr_tls.guard, 0) && unw_pipe_fd(fd) &&
+      !(unw_pipe_ok(unw_pipe[0]) && unw_pipe_ok(unw_pipe[1]))) {
+    errno = EBADF; /* not the pipe any more: never touch the program's file */
+    return -1;
+  }
+  if (__builtin_expect(!real.read, 0)) return syscall(SYS_read, fd, buf, n);
+  return real.read(fd, buf, n);
+}
+
+LR_EXPORT int close(int fd) {
+  if (__builtin_expect(lr_tls.guard, 0) && unw_pipe_fd(fd) && !unw_pipe_ok(fd))
+    return 0; /* the number is the program's now (or nobody's) */
+  if (__builtin_expect(!real.close, 0)) return (int)syscall(SYS_close, fd);
+  return real.close(fd);
 }
 
 /* ---- modules, exits --------------------------------------------------- */

@@ -112,8 +112,14 @@ static inline uint64_t lr_shim_event_ns(LrTls *t, int *fresh) {
   *fresh = 1;
   return t->clk_ns;
 }
-/* The thread's writer, set up (with a THREAD record) on first use. */
-LrSpoolWriter *lr_shim_writer(LrTls *t) LR_HIDDEN;
+/* The thread's writer, set up (with a THREAD record) on first use, and
+** again in a fork child (another gen). */
+LrSpoolWriter *lr_shim_writer_setup(LrTls *t) LR_HIDDEN;
+static inline LrSpoolWriter *lr_shim_writer(LrTls *t) {
+  if (__builtin_expect(t->gen == __atomic_load_n(&g_shim.gen, __ATOMIC_ACQUIRE), 1))
+    return &t->w;
+  return lr_shim_writer_setup(t);
+}
 static inline uint64_t lr_shim_next_seq(void) {
   return __atomic_add_fetch(&g_shim.seq, 1, __ATOMIC_RELAXED);
 }

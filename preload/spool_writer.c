@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 struct LrSpool {
-  int fd;                      /* atomic: above the program's range (move_high) */
+  int fd;                      /* atomic: above the program's range (lr_fd_move_high) */
   uint32_t chunk_size;
   LrSpoolHeader *hdr;          /* MAP_SHARED, LR_SPOOL_HEADER_SIZE bytes */
   uint32_t next_chunk;         /* atomic */
@@ -35,7 +35,7 @@ struct LrSpool {
 
 /* Moves fd above the program's range (close-on-exec); returns the new fd,
 ** or fd itself if no higher number is free. */
-static int move_high(int fd) {
+int lr_fd_move_high(int fd) {
   struct rlimit rl;
   long lim = 1024;
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
@@ -97,7 +97,7 @@ int lr_spool_create(LrSpool **out, int fd, const LrSpoolOpts *o) {
     close(fd);
     return e;
   }
-  fd = move_high(fd);
+  fd = lr_fd_move_high(fd);
   long pg = sysconf(_SC_PAGESIZE);
   if (pg <= 0) pg = 4096;
   uint32_t cs = o->chunk_size < 65536 ? 65536 : o->chunk_size;
@@ -181,7 +181,7 @@ int lr_spool_verified_fd(LrSpool *s) {
     if (s->path[0]) {
       int n = open(s->path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
       if (n >= 0 && fd_is_spool(s, n)) {
-        fd = move_high(n);
+        fd = lr_fd_move_high(n);
         s->reopens++;
       } else if (n >= 0) {
         close(n); /* a different file under that name now */

@@ -65,6 +65,10 @@ typedef struct LrSpoolWriter {
 ** moves it high (invariant 5), sizes it, maps and fills the header.
 ** Returns 0, or -errno. */
 int lr_spool_create(LrSpool **out, int fd, const LrSpoolOpts *opts);
+/* Moves fd to the lowest free number at or above 1000 (or the highest
+** range below the fd limit), close-on-exec, closing the original; returns
+** the new number (fd itself if none was free). */
+int lr_fd_move_high(int fd);
 /* The spool's fd after checking it still names the spool (reopening it by
 ** path if not); -1 if it is lost. */
 int lr_spool_verified_fd(LrSpool *s);

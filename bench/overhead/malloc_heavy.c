@@ -13,36 +13,43 @@
 #define NOINLINE __attribute__((noinline))
 
 static volatile uintptr_t sink;
+static void *volatile hold; /* blocks escape here: no compiler elides the pairs */
 
 /* four leaves: distinct call sites */
 NOINLINE static void leaf_a(int n, int seed) {
   for (int i = 0; i < n; i++) {
     char *p = malloc(16 + (size_t)((seed + i) & 63));
     p[0] = (char)i;
+    hold = p;
     sink += (uintptr_t)p[0];
-    free(p);
+    free(hold);
   }
 }
 NOINLINE static void leaf_b(int n, int seed) {
   void *keep[8];
   for (int i = 0; i < n; i += 8) {
-    for (int k = 0; k < 8; k++) keep[k] = malloc(64 + (size_t)((seed * 7 + k) & 255));
-    for (int k = 0; k < 8; k++) free(keep[k]);
+    for (int k = 0; k < 8; k++) hold = keep[k] = malloc(64 + (size_t)((seed * 7 + k) & 255));
+    for (int k = 0; k < 8; k++) {
+      hold = keep[k];
+      free(hold);
+    }
   }
 }
 NOINLINE static void leaf_c(int n, int seed) {
   for (int i = 0; i < n; i++) {
     int *p = calloc(8, 4 + (size_t)((seed + i) & 7));
+    hold = p;
     sink += (uintptr_t)p[1];
-    free(p);
+    free(hold);
   }
 }
 NOINLINE static void leaf_d(int n, int seed) {
   for (int i = 0; i < n; i++) {
     char *p = malloc(1024 + (size_t)((seed ^ i) & 1023));
     p[5] = 1;
+    hold = p;
     sink += (uintptr_t)p[5];
-    free(p);
+    free(hold);
   }
 }
 

@@ -14,11 +14,14 @@
 **                        SPOOL.moved (the shim can neither use its fd nor
 **                        reopen it), then the loop
 **
-** In every mode the loop makes GT_FD_N x malloc(40)/free pairs, with
-** GT_FD_N / 1000 lines written to the files in between, and exits 0.
+** In every mode a new thread then makes GT_FD_N x malloc(40)/free pairs,
+** with GT_FD_N / 1000 lines written to the files in between, and exits 0.
+** The files are opened read-write: a stray read through a reused fd
+** number (libunwind's memory-validation pipe) would move their offset.
 ** Output is write(2) only.
 */
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,11 +32,13 @@
 #define GT_FD_N 60000
 
 static volatile unsigned long sink;
+static void *volatile hold; /* the blocks escape: no compiler elides the pairs */
 
 static int open_in(const char *dir, const char *name) {
   char path[1024];
   snprintf(path, sizeof path, "%s/%s", dir, name);
-  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  /* read-write: a stray read through a reused number would move the offset */
+  int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
   if (fd < 0) _exit(90);
   return fd;
 }
@@ -62,8 +67,9 @@ static void churn(int a, int b) {
   for (int i = 0; i < GT_FD_N; i++) {
     char *p = malloc(40);
     p[0] = (char)i;
+    hold = p;
     sink += (unsigned char)p[0];
-    free(p);
+    free(hold);
     if (i % 1000 == 999) {
       snprintf(line, sizeof line, "line %d\n", i / 1000);
       put(a, line);
@@ -72,10 +78,26 @@ static void churn(int a, int b) {
   }
 }
 
+typedef struct Files {
+  int a, b;
+} Files;
+
+static void *churn_thread(void *arg) {
+  Files *f = arg;
+  churn(f->a, f->b);
+  return NULL;
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) return 2;
   const char *mode = argv[1], *dir = argv[2];
   int a = -1, b = -1;
+  /* allocations before the fd games: the shim (and libunwind, with its
+  ** pipe) are at work before the program closes or reuses fds */
+  for (int i = 0; i < 3; i++) {
+    hold = malloc(33);
+    free(hold);
+  }
   if (!strcmp(mode, "close3")) {
     close(3);
     a = open_in(dir, "a.txt");
@@ -94,8 +116,9 @@ int main(int argc, char **argv) {
     for (int i = 0; i < 100; i++) {
       char *p = malloc(41);
       p[0] = (char)i;
+      hold = p;
       sink += (unsigned char)p[0];
-      free(p);
+      free(hold);
     }
     close_from3();
     char moved[1024];
@@ -106,7 +129,11 @@ int main(int argc, char **argv) {
     return 2;
   }
   put(a, "a file of the program's own.\n"); /* 29 bytes */
-  churn(a, b);
+  /* the loop runs in a new thread: its first unwinds are libunwind's
+  ** first in that thread (it validates memory through its own pipe then) */
+  Files f = {a, b};
+  pthread_t th;
+  if (pthread_create(&th, NULL, churn_thread, &f) || pthread_join(th, NULL)) return 4;
   put(a, "end\n");
   char msg[64];
   snprintf(msg, sizeof msg, "fd a=%d\n", a);
