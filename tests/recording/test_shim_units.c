@@ -20,6 +20,7 @@
 #include "shim_config.h"
 #include "spool_decode.h"
 #include "spool_writer.h"
+#include "stack_cache.h"
 #include "stack_table.h"
 #include "unwind.h"
 
@@ -362,6 +363,8 @@ static void test_config(void) {
   CU_ASSERT_EQUAL(c.depth, 64);
   CU_ASSERT_EQUAL(c.rss_interval_ms, 10);
   CU_ASSERT_EQUAL(c.rss_thread, 0); /* no thread in the target by default */
+  CU_ASSERT_EQUAL(c.stack_cache, 1);
+  CU_ASSERT_EQUAL(c.stats, 0);
   CU_ASSERT_EQUAL(c.unwinder, LR_UNWIND_LIBUNWIND);
   CU_ASSERT_EQUAL(c.chunk_size, 256 * 1024);
   CU_ASSERT_STRING_EQUAL(c.out_template, "lowram-%p.db");
@@ -369,12 +372,15 @@ static void test_config(void) {
 
   const char *good[] = {"LOWRAM_DEPTH", "12", "LOWRAM_RSS_INTERVAL", "0", "LOWRAM_UNWIND",
                         "fp", "LOWRAM_OUT", "/x/run.db", "LOWRAM_CHUNK_KB", "256",
-                        "LOWRAM_RSS_THREAD", "1", NULL};
+                        "LOWRAM_RSS_THREAD", "1", "LOWRAM_STACK_CACHE", "0",
+                        "LOWRAM_STATS", "1", NULL};
   test_env_tab = good;
   lr_config_parse(&c, tab_get, NULL, LR_UNWIND_LIBUNWIND, 0, err, sizeof err);
   CU_ASSERT_EQUAL(c.depth, 12);
   CU_ASSERT_EQUAL(c.rss_interval_ms, 0);
   CU_ASSERT_EQUAL(c.rss_thread, 1);
+  CU_ASSERT_EQUAL(c.stack_cache, 0);
+  CU_ASSERT_EQUAL(c.stats, 1);
   CU_ASSERT_EQUAL(c.unwinder, LR_UNWIND_FP);
   CU_ASSERT_EQUAL(c.chunk_size, 256 * 1024);
   CU_ASSERT_STRING_EQUAL(c.out_template, "/x/run.db");
@@ -449,6 +455,52 @@ static void test_unwind(void) {
 }
 
 
+/* lr_sc_lookup on a made-up stack: a hit only while every checked slot
+** holds its value and, for an entry that needs it, r0 matches; entries of
+** other keys in the same set are never read. */
+static void test_stack_cache_lookup(void) {
+#ifdef LR_HAVE_STACK_CACHE
+  LrStackCache *c = lr_sc_new();
+  CU_ASSERT_FATAL(c != NULL);
+  uintptr_t stk[32];
+  for (int i = 0; i < 32; i++) stk[i] = 0x1000 + (uintptr_t)i;
+  uintptr_t slot0 = (uintptr_t)&stk[0], ra0 = 0x401234;
+  LrScSet *set = &c->set[lr_sc_hash(ra0, slot0) & (LR_SC_SETS - 1)];
+  LrScEntry *e = &c->e[set - c->set][3];
+  e->id = 77;
+  e->n = 2;
+  e->off[0] = 8 * 5;
+  e->val[0] = stk[5];
+  e->off[1] = 8 * 20;
+  e->val[1] = stk[20];
+  set->ra0[3] = ra0;
+  set->slot0[3] = slot0;
+  CU_ASSERT_EQUAL(lr_sc_lookup(c, ra0, slot0, 0), 77);
+  CU_ASSERT_EQUAL(lr_sc_lookup(c, ra0 + 1, slot0, 0), 0);  /* other key */
+  CU_ASSERT_EQUAL(lr_sc_lookup(c, ra0, slot0 + 8, 0), 0);
+  stk[20] = 0xbad; /* a caller changed under the cached site */
+  CU_ASSERT_EQUAL(lr_sc_lookup(c, ra0, slot0, 0), 0);
+  stk[20] = 0x1000 + 20;
+  e->need_r0 = 1;
+  e->r0 = 0x7ffe0000;
+  CU_ASSERT_EQUAL(lr_sc_lookup(c, ra0, slot0, 0x7ffe0010), 0); /* another rbp */
+  CU_ASSERT_EQUAL(lr_sc_lookup(c, ra0, slot0, 0x7ffe0000), 77);
+  /* a second entry of the same key (another caller) is found too */
+  LrScEntry *f = &c->e[set - c->set][6];
+  *f = *e;
+  f->id = 78;
+  f->val[1] = 0xbad;
+  set->ra0[6] = ra0;
+  set->slot0[6] = slot0;
+  stk[20] = 0xbad;
+  CU_ASSERT_EQUAL(lr_sc_lookup(c, ra0, slot0, 0x7ffe0000), 78);
+  lr_sc_free(c);
+  uint32_t seen[LR_SC_SEEN] = {0};
+  CU_ASSERT_EQUAL(lr_sc_seen(seen, ra0, slot0), 0);
+  CU_ASSERT_EQUAL(lr_sc_seen(seen, ra0, slot0), 1);
+#endif
+}
+
 int main(void) {
   dir = lrt_tmpdir("shim-units");
   CU_initialize_registry();
@@ -463,5 +515,6 @@ int main(void) {
   CU_add_test(s, "config parsing", test_config);
   CU_add_test(s, "output names", test_names);
   CU_add_test(s, "unwinders", test_unwind);
+  CU_add_test(s, "stack cache lookup", test_stack_cache_lookup);
   return lrt_main();
 }
