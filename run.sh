@@ -37,7 +37,7 @@ PACKAGES=(
   # the arm64 test: cross compiler, its libc (only a Recommends), qemu-aarch64
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
   # adb: the phone path over USB (tests/adb); tmux: driving tui/ in tests
-  adb tmux
+  adb tmux chromium
 )
 
 log() { printf '==> %s\n' "$*" >&2; }

@@ -13,6 +13,7 @@ int lr_cli_import(int argc, char **argv);    /* cli_import.c: import */
 int lr_cli_recover(int argc, char **argv);   /* cli_import.c: recover */
 int lr_cli_symbolize(int argc, char **argv); /* cli_import.c: symbolize */
 int lr_cli_report(int argc, char **argv);    /* cli_report.c */
+int lr_cli_html(int argc, char **argv);      /* html.c (page: html/page.html) */
 int lr_cli_export(int argc, char **argv);    /* cli_export.c */
 int lr_cli_diff(int argc, char **argv);      /* cli_diff.c */
 int lr_cli_sweep(int argc, char **argv);     /* cli_sweep.c */

@@ -22,6 +22,7 @@ static const Command commands[] = {
   {"recover", lr_cli_recover, "finish the trace of a process that died"},
   {"symbolize", lr_cli_symbolize, "name the frames of a trace again, from unstripped copies"},
   {"report", lr_cli_report, "peak, contributors, leaks, temporaries, phases, timeline"},
+  {"html", lr_cli_html, "the report as one HTML page: memory chart, flame graph, tables"},
   {"export", lr_cli_export, "CSV or folded stacks of a trace"},
   {"diff", lr_cli_diff, "compare the peaks and sites of two traces"},
   {"sweep", lr_cli_sweep, "record a command over a grid of parameters"},

@@ -182,25 +182,39 @@ static int export_stacks(FILE *f, sqlite3 *db, LrStacks *c, int csv, LrErr *err)
   return ret;
 }
 
+/* One row per agg_timeline bucket. The RSS columns come from the highest
+** rss_samples row whose time falls in the bucket (as the report's timeline
+** ticks place samples by time); they are empty when no sample does. Buckets
+** are of equal width from ns0 (agg.c), so a sample's bucket is arithmetic. */
 static int export_timeline(FILE *f, sqlite3 *db, LrErr *err) {
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(db, "SELECT ns_start, ns_end, start_seq, end_seq, max_live, max_seq, "
-                         "heap, anon, file FROM agg_timeline ORDER BY bucket", -1, &st,
-                         NULL) != SQLITE_OK)
+  if (sqlite3_prepare_v2(
+          db,
+          "WITH g AS (SELECT ns_start - bucket * (ns_end - ns_start) AS ns0, "
+          "                  ns_end - ns_start AS w FROM agg_timeline ORDER BY bucket LIMIT 1), "
+          "r AS (SELECT (s.ns - g.ns0) / g.w AS bucket, max(s.rss) AS rss, s.anon AS anon, "
+          "             s.file AS file FROM rss_samples s, g "
+          "      WHERE g.w > 0 AND s.ns >= g.ns0 GROUP BY 1) "
+          "SELECT t.ns_start, t.ns_end, t.start_seq, t.end_seq, t.max_live, t.max_seq, "
+          "t.heap, t.anon, t.file, r.rss, r.anon, r.file "
+          "FROM agg_timeline t LEFT JOIN r ON r.bucket = t.bucket ORDER BY t.bucket",
+          -1, &st, NULL) != SQLITE_OK)
     return lr_err_set(err, "timeline: %s", sqlite3_errmsg(db));
   static const char *const cols[] = {"ns_start", "ns_end", "first_seq", "last_seq", "max_live",
                                      "max_live_seq", "heap_at_end", "anon_at_end",
-                                     "file_at_end", NULL};
+                                     "file_at_end", "rss", "rss_anon", "rss_file", NULL};
   csv_header(f, cols);
-  while (sqlite3_step(st) == SQLITE_ROW) {
-    for (int k = 0; k < 9; k++) {
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    for (int k = 0; k < 12; k++) {
       if (k) csv_sep(f);
-      csv_int(f, sqlite3_column_int64(st, k));
+      if (sqlite3_column_type(st, k) != SQLITE_NULL) csv_int(f, sqlite3_column_int64(st, k));
     }
     csv_end(f);
   }
+  int ret = rc == SQLITE_DONE ? 0 : lr_err_set(err, "timeline: %s", sqlite3_errmsg(db));
   sqlite3_finalize(st);
-  return 0;
+  return ret;
 }
 
 static const char *const what_names[] = {"contributors", "allocations", "timeline", "stacks",
