@@ -220,7 +220,7 @@ static int have_seq(const Page *p, int64_t seq) {
 
 static int collect(Page *p, int nmoments, LrErr *err) {
   LrReport *r = p->r;
-  size_t cap = 1 + r->nphases + (size_t)nmoments;
+  size_t cap = 2 + r->nphases + (size_t)nmoments;
   if (!(p->mo = calloc(cap, sizeof *p->mo))) return lr_err_set(err, "out of memory");
   if (!r->run.allocs) return 0;
   Moment *m = &p->mo[p->nmo++];
@@ -242,12 +242,12 @@ static int collect(Page *p, int nmoments, LrErr *err) {
     else snprintf(m->label, sizeof m->label, "%.150s peak", ph->name);
     p->nmo++;
   }
-  /* evenly spaced points of the timeline: what is live at each */
+  /* evenly spaced points of the timeline, and its end: what is live at each */
   if (r->ntimeline) {
     int64_t t0 = r->timeline[0].ns_start, t1 = r->timeline[r->ntimeline - 1].ns_end;
-    for (int k = 0; k < nmoments; k++) {
+    for (int k = 0; k <= nmoments; k++) {
       char spec[48];
-      int64_t ns = t0 + (int64_t)((double)(t1 - t0) * (k + 0.5) / nmoments);
+      int64_t ns = k == nmoments ? t1 : t0 + (int64_t)((double)(t1 - t0) * (k + 0.5) / nmoments);
       snprintf(spec, sizeof spec, "%lldns", (long long)ns);
       m = &p->mo[p->nmo];
       LrErr e2 = {{0}};
@@ -258,7 +258,8 @@ static int collect(Page *p, int nmoments, LrErr *err) {
       m->has_own = 1;
       m->g = &m->own;
       m->kind = "time";
-      snprintf(m->label, sizeof m->label, "moment %d of %d", k + 1, nmoments);
+      if (k == nmoments) snprintf(m->label, sizeof m->label, "end");
+      else snprintf(m->label, sizeof m->label, "moment %d of %d", k + 1, nmoments);
       p->nmo++;
     }
   }
