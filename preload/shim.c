@@ -635,10 +635,17 @@ pipe is made above the program's range like the spool's fd, and while the
 shim is at work (guard set), a read of either end or a close of either
 number first checks (fstat: the pipe's inode) that the number still names
 that pipe: if not, the read fails with EBADF (libunwind then makes a new
-pipe) and the close does nothing. Other calls pass straight through. */
+pipe) and the close does nothing. Only calls made from libunwind's code
+while the shim is at work are looked at (a signal handler of the program
+that runs then is left alone); the others pass straight through. */
 
 static int unw_pipe[2] = {-1, -1};
 static uint64_t unw_pipe_ino[2];
+
+/* Whether the hook was called from libunwind's code. */
+static inline int from_libunwind(const void *ra) {
+  return (uintptr_t)ra >= g_shim.unw_lo && (uintptr_t)ra < g_shim.unw_hi;
+}
 
 static int unw_pipe_fd(int fd) {
   return fd >= 0 && (fd == __atomic_load_n(&unw_pipe[0], __ATOMIC_RELAXED) ||
@@ -655,8 +662,8 @@ static int unw_pipe_ok(int fd) {
 LR_EXPORT int pipe2(int fds[2], int flags) {
   if (booting()) resolve();
   int r = real.pipe2 ? real.pipe2(fds, flags) : (int)syscall(SYS_pipe2, fds, flags);
-  if (r != 0 || !lr_tls.guard || !__atomic_load_n(&g_shim.active, __ATOMIC_ACQUIRE)) return r;
-  /* made inside the shim: libunwind's pipe */
+  if (r != 0 || !lr_tls.guard || !from_libunwind(__builtin_return_address(0))) return r;
+  /* libunwind's pipe, made while the shim is at work */
   int e = errno;
   for (int k = 0; k < 2; k++) {
     fds[k] = lr_fd_move_high(fds[k]);
@@ -670,6 +677,7 @@ LR_EXPORT int pipe2(int fds[2], int flags) {
 
 LR_EXPORT ssize_t read(int fd, void *buf, size_t n) {
   if (__builtin_expect(lr_tls.guard, 0) && unw_pipe_fd(fd) &&
+      from_libunwind(__builtin_return_address(0)) &&
       !(unw_pipe_ok(unw_pipe[0]) && unw_pipe_ok(unw_pipe[1]))) {
     errno = EBADF; /* not the pipe any more: never touch the program's file */
     return -1;
@@ -679,7 +687,8 @@ LR_EXPORT ssize_t read(int fd, void *buf, size_t n) {
 }
 
 LR_EXPORT int close(int fd) {
-  if (__builtin_expect(lr_tls.guard, 0) && unw_pipe_fd(fd) && !unw_pipe_ok(fd))
+  if (__builtin_expect(lr_tls.guard, 0) && unw_pipe_fd(fd) &&
+      from_libunwind(__builtin_return_address(0)) && !unw_pipe_ok(fd))
     return 0; /* the number is the program's now (or nobody's) */
   if (__builtin_expect(!real.close, 0)) return (int)syscall(SYS_close, fd);
   return real.close(fd);
@@ -916,6 +925,8 @@ __attribute__((constructor(101))) static void lr_shim_init(void) {
   g_shim.tick_window = 0;
 #endif
   lr_session_self_range(&g_shim.shim_lo, &g_shim.shim_hi);
+  if (lr_unwind_libunwind_addr())
+    lr_session_text_range(lr_unwind_libunwind_addr(), &g_shim.unw_lo, &g_shim.unw_hi);
   lr_session_text_range((uintptr_t)real.malloc, &g_shim.libc_lo, &g_shim.libc_hi);
   /* the dynamic loader's text: __tls_get_addr lives there (glibc) */
   void *ld_fn = dlsym(RTLD_DEFAULT, "__tls_get_addr");

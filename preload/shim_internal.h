@@ -55,6 +55,7 @@ typedef struct LrShim {
   uint64_t *fp_map;          /* fp_trusted id -> stacks id */
   uint64_t fp_map_len;
   uintptr_t libc_lo, libc_hi, ld_lo, ld_hi; /* start code, see stack_checked */
+  uintptr_t unw_lo, unw_hi;  /* libunwind's code: its pipe2/read/close calls */
   uint64_t seq;             /* atomic: last sequence number handed out */
   uint64_t start_ns;        /* CLOCK_MONOTONIC at start */
   uint32_t code_gen;        /* atomic: bumped when code is unloaded (dlclose):

@@ -23,6 +23,10 @@ enum { LR_UNWIND_LIBUNWIND = 0, LR_UNWIND_FP = 1 };
 int lr_unwind_available(int backend);
 int lr_unwind_available_libunwind(void);
 
+/* An address inside libunwind's code (0 if it is not built in): the shim
+** recognises libunwind's own calls to pipe2/read/close by it. */
+uintptr_t lr_unwind_libunwind_addr(void);
+
 /* Up to max return addresses of the calling thread into ips; returns how
 ** many. Returns 0 when the backend is not built in. */
 int lr_unwind_libunwind(uintptr_t *ips, int max);

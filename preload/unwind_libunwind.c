@@ -13,6 +13,8 @@
 
 int lr_unwind_available_libunwind(void) { return 1; }
 
+uintptr_t lr_unwind_libunwind_addr(void) { return (uintptr_t)&unw_backtrace; }
+
 static int policy_set;
 
 int lr_unwind_libunwind(uintptr_t *ips, int max) {
@@ -26,6 +28,8 @@ int lr_unwind_libunwind(uintptr_t *ips, int max) {
 }
 #else
 int lr_unwind_available_libunwind(void) { return 0; }
+
+uintptr_t lr_unwind_libunwind_addr(void) { return 0; }
 
 int lr_unwind_libunwind(uintptr_t *ips, int max) {
   (void)ips;
