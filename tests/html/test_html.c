@@ -442,6 +442,24 @@ static void test_browser_ui(void) {
   free(d);
 }
 
+/* A trace without allocations: the page says so, and its script completes. */
+static void test_browser_empty(void) {
+  if (!have_chromium()) return;
+  const char *db = lrt_path_in(dir, "empty.db"), *page = lrt_path_in(dir, "empty.html");
+  sqlite3 *s = tb_create(db);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+  CU_ASSERT_EQUAL_FATAL(tb_finish(s, db, 1), 0);
+  CU_ASSERT_EQUAL_FATAL(lowram("html", db, "-o", page, NULL), 0);
+  CU_ASSERT_EQUAL(browse(page, "", "--dump-dom"), 0);
+  char *d = lrt_read_file(out_path, NULL), *log = lrt_read_file(err_path, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+  CU_ASSERT_PTR_NOT_NULL(strstr(d, "<body data-ok=\"1\""));
+  CU_ASSERT_PTR_NOT_NULL(strstr(d, "<div id=\"flame-box\">No allocations in this trace."));
+  CU_ASSERT(!log || !strstr(log, "CONSOLE"));
+  free(d);
+  free(log);
+}
+
 /* One rectangle per node of the call tree the folded export describes. */
 static long folded_nodes(void) {
   CU_ASSERT_EQUAL(lowram("export", qrun_db, "--what", "contributors", "--format", "folded",
@@ -520,6 +538,7 @@ int main(int argc, char **argv) {
     CU_pSuite s = CU_add_suite("html in chromium", NULL, NULL);
     CU_add_test(s, "hostile names: script completes, nothing injected", test_browser_hostile);
     CU_add_test(s, "hover, zoom, reset, slider", test_browser_ui);
+    CU_add_test(s, "no allocations: said, no error", test_browser_empty);
     CU_add_test(s, "qrun: chart, flame graph, moments, screenshot", test_browser_qrun);
   } else {
     CU_pSuite s = CU_add_suite("html page", NULL, NULL);
