@@ -6,12 +6,14 @@
 #include "lowram/suggest.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "predict/sitebytes.h"
 #include "predict/suggest_internal.h"
@@ -57,6 +59,19 @@ static int add_run(LrSuggest *m, LrSiteBytes *r, LrErr *err) {
   return 0;
 }
 
+/* 0 if path is a regular file; else -1 with a one-line reason naming it.
+** Opened without blocking and checked on the descriptor, so a FIFO (or a
+** device) under a trace's name is refused instead of hanging the open that
+** SQLite would make. */
+static int regular_file(const char *path, LrErr *err) {
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return lr_err_set(err, "%s: %s", path, strerror(errno));
+  struct stat st;
+  int ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+  close(fd);
+  return ok ? 0 : lr_err_set(err, "%s: not a regular file", path);
+}
+
 /* Runs of a sweep directory, with their raw parameter values. */
 static int load_sweep(LrSuggest *m, const char *dir, const LrSuggestFix *fix, int nfix,
                       char ***values_out, int *nraw, char (*raw_names)[64], LrErr *err) {
@@ -95,7 +110,8 @@ static int load_sweep(LrSuggest *m, const char *dir, const LrSuggestFix *fix, in
     LrErr e2;
     if (strcmp(status, "ok") != 0) {
       snprintf(e2.msg, sizeof e2.msg, "%s", status);
-    } else if (!(r = lr_sitebytes_read(lr_sweep_index_trace(ix, i), &e2))) {
+    } else if (regular_file(lr_sweep_index_trace(ix, i), &e2) ||
+               !(r = lr_sitebytes_read(lr_sweep_index_trace(ix, i), &e2))) {
       /* the reason names the file */
     } else if (!lr_sitebytes_clean_exit(r)) {
       snprintf(e2.msg, sizeof e2.msg, "program ended with %s", lr_sitebytes_end(r));
@@ -451,6 +467,7 @@ LrSuggest *lr_suggest_load(const char *path, const LrSuggestFix *fix, int nfix, 
     free(values);
     if (rc) goto fail;
   } else {
+    if (regular_file(path, err)) goto fail;
     LrSiteBytes *r = lr_sitebytes_read(path, err);
     if (!r) goto fail;
     if (add_run(m, r, err)) {

@@ -355,9 +355,23 @@ static int split_tabs(char *line, char **f, int max) {
 LrSweepIndex *lr_sweep_index_read(const char *dir, LrErr *err) {
   char path[4096];
   snprintf(path, sizeof path, "%s/%s", dir, LR_SWEEP_INDEX);
-  FILE *f = fopen(path, "r");
-  if (!f) {
+  /* a FIFO or a device must not block or be read: checked on the
+  ** descriptor, opened without blocking */
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
     lr_err_set(err, "%s: %s (not a sweep directory?)", path, strerror(errno));
+    return NULL;
+  }
+  struct stat sb;
+  if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    lr_err_set(err, "%s: not a regular file", path);
+    close(fd);
+    return NULL;
+  }
+  FILE *f = fcntl(fd, F_SETFL, 0) == 0 ? fdopen(fd, "r") : NULL;
+  if (!f) {
+    lr_err_set(err, "%s: %s", path, strerror(errno));
+    close(fd);
     return NULL;
   }
   LrSweepIndex *ix = calloc(1, sizeof *ix);
