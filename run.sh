@@ -34,6 +34,9 @@ PACKAGES=(
   # the tests' tools: sqlite3 for SQL on traces, massif and heaptrack for the
   # cross-checks, readelf (binutils)
   sqlite3 heaptrack valgrind time binutils
+  # lowram suggest on programs nobody here wrote (tests/suggest/test_foreign.c);
+  # tesseract-ocr Depends on its English data
+  python3-numpy tesseract-ocr
   # the arm64 test: cross compiler, its libc (only a Recommends), qemu-aarch64
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
   # adb: the phone path over USB (tests/adb); tmux: driving tui/ in tests

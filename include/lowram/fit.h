@@ -30,7 +30,9 @@
 **      the model is chosen by its out-of-sample error among subsets of
 **      multilinear terms (1, p, p*q, ...: no squares), the fewest terms
 **      whose maximum leave-one-out error is within 10% (+ tol) of the best
-**      ("shrink to lower order when noisy"). A square is admitted only for
+**      ("shrink to lower order when noisy"), and the constant alone unless
+**      that model's error is under half the constant's (a line drawn
+**      through noise would multiply it when extrapolated). A square is admitted only for
 **      a parameter with >= 4 distinct values (curvature cannot be told
 **      from noise on 3 points) and only when it halves that error. The
 **      result is marked noisy, its band is that leave-one-out error, and

@@ -398,9 +398,23 @@ int lr_fit_site(const LrFitSpace *s, const double *y, const LrFitOptions *opt,
     /* noisy: out-of-sample error decides, square-free first */
     int kf = parsimonious(&flat, kmax, tol), kc = parsimonious(&curved, kmax, tol);
     if (kf > 0 && kc > 0 && curved.loo[kc] * 2 <= flat.loo[kf]) kf = -1;
-    if (kf > 0) take(out, s, flat.cols[kf], kf, &flat.sv[kf], 1);
+    /* shrink to the constant unless scaling halves its error: on a few
+    ** noisy runs a line through the origin often "wins" by chance, and
+    ** extrapolating it multiplies the noise */
+    int c0 = 0;
+    Solve sc;
+    if (kf > 0 && !(kf == 1 && term_degree(s->terms[flat.cols[1][0]], s->nparams) == 0) &&
+        solve(s, y, &c0, 1, work, &sc) == 0 && sc.loo_err >= 0 && flat.loo[kf] * 2 > sc.loo_err) {
+      kf = -1;
+      kc = -1;
+      take(out, s, &c0, 1, &sc, 1);
+      out->noisy = 1;
+      done = 1;
+    }
+    if (done) {
+    } else if (kf > 0) take(out, s, flat.cols[kf], kf, &flat.sv[kf], 1);
     else if (kc > 0) take(out, s, curved.cols[kc], kc, &curved.sv[kc], 1);
-    if (kf > 0 || kc > 0) {
+    if (!done && (kf > 0 || kc > 0)) {
       out->noisy = 1;
       done = 1;
     }
