@@ -156,6 +156,7 @@ LrSpoolWriter *lr_shim_writer_setup(LrTls *t) {
   t->clk_valid = 0; /* a fork child's times start from its own session */
   lr_sc_free(t->sc); /* a fork child's stack ids are its own */
   t->sc = NULL;
+  t->sc_credit = LR_SC_FILL_COST * LR_SC_FILL_BURST; /* a new thread may fill at once */
   memset(&t->scs, 0, sizeof t->scs);
   memset(t->sc_seen, 0, sizeof t->sc_seen);
   t->gen = gen;
@@ -313,16 +314,24 @@ static __attribute__((noinline)) uint64_t sc_fill(LrTls *t, LrSpoolWriter *w, ui
   uint32_t um = (uint32_t)(un - uj), raw = um;
   if (um > depth) um = depth;
   uint64_t id = intern(w, buf + uj, um);
+  if (um > LR_SC_CHECKS + 1) { /* more return-address slots than an entry holds */
+    t->scs.refused++;
+    t->sc_credit += LR_SC_FILL_COST; /* no walk was made: no charge */
+    lr_sc_refuse(t->sc_seen, ra0, slot0);
+    return id;
+  }
   if (!t->fp_bounds_done) {
     lr_unwind_fp_bounds(&t->stk_lo, &t->stk_hi);
     t->fp_bounds_done = 1;
   }
   if (!t->sc) t->sc = lr_sc_new();
   if (lr_sc_fill(t->sc, ra0, slot0, r0, t->stk_lo, t->stk_hi, buf + uj, um,
-                 raw > depth || un == max, id))
+                 raw > depth || un == max, id)) {
     t->scs.fills++;
-  else
+  } else {
     t->scs.refused++;
+    lr_sc_refuse(t->sc_seen, ra0, slot0); /* this key's stack: not again */
+  }
   return id;
 }
 #endif
@@ -342,6 +351,7 @@ static __attribute__((noinline)) uint64_t stack_id(LrTls *t, LrSpoolWriter *w) {
       t->sc_gen = cg;
     }
     t->scs.lookups++;
+    if (t->sc_credit < LR_SC_FILL_COST * LR_SC_FILL_BURST) t->sc_credit++;
     if (t->sc) {
       uint64_t id = lr_sc_lookup(t->sc, ra0, slot0, r0);
       if (id) {
@@ -349,7 +359,14 @@ static __attribute__((noinline)) uint64_t stack_id(LrTls *t, LrSpoolWriter *w) {
         return id;
       }
     }
-    if (lr_sc_seen(t->sc_seen, ra0, slot0)) return sc_fill(t, w, ra0, slot0, r0);
+    /* an entry costs a cursor walk (10-100 us): only for a key's second
+    ** miss, and only while the thread has credit (see LR_SC_FILL_COST;
+    ** LOWRAM_STACK_CACHE=2, for tests, has no budget) */
+    if ((t->sc_credit >= LR_SC_FILL_COST || g_shim.cfg.stack_cache == 2) &&
+        lr_sc_seen(t->sc_seen, ra0, slot0) == LR_SC_FILL) {
+      t->sc_credit -= LR_SC_FILL_COST;
+      return sc_fill(t, w, ra0, slot0, r0);
+    }
   }
 #endif
   uintptr_t buf[LR_SPOOL_MAX_FRAMES + 24], buf2[LR_SPOOL_MAX_FRAMES + 24];

@@ -69,7 +69,7 @@ void lr_config_parse(LrShimConfig *c, LrEnvGet get, void *ctx, uint32_t default_
   num(get, ctx, "LOWRAM_DEPTH", 1, 256, &c->depth, err, errlen);
   num(get, ctx, "LOWRAM_RSS_INTERVAL", 0, 60000, &c->rss_interval_ms, err, errlen);
   num(get, ctx, "LOWRAM_RSS_THREAD", 0, 1, &c->rss_thread, err, errlen);
-  num(get, ctx, "LOWRAM_STACK_CACHE", 0, 1, &c->stack_cache, err, errlen);
+  num(get, ctx, "LOWRAM_STACK_CACHE", 0, 2, &c->stack_cache, err, errlen);
   num(get, ctx, "LOWRAM_STATS", 0, 1, &c->stats, err, errlen);
   uint32_t kb = 0;
   num(get, ctx, "LOWRAM_CHUNK_KB", 64, 65536, &kb, err, errlen);

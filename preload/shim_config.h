@@ -22,7 +22,9 @@
 **                        without the checked frame-pointer fast path
 **   LOWRAM_STACK_CACHE   0 turns off the per-thread stack cache of the
 **                        libunwind unwinder (default 1; stack_cache.h); the
-**                        stacks are the same either way, only slower
+**                        stacks are the same either way, only slower. 2 makes
+**                        an entry on every second miss, without the budget
+**                        that keeps entries cheap (for tests)
 **   LOWRAM_STATS         1 = print the shim's counters (stack cache lookups,
 **                        hits, entries) on stderr when the process ends
 **   LOWRAM_CHUNK_KB      spool chunk size in KiB, 64..65536 (default 256:
@@ -44,7 +46,8 @@ typedef struct LrShimConfig {
   uint32_t rss_thread;      /* 1: a sampler thread takes the RSS samples */
   uint32_t unwinder;        /* LR_UNWIND_* */
   uint32_t fp_check;        /* libunwind: trust fp walks it has confirmed */
-  uint32_t stack_cache;     /* libunwind: the per-thread stack cache (stack_cache.h) */
+  uint32_t stack_cache;     /* libunwind: the per-thread stack cache (stack_cache.h);
+                            ** 2: no budget for making entries */
   uint32_t stats;           /* print the shim's counters on stderr at the end */
   uint32_t chunk_size;      /* bytes */
   const char *out_template; /* points into the environment or a literal */

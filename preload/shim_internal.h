@@ -43,6 +43,8 @@ typedef struct LrTls {
   LrStackCache *sc;          /* mapped at the thread's first entry */
   LrScStats scs;
   uint32_t sc_seen[64];      /* keys of first misses (see lr_sc_seen) */
+  int32_t sc_credit;         /* misses earn 1, an entry attempt costs
+                             ** LR_SC_FILL_COST (stack_cache.h) */
   LrSpoolWriter w;
 } LrTls;
 

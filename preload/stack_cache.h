@@ -34,7 +34,9 @@
 ** Sets are 8-way (a direct-mapped table thrashed in a prototype: one site
 ** reached by several callers at the same depth shares a key). An entry is
 ** made on the second miss of a key (a key seen once is not worth the
-** ~10 us cursor walk). Memory: LR_SC_SETS x 8 entries of ~620 bytes
+** cursor walk), within a per-thread budget (LR_SC_FILL_COST); a key whose
+** stack could not be cached is not tried again while remembered. Stacks
+** of more than LR_SC_CHECKS + 1 frames are not cached. Memory: LR_SC_SETS x 8 entries of ~620 bytes
 ** (160 KiB of address space per thread, pages touched as entries are
 ** made), mapped on a thread's first entry. x86-64 with libunwind only.
 */
@@ -52,6 +54,15 @@
 #define LR_SC_WAYS 8
 #define LR_SC_CHECKS 48   /* slots verified per entry, at most */
 #define LR_SC_SEEN 64     /* keys remembered from a first miss, per thread */
+/* Making an entry walks the stack with a libunwind cursor: 10-100 us, the
+** price of 10-100 ordinary unwinds. A thread whose stacks never repeat must
+** not pay that on every second miss: each lookup earns a credit, an attempt
+** costs LR_SC_FILL_COST, and credit saves up to LR_SC_FILL_BURST attempts
+** (a new thread starts with them). So the cache fills at once where stacks
+** repeat, and where they do not it adds at most one walk per
+** LR_SC_FILL_COST events. LOWRAM_STACK_CACHE=2 lifts the budget (tests). */
+#define LR_SC_FILL_COST 512
+#define LR_SC_FILL_BURST 32
 
 typedef struct LrScEntry {
   uint64_t id;                    /* stack id; 0 = empty */
@@ -104,15 +115,22 @@ static inline uint64_t lr_sc_lookup(const LrStackCache *c, uintptr_t ra0, uintpt
 LrStackCache *lr_sc_new(void);
 void lr_sc_free(LrStackCache *c);
 
-/* Whether a key missed before (and remembers it if not) in seen[LR_SC_SEEN]
-** (thread-local, so that a thread that allocates once maps no cache):
-** entries are made on the second miss. */
+/* What a key's miss should do, from seen[LR_SC_SEEN] (thread-local, so
+** that a thread that allocates once maps no cache): LR_SC_FIRST the first
+** time (remembered), LR_SC_FILL the second (make an entry), LR_SC_SKIP for
+** a key whose stack could not be cached (lr_sc_refuse). */
+enum { LR_SC_FIRST = 0, LR_SC_FILL = 1, LR_SC_SKIP = 2 };
 static inline int lr_sc_seen(uint32_t *seen, uintptr_t ra0, uintptr_t slot0) {
   uint32_t h = lr_sc_hash(ra0, slot0) | 1u;
   uint32_t *s = &seen[(h >> 8) & (LR_SC_SEEN - 1)];
-  if (*s == h) return 1;
+  if (*s == h) return LR_SC_FILL;
+  if (*s == (h & ~1u)) return LR_SC_SKIP;
   *s = h;
-  return 0;
+  return LR_SC_FIRST;
+}
+static inline void lr_sc_refuse(uint32_t *seen, uintptr_t ra0, uintptr_t slot0) {
+  uint32_t h = lr_sc_hash(ra0, slot0) | 1u;
+  seen[(h >> 8) & (LR_SC_SEEN - 1)] = h & ~1u;
 }
 
 /* Walks the calling thread's stack with a libunwind cursor from here to

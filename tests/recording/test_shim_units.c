@@ -496,8 +496,11 @@ static void test_stack_cache_lookup(void) {
   CU_ASSERT_EQUAL(lr_sc_lookup(c, ra0, slot0, 0x7ffe0000), 78);
   lr_sc_free(c);
   uint32_t seen[LR_SC_SEEN] = {0};
-  CU_ASSERT_EQUAL(lr_sc_seen(seen, ra0, slot0), 0);
-  CU_ASSERT_EQUAL(lr_sc_seen(seen, ra0, slot0), 1);
+  CU_ASSERT_EQUAL(lr_sc_seen(seen, ra0, slot0), LR_SC_FIRST);
+  CU_ASSERT_EQUAL(lr_sc_seen(seen, ra0, slot0), LR_SC_FILL);
+  lr_sc_refuse(seen, ra0, slot0);
+  CU_ASSERT_EQUAL(lr_sc_seen(seen, ra0, slot0), LR_SC_SKIP);
+  CU_ASSERT_EQUAL(lr_sc_seen(seen, ra0, slot0), LR_SC_SKIP);
 #endif
 }
 
