@@ -154,6 +154,7 @@ LrSpoolWriter *lr_shim_writer_setup(LrTls *t) {
   t->tid = (uint32_t)syscall(SYS_gettid);
   lr_sw_init(&t->w, g_shim.spool, t->tid);
   t->clk_valid = 0; /* a fork child's times start from its own session */
+  t->errp = &errno;
   lr_sc_free(t->sc); /* a fork child's stack ids are its own */
   t->sc = NULL;
   t->sc_credit = LR_SC_FILL_COST * LR_SC_FILL_BURST; /* a new thread may fill at once */
@@ -401,10 +402,10 @@ static __attribute__((noinline)) void record(LrTls *t, LrEvent *ev, int with_sta
   LrTls *t = lr_shim_enter();                                                           \
   if (!t) return call;                                                          \
   void *p = call;                                                               \
-  int e = errno;                                                                \
+  int e = *t->errp;                                                             \
   if (p) {                                                                      \
-    LrEvent ev = {.kind = (KIND), .addr = (uintptr_t)p, .size = (size_expr),    \
-                  .alignment = (align_expr)};                                   \
+    LrEvent ev;                                                                 \
+    lr_ev_basic(&ev, (KIND), 0, (uintptr_t)p, (size_expr), (align_expr));       \
     record(t, &ev, 1);                                                          \
   }                                                                             \
   lr_shim_leave(t, e);                                                                  \
@@ -437,10 +438,11 @@ LR_EXPORT void free(void *p) {
     real.free(p);
     return;
   }
-  int e = errno;
+  int e = *t->errp;
   uint64_t seq = lr_shim_next_seq();
   real.free(p);
-  LrEvent ev = {.kind = LR_EV_FREE, .addr = (uintptr_t)p, .seq = seq};
+  LrEvent ev;
+  lr_ev_basic(&ev, LR_EV_FREE, seq, (uintptr_t)p, 0, 0);
   record(t, &ev, 0);
   lr_shim_leave(t, e);
 }
@@ -453,7 +455,7 @@ static void *realloc_common(unsigned kind, void *old, size_t n, void *(*call)(vo
   if (!t) return call(old, a, b);
   uint64_t free_seq = old ? lr_shim_next_seq() : 0;
   void *p = call(old, a, b);
-  int e = errno;
+  int e = *t->errp;
   if (p || (old && n == 0)) {
     LrEvent ev = {.kind = kind, .addr = (uintptr_t)p, .size = p ? n : 0,
                   .old_addr = (uintptr_t)old};
@@ -511,10 +513,10 @@ LR_EXPORT int posix_memalign(void **out, size_t align, size_t n) {
   LrTls *t = lr_shim_enter();
   if (!t) return real.posix_memalign(out, align, n);
   int r = real.posix_memalign(out, align, n);
-  int e = errno;
+  int e = *t->errp;
   if (r == 0) {
-    LrEvent ev = {.kind = LR_EV_POSIX_MEMALIGN, .addr = (uintptr_t)*out, .size = n,
-                  .alignment = align};
+    LrEvent ev;
+    lr_ev_basic(&ev, LR_EV_POSIX_MEMALIGN, 0, (uintptr_t)*out, n, align);
     record(t, &ev, 1);
   }
   lr_shim_leave(t, e);

@@ -39,6 +39,8 @@ typedef struct LrTls {
   uint64_t clk_tick;         /* lr_ticks() at the last clock read (event_ns) */
   uint64_t clk_ns;           /* what that read gave */
   uint32_t clk_valid;        /* 0: read the clock at the next event */
+  int *errp;                 /* this thread's errno (libc's __errno_location is a
+                             ** call; the hooks save and restore errno per event) */
   uint32_t sc_gen;           /* g_shim.code_gen the cache was filled under */
   LrStackCache *sc;          /* mapped at the thread's first entry */
   LrScStats scs;
@@ -141,7 +143,7 @@ static inline LrTls *lr_shim_enter(void) {
 
 static inline void lr_shim_leave(LrTls *t, int saved_errno) {
   t->guard = 0;
-  errno = saved_errno;
+  *t->errp = saved_errno;
 }
 
 /* Adds the calling thread's stack-cache counters to g_shim.scs and drops

@@ -302,8 +302,8 @@ void lr_sw_drop(LrSpoolWriter *w) {
   w->spool = NULL;
 }
 
-uint8_t *lr_sw_begin(LrSpoolWriter *w, size_t max) {
-  if (__builtin_expect(w->chunk != NULL && w->cap - w->used >= max, 1))
+uint8_t *lr_sw_begin_slow(LrSpoolWriter *w, size_t max) {
+  if (w->chunk != NULL && w->cap - w->used >= max)
     return w->chunk + sizeof(LrChunkHeader) + w->used;
   if (w->failed || !w->spool) return NULL;
   if (max > w->spool->chunk_size - sizeof(LrChunkHeader)) return NULL;
@@ -313,11 +313,6 @@ uint8_t *lr_sw_begin(LrSpoolWriter *w, size_t max) {
     return NULL;
   }
   return w->chunk + sizeof(LrChunkHeader);
-}
-
-void lr_sw_commit(LrSpoolWriter *w, uint8_t *end) {
-  w->used = (uint32_t)(end - (w->chunk + sizeof(LrChunkHeader)));
-  __atomic_store_n(&((LrChunkHeader *)w->chunk)->used, w->used, __ATOMIC_RELEASE);
 }
 
 /* Bytes a str field of n bytes can take. */

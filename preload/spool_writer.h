@@ -91,9 +91,17 @@ void lr_sw_init(LrSpoolWriter *w, LrSpool *s, uint32_t tid);
 /* Room for a record of at most `max` bytes: returns where to encode it, or
 ** NULL if recording stopped (cut short). May seal the current chunk and
 ** claim a new one (resetting the delta state), so call it before encoding. */
-uint8_t *lr_sw_begin(LrSpoolWriter *w, size_t max);
+uint8_t *lr_sw_begin_slow(LrSpoolWriter *w, size_t max);
+static inline uint8_t *lr_sw_begin(LrSpoolWriter *w, size_t max) {
+  if (__builtin_expect(w->chunk != NULL && w->cap - w->used >= max, 1))
+    return w->chunk + sizeof(LrChunkHeader) + w->used;
+  return lr_sw_begin_slow(w, max);
+}
 /* Publishes the record that ends at `end` (invariant 2). */
-void lr_sw_commit(LrSpoolWriter *w, uint8_t *end);
+static inline void lr_sw_commit(LrSpoolWriter *w, uint8_t *end) {
+  w->used = (uint32_t)(end - (w->chunk + sizeof(LrChunkHeader)));
+  __atomic_store_n(&((LrChunkHeader *)w->chunk)->used, w->used, __ATOMIC_RELEASE);
+}
 /* lr_sum64, computed faster (same result). */
 uint64_t lr_sw_sum64(const void *data, size_t len);
 /* Seals and unmaps the current chunk, if any. */
@@ -138,6 +146,23 @@ typedef struct LrEvent {
 } LrEvent;
 
 int lr_sw_event(LrSpoolWriter *w, const LrEvent *ev);
+
+/* Sets what lr_sw_event reads for a malloc-family or free event (kind,
+** seq, ns, addr, size, stack, alignment, path_len), and nothing else: the
+** hot hooks fill an LrEvent this way instead of zeroing all 120 bytes of
+** it (a `rep stos` per event). Not for realloc or the mmap family. */
+static inline void lr_ev_basic(LrEvent *ev, uint32_t kind, uint64_t seq, uint64_t addr,
+                               uint64_t size, uint64_t alignment) {
+  ev->kind = kind;
+  ev->seq = seq;
+  ev->ns = 0;
+  ev->addr = addr;
+  ev->size = size;
+  ev->stack = 0;
+  ev->alignment = alignment;
+  ev->path = 0;
+  ev->path_len = 0;
+}
 int lr_sw_stack(LrSpoolWriter *w, uint64_t id, const uintptr_t *ips, uint32_t n);
 int lr_sw_module(LrSpoolWriter *w, uint64_t seq, uint64_t base, uint64_t size,
                  const uint8_t *build_id, size_t build_id_len, const char *path,
