@@ -71,8 +71,9 @@ ratio() {
     if (r < 2) printf "%.2fx", r; else printf "%.1fx", r }'
 }
 # share BARE LOWRAM HEAPTRACK: lowram's added time over heaptrack's
+# ("-" when heaptrack adds under 5%: the share of noise is noise)
 share() {
-  awk -v b="$1" -v l="$2" -v h="$3" 'BEGIN { if (h > b) printf "%.2f", (l - b) / (h - b); else print "-" }'
+  awk -v b="$1" -v l="$2" -v h="$3" 'BEGIN { if (h > 1.05 * b) printf "%.2f", (l - b) / (h - b); else print "-" }'
 }
 
 printf '%-13s %-5s %8s | %-30s | %-22s | %-9s %6s %6s %s\n' "" "" "bare" \
