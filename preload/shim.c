@@ -19,7 +19,7 @@
 ** stacks not yet confirmed, see stack_checked), and ~6 bytes appended to
 ** the thread's own spool chunk. No lock, no syscall, no malloc (invariants
 ** in shim_internal.h). Measured on the -O2 no-frame-pointer churn bench:
-** ~30 ns per event added (bench/overhead/run.sh).
+** ~26 ns of CPU per event added (bench/overhead/run.sh).
 */
 /* The hooks must define the plain symbols (mmap, not mmap64): meson's
 ** default -D_FILE_OFFSET_BITS=64 would rename them. */
