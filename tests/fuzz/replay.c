@@ -5,8 +5,10 @@
 ** same everywhere, so a failure replays), and every file in the
 ** directories or files given. A crash, sanitizer report or abort() in the
 ** harness fails the test; otherwise it prints how many inputs it ran.
+** With -S the files given are seeds as well: each also runs with MUTATIONS
+** seeded mutations (for the targets whose seeds are files, not built in).
 **
-**   fuzz_replay_spool [-m MUTATIONS] [DIR|FILE]...
+**   fuzz_replay_spool [-m MUTATIONS] [-S] [DIR|FILE]...
 */
 #include <dirent.h>
 #include <stdio.h>
@@ -62,7 +64,25 @@ static uint8_t *mutate(const uint8_t *buf, size_t len, size_t *out_len) {
   return m;
 }
 
-static int run_file(const char *path) {
+static long g_file_mutations; /* -S: mutations of every file run */
+
+/* The harness on buf, then on g_file_mutations mutations of it; how many
+** inputs that was. */
+static long run_buf(const uint8_t *buf, size_t len) {
+  LLVMFuzzerTestOneInput(buf ? buf : (const uint8_t *)"", len);
+  long ran = 1;
+  for (long k = 0; k < g_file_mutations && len; k++) {
+    size_t ml;
+    uint8_t *m = mutate(buf, len, &ml);
+    if (!m) break;
+    LLVMFuzzerTestOneInput(m, ml);
+    free(m);
+    ran++;
+  }
+  return ran;
+}
+
+static long run_file(const char *path) {
   FILE *f = fopen(path, "rb");
   if (!f) {
     fprintf(stderr, "%s: cannot open\n", path);
@@ -82,9 +102,9 @@ static int run_file(const char *path) {
     len += r;
   }
   fclose(f);
-  LLVMFuzzerTestOneInput(buf ? buf : (const uint8_t *)"", len);
+  long ran = run_buf(buf, len);
   free(buf);
-  return 0;
+  return ran;
 }
 
 static int cmp(const void *a, const void *b) {
@@ -94,7 +114,7 @@ static int cmp(const void *a, const void *b) {
 /* Every regular file in dir, in name order (so runs are repeatable). */
 static long run_dir(const char *dir) {
   DIR *d = opendir(dir);
-  if (!d) return run_file(dir) == 0 ? 1 : -1;
+  if (!d) return run_file(dir);
   char **names = NULL;
   size_t n = 0, cap = 0;
   struct dirent *e;
@@ -115,7 +135,8 @@ static long run_dir(const char *dir) {
     char p[8192];
     struct stat st;
     snprintf(p, sizeof p, "%s/%s", dir, names[i] ? names[i] : "");
-    if (names[i] && stat(p, &st) == 0 && S_ISREG(st.st_mode) && run_file(p) == 0) ran++;
+    long r;
+    if (names[i] && stat(p, &st) == 0 && S_ISREG(st.st_mode) && (r = run_file(p)) > 0) ran += r;
     free(names[i]);
   }
   free(names);
@@ -128,6 +149,10 @@ int main(int argc, char **argv) {
   if (argc > 2 && !strcmp(argv[1], "-m")) {
     mutations = atol(argv[2]);
     first = 3;
+  }
+  if (argc > first && !strcmp(argv[first], "-S")) {
+    g_file_mutations = mutations;
+    first++;
   }
   for (size_t i = 0; i < fz_seed_count(); i++) {
     size_t len;
