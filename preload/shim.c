@@ -374,6 +374,7 @@ static __attribute__((noinline)) uint64_t stack_id(LrTls *t, LrSpoolWriter *w) {
   int max = (int)g_shim.cfg.depth + 24, n;
   if (g_shim.cfg.unwinder == LR_UNWIND_FP)
     n = fp_walk(t, buf, max, NULL);
+  else if (g_shim.cfg.unwinder == LR_UNWIND_EH) n = lr_unwind_eh(buf, max, __atomic_load_n(&g_shim.code_gen, __ATOMIC_ACQUIRE));
   else if (g_shim.fp_trusted)
     return stack_checked(t, w, buf, buf2, max);
   else

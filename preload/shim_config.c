@@ -60,7 +60,7 @@ void lr_config_parse(LrShimConfig *c, LrEnvGet get, void *ctx, uint32_t default_
   c->depth = 64;
   c->rss_interval_ms = 10;
   c->rss_thread = 0;
-  c->unwinder = fp_only ? LR_UNWIND_FP : default_unwinder;
+  c->unwinder = fp_only && default_unwinder == LR_UNWIND_LIBUNWIND ? LR_UNWIND_FP : default_unwinder;
   c->chunk_size = 256 * 1024;
   c->fp_check = 1;
   c->stack_cache = 1;
@@ -78,6 +78,8 @@ void lr_config_parse(LrShimConfig *c, LrEnvGet get, void *ctx, uint32_t default_
   if (u) {
     if (!strcmp(u, "fp"))
       c->unwinder = LR_UNWIND_FP;
+    else if (!strcmp(u, "eh") && lr_unwind_available_eh())
+      c->unwinder = LR_UNWIND_EH;
     else if (!strcmp(u, "libunwind") && !fp_only)
       c->unwinder = LR_UNWIND_LIBUNWIND;
     else if (!strcmp(u, "libunwind-strict") && !fp_only) {
@@ -86,7 +88,7 @@ void lr_config_parse(LrShimConfig *c, LrEnvGet get, void *ctx, uint32_t default_
     }
     else
       set_err(err, errlen, "LOWRAM_UNWIND",
-              fp_only ? "only \"fp\" is built in" : "expected \"libunwind\", \"libunwind-strict\" or \"fp\"");
+              fp_only ? "only \"eh\" and \"fp\" are built in" : "expected \"libunwind\", \"libunwind-strict\", \"eh\" or \"fp\"");
   }
   const char *o = get("LOWRAM_OUT", ctx);
   if (o && *o) c->out_template = o;

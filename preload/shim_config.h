@@ -17,9 +17,11 @@
 **                        other single-thread-only calls then fail, thread
 **                        counts change), a 64 KiB stack, one spool chunk, and
 **                        a wakeup and /proc/self/status read per interval
-**   LOWRAM_UNWIND        "libunwind" or "fp" (default: the build's choice);
+**   LOWRAM_UNWIND        "libunwind", "eh" or "fp" (default: the build's
+**                        choice: libunwind, or eh in -Dunwind=fp builds);
 **                        "libunwind-strict" is libunwind for every event,
-**                        without the checked frame-pointer fast path
+**                        without the checked frame-pointer fast path; "eh"
+**                        reads the modules' .eh_frame CFI (unwind_eh.c)
 **   LOWRAM_STACK_CACHE   0 turns off the per-thread stack cache of the
 **                        libunwind unwinder (default 1; stack_cache.h); the
 **                        stacks are the same either way, only slower. 2 makes

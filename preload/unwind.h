@@ -5,6 +5,10 @@
 **                       thread): correct without frame pointers. Default.
 **   unwind_fp.c         a frame-pointer chain walk: ~10x cheaper, but only
 **                       as deep as the code keeps frame pointers.
+**   unwind_eh.c         the modules' own .eh_frame_hdr/.eh_frame CFI, read
+**                       by the shim itself: needs no library (the device
+**                       build's default, -Dunwind=fp), frame-pointer step
+**                       where a pc has no CFI. x86-64 and aarch64.
 **
 ** Both return raw return addresses, innermost first, including the shim's
 ** own frames (the caller cuts those). Both are called with the shim's
@@ -16,7 +20,7 @@
 
 #include <stdint.h>
 
-enum { LR_UNWIND_LIBUNWIND = 0, LR_UNWIND_FP = 1 };
+enum { LR_UNWIND_LIBUNWIND = 0, LR_UNWIND_FP = 1, LR_UNWIND_EH = 2 };
 
 /* Nonzero if the backend was built in (defined in unwind_fp.c, the one
 ** backend every build has; each other backend reports itself). */
@@ -38,5 +42,14 @@ int lr_unwind_libunwind(uintptr_t *ips, int max);
 void lr_unwind_fp_bounds(uintptr_t *lo, uintptr_t *hi);
 /* *stop (if not NULL) receives the frame pointer the walk stopped at. */
 int lr_unwind_fp(uintptr_t *ips, int max, uintptr_t lo, uintptr_t hi, uintptr_t *stop);
+
+/* The CFI walk (unwind_eh.c): up to max pcs of the calling thread, its own
+** pc first. code_gen is a counter the caller bumps when code is unloaded
+** (dlclose): a change makes the walk rebuild its module table before it
+** reads any module. No malloc, no lock (dl_iterate_phdr, which takes the
+** loader's, runs only to build that table: on first use, after a dlclose,
+** or for a pc in no known module). 0 if not built for this architecture. */
+int lr_unwind_eh(uintptr_t *ips, int max, uint32_t code_gen);
+int lr_unwind_available_eh(void);
 
 #endif /* LR_UNWIND_H */
