@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "progress.h"
 #include "lowram/diff.h"
 #include "lowram/import.h"
 #include "lowram/trace.h"
@@ -14,6 +15,7 @@
 
 static void usage(FILE *f) {
   fprintf(f, "usage: lowram diff A.db B.db [--top N] [--by stack|function|module|file|line]\n"
+             "                 [--pid PID | --process N] (once: both traces; twice: A, then B)\n"
              "  sites are matched by name (their symbolized stacks), not by ids;\n"
              "  rows are sorted by the change of bytes live at each trace's peak\n");
 }
@@ -46,14 +48,26 @@ static const char *site_name(const LrDiffRow *r, char *buf, size_t len) {
 }
 
 int lr_cli_diff(int argc, char **argv) {
-  const char *pa = NULL, *pb = NULL;
-  int top = 20;
+  const char *pa = NULL, *pb = NULL, *sel_pid[2] = {NULL, NULL}, *sel_proc[2] = {NULL, NULL};
+  int top = 20, nsel = 0;
   LrBy by = LR_BY_STACK;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
       usage(stdout);
       return 0;
+    }
+    if (!strcmp(a, "--pid") || !strcmp(a, "--process")) {
+      if (i + 1 >= argc) {
+        lr_cli_error("diff", "option %s needs a value", a);
+        return 2;
+      }
+      /* once: both traces; twice: A's, then B's */
+      int k = nsel < 2 ? nsel++ : 1;
+      sel_pid[k] = a[3] == 'i' ? argv[i + 1] : NULL;
+      sel_proc[k] = a[3] == 'i' ? NULL : argv[i + 1];
+      i++;
+      continue;
     }
     if (!strcmp(a, "--top") || !strcmp(a, "--by")) {
       if (i + 1 >= argc) {
@@ -96,6 +110,15 @@ int lr_cli_diff(int argc, char **argv) {
     lr_cli_error("diff", "%s", err.msg);
     lr_trace_close(ta);
     return 1;
+  }
+  int sel = lr_cli_select("diff", ta, sel_pid[0], sel_proc[0]);
+  if (!sel)
+    sel = nsel == 1 ? lr_cli_select("diff", tb, sel_pid[0], sel_proc[0])
+                    : lr_cli_select("diff", tb, sel_pid[1], sel_proc[1]);
+  if (sel) {
+    lr_trace_close(ta);
+    lr_trace_close(tb);
+    return sel;
   }
   LrDiff *d = NULL;
   int ret = 1;

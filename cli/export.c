@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "progress.h"
 #include "lowram/export.h"
 #include "lowram/import.h"
 #include "lowram/peak.h"
@@ -18,6 +19,7 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: lowram export TRACE.db --what contributors|allocations|timeline|stacks|leaks\n"
           "                      [--format csv|folded] [--at MOMENT] [--by KEY] [-o FILE]\n"
+          "                      [--pid PID | --process N] (default: the highest peak)\n"
           "  contributors  blocks live at --at (default: the peak), grouped by --by\n"
           "  allocations   every allocation, or those live at --at when given\n"
           "  timeline      live bytes per time bucket (csv only)\n"
@@ -34,6 +36,7 @@ static int same_file(const char *a, const char *b) {
 
 int lr_cli_export(int argc, char **argv) {
   const char *path = NULL, *what = NULL, *format = "csv", *at = NULL, *out = NULL;
+  const char *sel_pid = NULL, *sel_proc = NULL;
   LrBy by = LR_BY_STACK;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -42,7 +45,9 @@ int lr_cli_export(int argc, char **argv) {
       return 0;
     }
     const char **dst = !strcmp(a, "--what") ? &what : !strcmp(a, "--format") ? &format
-                     : !strcmp(a, "--at") ? &at : !strcmp(a, "-o") ? &out : NULL;
+                     : !strcmp(a, "--at") ? &at : !strcmp(a, "-o") ? &out
+                     : !strcmp(a, "--pid") ? &sel_pid : !strcmp(a, "--process") ? &sel_proc
+                     : NULL;
     const char *byv = NULL;
     if (dst || !strcmp(a, "--by")) {
       if (i + 1 >= argc) {
@@ -93,6 +98,11 @@ int lr_cli_export(int argc, char **argv) {
   if (!t) {
     lr_cli_error("export", "%s", err.msg);
     return 1;
+  }
+  int sel = lr_cli_select("export", t, sel_pid, sel_proc);
+  if (sel) {
+    lr_trace_close(t);
+    return sel;
   }
   const char *tp = lr_trace_path(t);
   if (out && same_file(out, tp)) {

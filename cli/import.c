@@ -10,6 +10,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -20,6 +21,7 @@
 #include "lr_spool_format.h"
 #include "lowram/symbolize.h"
 #include "lowram/trace.h"
+#include "lowram/text.h"
 #include "lowram/units.h"
 
 /* progress.h */
@@ -38,6 +40,127 @@ int lr_cli_import_progress(void *ctx, const LrImportProgress *p) {
   char line[160];
   fprintf(stderr, "\r\033[Klowram: importing: %s", lr_import_progress_text(p, line, sizeof line));
   shown = 1;
+  return 0;
+}
+
+/* The words of an argv JSON array (as the importer writes it), joined by
+** spaces and escaped for a terminal. */
+static void argv_words(const char *json, char *out, size_t len) {
+  char raw[1024];
+  size_t w = 0;
+  const char *p = json;
+  int in = 0, words = 0;
+  for (; *p && w + 8 < sizeof raw; p++) {
+    if (!in) {
+      if (*p == '"') {
+        in = 1;
+        if (words++) raw[w++] = ' ';
+      }
+      continue;
+    }
+    if (*p == '"') {
+      in = 0;
+    } else if (*p == '\\' && p[1]) {
+      p++;
+      if (*p == 'u' && p[1] && p[2] && p[3] && p[4]) {
+        char hex[5] = {p[1], p[2], p[3], p[4], 0};
+        long c = strtol(hex, NULL, 16);
+        raw[w++] = c > 0 && c < 0x80 ? (char)c : '?';
+        p += 4;
+      } else {
+        raw[w++] = *p == 'n' ? '\n' : *p == 't' ? '\t' : *p;
+      }
+    } else {
+      raw[w++] = *p;
+    }
+  }
+  raw[w] = 0;
+  if (w > 60) snprintf(raw + 57, sizeof raw - 57, "...");
+  lr_text_escape(raw, out, len);
+}
+
+static void end_text(const LrProcess *p, char *buf, size_t len) {
+  if (p->end_code != INT64_MIN && (!strcmp(p->end_reason, "exit") ||
+                                   !strcmp(p->end_reason, "_exit") ||
+                                   !strcmp(p->end_reason, "signal")))
+    snprintf(buf, len, "%s %lld", p->end_reason, (long long)p->end_code);
+  else
+    snprintf(buf, len, "%s", p->end_reason);
+}
+
+static void tree(FILE *f, const LrProcess *ps, size_t n, int64_t parent, int depth, int64_t top,
+                 unsigned char *shown) {
+  for (size_t i = 0; i < n; i++) {
+    const LrProcess *p = &ps[i];
+    if (shown[i] || p->parent_id != parent) continue;
+    shown[i] = 1;
+    char words[1100], peak[32], end[48];
+    argv_words(p->argv, words, sizeof words);
+    lr_fmt_bytes(peak, sizeof peak, p->peak);
+    end_text(p, end, sizeof end);
+    fprintf(f, "  %*s#%lld pid %lld%s %s: peak %s, %s%s\n", depth * 2, "", (long long)p->id,
+            (long long)p->pid, p->exec_index ? " (exec'd)" : "", words, peak, end,
+            p->id == top ? "  <- highest peak" : "");
+    if (depth < 32) tree(f, ps, n, p->id, depth + 1, top, shown);
+  }
+}
+
+void lr_cli_run_summary(FILE *f, const char *cmd, const char *shown, const char *trace_path,
+                        const LrImportStats *s) {
+  LrErr err = {{0}};
+  char esc[4200];
+  lr_text_escape(shown, esc, sizeof esc);
+  LrTrace *t = lr_trace_open(trace_path, &err);
+  LrProcess *ps = NULL;
+  size_t n = 0;
+  if (!t || lr_trace_processes(t, &ps, &n, &err) != 0 || n == 0) {
+    fprintf(f, "lowram %s: %s: %s\n", cmd, esc, t ? "no processes" : err.msg);
+    lr_trace_close(t);
+    return;
+  }
+  size_t top = 0;
+  for (size_t i = 1; i < n; i++)
+    if (ps[i].peak > ps[top].peak) top = i;
+  char words[1100], peak[32], heap[32], rss[32], end[48];
+  argv_words(ps[top].argv, words, sizeof words);
+  lr_fmt_bytes(peak, sizeof peak, ps[top].peak);
+  lr_fmt_bytes(heap, sizeof heap, ps[top].peak_heap);
+  lr_fmt_bytes(rss, sizeof rss, ps[top].peak_rss);
+  end_text(&ps[top], end, sizeof end);
+  fprintf(f, "lowram %s: %s: %zu process%s, %llu events, %llu stacks\n", cmd, esc, n,
+          n == 1 ? "" : "es", (unsigned long long)s->events, (unsigned long long)s->stacks);
+  fprintf(f, "lowram %s: highest peak %s (heap + anon) in #%lld pid %lld %s: peak heap %s, "
+             "peak RSS %s, ended: %s\n",
+          cmd, peak, (long long)ps[top].id, (long long)ps[top].pid, words, heap,
+          ps[top].peak_rss ? rss : "not sampled", end);
+  if (n > 1) {
+    unsigned char *seen = calloc(n, 1);
+    if (seen) {
+      tree(f, ps, n, 0, 0, ps[top].id, seen);
+      for (size_t i = 0; i < n; i++) /* parents outside the run */
+        if (!seen[i]) tree(f, ps, n, ps[i].parent_id, 0, ps[top].id, seen);
+      free(seen);
+    }
+  }
+  free(ps);
+  lr_trace_close(t);
+}
+
+int lr_cli_select(const char *cmd, LrTrace *t, const char *pid, const char *process) {
+  const char *v = pid ? pid : process;
+  if (!v) return 0;
+  char *end;
+  errno = 0;
+  long long n = strtoll(v, &end, 10);
+  if (errno || end == v || *end || n < 1) {
+    lr_cli_error(cmd, "%s wants a positive number, not '%s'", pid ? "--pid" : "--process", v);
+    return 2;
+  }
+  LrErr err = {{0}};
+  if ((pid ? lr_trace_select_pid(t, n, &err) : lr_trace_select_process(t, n, &err)) != 0) {
+    lr_cli_error(cmd, "%s", err.msg);
+    return 1;
+  }
   return 0;
 }
 
@@ -71,7 +194,8 @@ static int finished_trace(const char *path, LrErr *err) {
   return 1;
 }
 
-static int do_import(const char *cmd, const char *path, const char *out_opt, const char *syms) {
+static int do_import(const char *cmd, const char *path, const char *out_opt, const char *syms,
+                     int follow) {
   LrErr err = {{0}};
   char out[4096], spool[4096];
   struct stat st;
@@ -122,11 +246,26 @@ static int do_import(const char *cmd, const char *path, const char *out_opt, con
     opts.progress_ctx = NULL;
   }
   LrImportStats s;
-  int rc = lr_import(spool, out, &opts, &s, &err);
+  /* the spools its descendants left beside it go into the same trace */
+  LrRunSpool *run = NULL;
+  long nr = 1;
+  if (follow) {
+    nr = lr_import_gather(spool, &run, &err);
+  } else if ((run = calloc(1, sizeof *run))) {
+    snprintf(run->path, sizeof run->path, "%s", spool);
+  } else {
+    nr = lr_err_set(&err, "%s: out of memory", spool);
+  }
+  int rc = nr < 0 ? -1 : lr_import_run(run, (size_t)nr, out, &opts, &s, &err);
+  free(run);
   if (opts.progress) lr_cli_import_progress(NULL, NULL);
   if (rc != 0) {
     lr_cli_error(cmd, "%s", err.msg);
     return 1;
+  }
+  if (nr > 1) {
+    lr_cli_run_summary(stdout, cmd, out, out, &s);
+    return 0;
   }
   summary(cmd, out, &s);
   return 0;
@@ -136,11 +275,13 @@ static int import_like(const char *cmd, int argc, char **argv, int allow_out) {
   static const struct option longs[] = {
     {"output", required_argument, 0, 'o'},
     {"symbols", required_argument, 0, 's'},
+    {"follow", no_argument, 0, 'f'},
+    {"no-follow", no_argument, 0, 'n'},
     {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0},
   };
   const char *out = NULL, *syms = NULL;
-  int c;
+  int c, follow = -1;
   optind = 1;
   while ((c = getopt_long(argc, argv, allow_out ? "o:h" : "h", longs, NULL)) != -1) {
     switch (c) {
@@ -149,18 +290,24 @@ static int import_like(const char *cmd, int argc, char **argv, int allow_out) {
       out = optarg;
       break;
     case 's': syms = optarg; break;
+    case 'f': follow = 1; break;
+    case 'n': follow = 0; break;
     case 'h':
-      printf("usage: lowram %s PATH%s [--symbols DIR]\n"
-             "  PATH is a spool, or the trace name LOWRAM_OUT gave (its spool is PATH%s)\n",
+      printf("usage: lowram %s PATH%s [--symbols DIR] [--follow|--no-follow]\n"
+             "  PATH is a spool, or the trace name LOWRAM_OUT gave (its spool is PATH%s);\n"
+             "  the spools its descendants left beside it (PATH.PID.db.spool...) go into\n"
+             "  the same trace (--follow), unless -o names the trace of that one spool\n"
+             "  (or --no-follow)\n",
              cmd, allow_out ? " [-o OUT.db]" : "", LR_SPOOL_SUFFIX);
       return 0;
     default: goto usage;
     }
   }
   if (optind + 1 != argc) goto usage;
-  return do_import(cmd, argv[optind], out, syms);
+  /* -o names one trace for one spool; without it the run is gathered */
+  return do_import(cmd, argv[optind], out, syms, follow >= 0 ? follow : out == NULL);
 usage:
-  fprintf(stderr, "usage: lowram %s PATH%s [--symbols DIR]\n", cmd,
+  fprintf(stderr, "usage: lowram %s PATH%s [--symbols DIR] [--follow|--no-follow]\n", cmd,
           allow_out ? " [-o OUT.db]" : "");
   return 2;
 }

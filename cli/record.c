@@ -46,6 +46,7 @@
 #include "progress.h"
 #include "lowram/import.h"
 #include "ingest/spool_read.h"
+#include "lowram/text.h"
 #include "lowram/units.h"
 
 extern char **environ;
@@ -104,85 +105,6 @@ static int find_shim(char *out, size_t len) {
   return try_dir(out, len, LR_INSTALL_LIBDIR);
 }
 
-typedef struct Found {
-  char path[PATH_MAX];
-  uint64_t pid, ppid, exec_index;
-  int taken;
-} Found;
-
-static int found_cmp(const void *a, const void *b) {
-  const Found *x = a, *y = b;
-  if (x->pid != y->pid) return x->pid < y->pid ? -1 : 1;
-  return x->exec_index < y->exec_index ? -1 : x->exec_index > y->exec_index;
-}
-
-static int u64_cmp(const void *a, const void *b) {
-  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-  return x < y ? -1 : x > y;
-}
-
-/* The spools in dir whose names start with prefix and whose writers are
-** `child` or its descendants, sorted by pid then exec index. Returns how
-** many were put at the start of *all (malloc'd, caller frees). Any number:
-** every matching name is read (one header each) before the family is
-** chosen, and the family is closed with a sorted pid list, so thousands of
-** processes cost a few passes of binary searches. */
-static size_t find_spools(const char *dir, const char *prefix, uint64_t child,
-                          uint64_t self, uint64_t since_ns, Found **all) {
-  size_t n = 0, cap = 0;
-  *all = NULL;
-  DIR *d = opendir(dir);
-  struct dirent *e;
-  size_t pl = strlen(prefix), sl = strlen(LR_SPOOL_SUFFIX);
-  while (d && (e = readdir(d))) {
-    size_t el = strlen(e->d_name);
-    if (el <= sl || strncmp(e->d_name, prefix, pl) ||
-        strcmp(e->d_name + el - sl, LR_SPOOL_SUFFIX))
-      continue;
-    if (n == cap) {
-      Found *f = realloc(*all, (cap = cap ? cap * 2 : 8) * sizeof *f);
-      if (!f) break;
-      *all = f;
-    }
-    Found *f = &(*all)[n];
-    if (snprintf(f->path, sizeof f->path, "%s/%s", dir, e->d_name) >= (int)sizeof f->path)
-      continue;
-    LrSpool *sp = lr_spool_open(f->path, NULL);
-    if (!sp) continue;
-    const LrSpoolHeader *h = lr_spool_header(sp);
-    /* a spool older than this run is a leftover, whatever its pid says */
-    int fresh = h->start_realtime_ns + 1000000000u >= since_ns;
-    f->pid = h->pid;
-    f->ppid = fresh ? h->ppid : 0;
-    f->exec_index = h->exec_index;
-    /* ppid == self: an orphan that started after its parent died (we
-    ** spawned only CMD, so anything else re-parented to us is its kin) */
-    f->taken = fresh && (f->pid == child || (f->ppid == self && self != 0));
-    lr_spool_close(sp);
-    n++;
-  }
-  if (d) closedir(d);
-  /* close the family: a spool whose parent is in it is in it */
-  uint64_t *pids = malloc((n + 1) * sizeof *pids);
-  for (int more = pids != NULL; more;) {
-    more = 0;
-    size_t np = 0;
-    for (size_t i = 0; i < n; i++)
-      if ((*all)[i].taken) pids[np++] = (*all)[i].pid;
-    qsort(pids, np, sizeof *pids, u64_cmp);
-    for (size_t i = 0; i < n; i++)
-      if (!(*all)[i].taken && (*all)[i].ppid &&
-          bsearch(&(*all)[i].ppid, pids, np, sizeof *pids, u64_cmp))
-        (*all)[i].taken = more = 1;
-  }
-  free(pids);
-  size_t k = 0;
-  for (size_t i = 0; i < n; i++)
-    if ((*all)[i].taken) (*all)[k++] = (*all)[i];
-  if (k) qsort(*all, k, sizeof **all, found_cmp);
-  return k;
-}
-
 /* The NAME=value strings env_set made, freed once CMD has started. */
 static char *g_owned[8];
 static size_t g_nowned;
@@ -216,10 +138,11 @@ static int env_set(char ***env, size_t *n, const char *name, const char *value) 
 
 static void usage(FILE *f) {
   fprintf(f, "usage: lowram record [-o OUT.db] [--depth N] [--rss-interval MS]\n"
-             "                     [--unwind fp|libunwind] [--keep-spool] -- CMD [ARGS...]\n"
-             "  OUT defaults to lowram-<pid>.db in the current directory; forks and\n"
-             "  exec'd images get OUT with .<pid> (.<pid>.N) before .db; returns when CMD\n"
-             "  and every process it started have ended, with CMD's exit status\n");
+             "                     [--unwind fp|libunwind] [--keep-spool] [--no-follow] -- CMD [ARGS...]\n"
+             "  OUT defaults to lowram-<pid>.db in the current directory; every process\n"
+             "  and exec'd image CMD starts goes into OUT (--no-follow: CMD's own images\n"
+             "  only); refuses to run when OUT or OUT.spool exists; returns when CMD and\n"
+             "  every process it started have ended, with CMD's exit status\n");
 }
 
 static int parse_num(const char *s, long lo, long hi, long *out) {
@@ -238,11 +161,12 @@ int lr_cli_record(int argc, char **argv) {
     {"rss-interval", required_argument, 0, 'r'},
     {"unwind", required_argument, 0, 'u'},
     {"keep-spool", no_argument, 0, 'k'},
+    {"no-follow", no_argument, 0, 'n'},
     {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0},
   };
   const char *out = NULL, *depth = NULL, *rss = NULL, *unwind = NULL;
-  int keep = 0, c;
+  int keep = 0, no_follow = 0, c;
   long v;
   optind = 1;
   while ((c = getopt_long(argc, argv, "+o:h", longs, NULL)) != -1) {
@@ -271,6 +195,7 @@ int lr_cli_record(int argc, char **argv) {
       unwind = optarg;
       break;
     case 'k': keep = 1; break;
+    case 'n': no_follow = 1; break;
     case 'h': usage(stdout); return 0;
     default: usage(stderr); return 2;
     }
@@ -407,45 +332,73 @@ int lr_cli_record(int argc, char **argv) {
   int code = WIFEXITED(status) ? WEXITSTATUS(status)
              : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
 
-  Found *spools = NULL;
-  size_t ns = find_spools(dir, prefix, (uint64_t)pid, (uint64_t)getpid(), since_ns, &spools);
+  /* the trace goes where the user said: OUT, its %p made CMD's pid */
+  char trace[PATH_MAX];
+  size_t w = 0;
+  for (const char *q = tmpl; *q && w + 24 < sizeof trace; q++) {
+    if (q[0] == '%' && q[1] == 'p') {
+      w += (size_t)snprintf(trace + w, sizeof trace - w, "%lld", (long long)pid);
+      q++;
+    } else if (q[0] == '%' && q[1] == '%') {
+      trace[w++] = '%';
+      q++;
+    } else {
+      trace[w++] = *q;
+    }
+  }
+  trace[w] = 0;
+  LrRunSpool *spools = NULL;
+  LrErr err = {{0}};
+  long found = lr_import_find_run(dir, prefix, (uint64_t)pid, (uint64_t)getpid(), since_ns,
+                                  &spools, &err);
+  if (found < 0) {
+    lr_cli_error("record", "%s", err.msg);
+    return code ? code : 1;
+  }
+  size_t ns = (size_t)found, all = ns;
+  if (no_follow) {
+    /* CMD's own images only; the spools of the processes it started go */
+    size_t k = 0;
+    for (size_t i = 0; i < ns; i++)
+      if (spools[i].pid == (uint64_t)pid) spools[k++] = spools[i];
+      else if (!keep) unlink(spools[i].path);
+    ns = k;
+  }
   if (!ns) {
     lr_cli_error("record", "%s left no spool in %s (a static or setuid program, or the shim "
                  "could not start; see its messages above)", cmd[0], dir);
     free(spools);
     return code ? code : 1;
   }
-  int failed = 0;
-  for (size_t i = 0; i < ns; i++) {
-    char trace[PATH_MAX];
-    LrErr err = {{0}};
-    LrImportStats s;
-    /* the last image of CMD itself died of what waitpid said */
-    LrImportOpts opts = {0};
-    if (WIFSIGNALED(status) && spools[i].pid == (uint64_t)pid &&
-        (i + 1 == ns || spools[i + 1].pid != (uint64_t)pid))
-      opts.killed_by = WTERMSIG(status);
-    if (isatty(2)) opts.progress = lr_cli_import_progress;
-    int irc = lr_import_default_out(spools[i].path, trace, sizeof trace) != 0 ||
-              lr_import(spools[i].path, trace, &opts, &s, &err) != 0;
-    if (opts.progress) lr_cli_import_progress(NULL, NULL);
-    if (irc) {
-      lr_cli_error("record", "%s", err.msg[0] ? err.msg : spools[i].path);
-      failed = 1;
-      continue;
+  /* the last image of CMD itself died of what waitpid said */
+  for (size_t i = 0; i < ns; i++)
+    if (WIFSIGNALED(status) && spools[i].pid == (uint64_t)pid) {
+      int last = 1;
+      for (size_t j = 0; j < ns; j++)
+        if (spools[j].pid == (uint64_t)pid && spools[j].exec_index > spools[i].exec_index)
+          last = 0;
+      if (last) spools[i].killed_by = WTERMSIG(status);
     }
-    if (!keep) unlink(spools[i].path);
-    char heap[32], r[32];
-    lr_fmt_bytes(heap, sizeof heap, s.peak_heap);
-    lr_fmt_bytes(r, sizeof r, s.peak_rss);
+  LrImportOpts opts = {0};
+  if (isatty(2)) opts.progress = lr_cli_import_progress;
+  LrImportStats s;
+  int irc = lr_import_run(spools, ns, trace, &opts, &s, &err);
+  if (opts.progress) lr_cli_import_progress(NULL, NULL);
+  int failed = 0;
+  if (irc) {
+    /* the spools stay, so `lowram import` can still make the trace */
+    lr_cli_error("record", "%s", err.msg);
+    failed = 1;
+  } else {
+    if (!keep)
+      for (size_t i = 0; i < ns; i++) unlink(spools[i].path);
     const char *shown = strncmp(trace, cwd, strlen(cwd)) || trace[strlen(cwd)] != '/'
                             ? trace : trace + strlen(cwd) + 1;
-    fprintf(stderr, "lowram record: trace of pid %llu%s in %s\n", (unsigned long long)spools[i].pid,
-            spools[i].exec_index ? " (exec'd image)" : "", shown);
-    fprintf(stderr, "lowram record: %llu events, %llu stacks, peak heap %s, peak RSS %s, "
-                    "ended: %s\n",
-            (unsigned long long)s.events, (unsigned long long)s.stacks, heap,
-            s.peak_rss ? r : "not sampled", s.end_reason);
+    lr_cli_run_summary(stderr, "record", shown, trace, &s);
+    char esc[256];
+    if (no_follow && all > ns)
+      fprintf(stderr, "lowram record: --no-follow: %zu process(es) started by %s left out\n",
+              all - ns, lr_text_escape(cmd[0], esc, sizeof esc));
   }
   free(spools);
   return code ? code : failed;

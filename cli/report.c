@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "progress.h"
 #include "lowram/import.h"
 #include "lowram/report.h"
 #include "lowram/trace.h"
@@ -24,7 +25,9 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: lowram report TRACE.db [--top N] [--by stack|function|module|file|line]\n"
           "                      [--at SEQ|TIME|MARKER[#N]|peak] [--min-size BYTES] [--json]\n"
-          "                      [--width N]\n"
+          "                      [--width N] [--pid PID | --process N]\n"
+          "  --pid PID     the process with that pid (its image with the highest peak);\n"
+          "  --process N   processes.id N; default: the process with the highest peak\n"
           "  --top N       rows per section (default 10)\n"
           "  --by KEY      group contributors, leaks and phase tops (default stack);\n"
           "                function/module/file/line use the innermost frame outside\n"
@@ -490,7 +493,7 @@ static void print_json(const char *path, const LrReport *r, const LrReportOpts *
 int lr_cli_report(int argc, char **argv) {
   LrReportOpts o = {0};
   o.by = LR_BY_STACK;
-  const char *path = NULL;
+  const char *path = NULL, *sel_pid = NULL, *sel_proc = NULL;
   int json = 0, width = 24;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = NULL;
@@ -504,9 +507,10 @@ int lr_cli_report(int argc, char **argv) {
     }
     if (a[0] == '-' && a[1] == '-') {
       const char *eq = strchr(a, '=');
-      static const char *const takes[] = {"--top", "--by", "--at", "--min-size", "--width"};
+      static const char *const takes[] = {"--top", "--by", "--at", "--min-size", "--width",
+                                          "--pid", "--process"};
       int known = 0;
-      for (size_t k = 0; k < 5; k++) {
+      for (size_t k = 0; k < 7; k++) {
         size_t n = strlen(takes[k]);
         if (!strncmp(a, takes[k], n) && (a[n] == 0 || a[n] == '=')) known = 1;
       }
@@ -521,7 +525,9 @@ int lr_cli_report(int argc, char **argv) {
         return 2;
       }
       char *end;
-      if (!strncmp(a, "--top", 5) || !strncmp(a, "--width", 7)) {
+      if (!strncmp(a, "--pid", 5) || !strncmp(a, "--process", 9)) {
+        *(a[3] == 'i' ? &sel_pid : &sel_proc) = v;
+      } else if (!strncmp(a, "--top", 5) || !strncmp(a, "--width", 7)) {
         long n = strtol(v, &end, 10);
         if (*end || n < 1 || n > 100000) {
           lr_cli_error("report", "%s wants a positive count, not '%s'", a, v);
@@ -562,6 +568,11 @@ int lr_cli_report(int argc, char **argv) {
   if (!t) {
     lr_cli_error("report", "%s", err.msg);
     return 1;
+  }
+  int sel = lr_cli_select("report", t, sel_pid, sel_proc);
+  if (sel) {
+    lr_trace_close(t);
+    return sel;
   }
   const char *tp = lr_trace_path(t);
   if (!lr_trace_complete(t))

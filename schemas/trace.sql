@@ -1,20 +1,69 @@
--- lowram trace schema, version 1 (PRAGMA user_version = 1).
+-- lowram trace schema, version 2 (PRAGMA user_version = 2).
 --
--- One SQLite file per traced process image. `lowram import` creates it from
--- a spool (schemas/lr_spool_format.h); nothing else ever writes it, except
+-- One SQLite file per run: every process and exec'd image the command
+-- started, one row each in `processes`, their rows side by side in the
+-- tables below. `lowram import` / `record` create it from the spools
+-- (schemas/lr_spool_format.h); nothing else ever writes it, except
 -- `lowram symbolize`, which only rewrites the name columns of `frames`.
 -- Every column is documented in schemas/README.md, with example queries.
 -- Sizes are bytes, times are nanoseconds since the process started
--- (CLOCK_MONOTONIC), and `seq` is the global event sequence number: it orders
--- every event of every thread, and markers and RSS samples carry one too.
+-- (CLOCK_MONOTONIC), and `seq` is the process's event sequence number: it
+-- orders every event of every thread of one process image.
+--
+-- Rows that belong to one process carry `process_id` (processes.id), and
+-- their indexes lead with it. Ids (allocations, stacks, frames, modules,
+-- markers) are unique in the whole file: each process's come in one range
+-- (processes.*_first .. *_last). lowram opens a trace with one process
+-- selected: TEMP VIEWs named like these tables show that process's rows
+-- only (schemas/README.md, "Processes").
 
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;
+
+CREATE TABLE processes (
+  id          INTEGER PRIMARY KEY, -- process_id in the tables below
+  pid         INTEGER NOT NULL,
+  ppid        INTEGER NOT NULL,
+  exec_index  INTEGER NOT NULL,    -- 0 fresh process, n its n-th exec'd image
+  parent_id   INTEGER,             -- processes.id of the image that forked it (or that it replaced)
+  argv        TEXT NOT NULL,       -- JSON array
+  start_realtime_ns INTEGER NOT NULL,
+  start_ns    INTEGER NOT NULL,    -- ns since the run's first process started
+  end_ns      INTEGER,             -- ns since the run's first process started
+  end_reason  TEXT NOT NULL,
+  end_code    INTEGER,
+  peak        INTEGER NOT NULL,    -- its own peak live heap + anon bytes
+  peak_heap   INTEGER NOT NULL,
+  peak_rss    INTEGER NOT NULL,
+  events      INTEGER NOT NULL,
+  cut_short   INTEGER NOT NULL,
+  unmatched_frees  INTEGER NOT NULL,
+  unmatched_allocs INTEGER NOT NULL,
+  spool_path  TEXT,
+  spool_bytes INTEGER,
+  alloc_first INTEGER NOT NULL, alloc_last INTEGER NOT NULL,
+  stack_first INTEGER NOT NULL, stack_last INTEGER NOT NULL,
+  frame_first INTEGER NOT NULL, frame_last INTEGER NOT NULL,
+  module_first INTEGER NOT NULL, module_last INTEGER NOT NULL,
+  marker_first INTEGER NOT NULL, marker_last INTEGER NOT NULL
+);
+CREATE INDEX processes_pid ON processes(pid, exec_index);
+
+-- Per-process facts: the keys of meta that describe one process image.
+CREATE TABLE process_meta (
+  process_id INTEGER NOT NULL,
+  key        TEXT NOT NULL,
+  value,
+  PRIMARY KEY (process_id, key)
+) WITHOUT ROWID;
 
 CREATE TABLE meta (
   key   TEXT PRIMARY KEY,
   value
 ) WITHOUT ROWID;
--- Keys: format ('lowram-trace'), schema_version, lowram_version, argv (JSON
+-- Run-level keys: format ('lowram-trace'), schema_version, lowram_version,
+-- processes, default_process, complete. The selected process's keys (below,
+-- stored in process_meta) are added by the TEMP VIEW meta.
+-- Process keys: argv (JSON
 -- array), pid, ppid, exec_index, arch, page_size, pointer_size, mem_total,
 -- start_time (ISO 8601 UTC), start_realtime_ns, stack_depth, unwinder,
 -- rss_interval_ms, end_reason ('exit','signal','_exit','exec','killed',
@@ -58,10 +107,12 @@ CREATE TABLE stack_entries (
 ) WITHOUT ROWID;
 
 CREATE TABLE threads (
-  tid       INTEGER PRIMARY KEY,
+  tid       INTEGER NOT NULL,
   name      TEXT,
-  first_seq INTEGER
-);
+  first_seq INTEGER,
+  process_id INTEGER NOT NULL DEFAULT 1,
+  PRIMARY KEY (process_id, tid)
+) WITHOUT ROWID;
 
 CREATE TABLE allocations (
   id        INTEGER PRIMARY KEY,
@@ -80,11 +131,12 @@ CREATE TABLE allocations (
   prot      INTEGER,          -- mmap family only
   flags     INTEGER,          -- mmap family only
   file      TEXT,             -- file mmap: the file's path
-  file_offset INTEGER         -- file mmap: offset in the file
+  file_offset INTEGER,        -- file mmap: offset in the file
+  process_id INTEGER NOT NULL DEFAULT 1
 );
-CREATE INDEX allocations_alloc_seq ON allocations(alloc_seq);
-CREATE INDEX allocations_free_seq ON allocations(free_seq);
-CREATE INDEX allocations_stack ON allocations(stack_id);
+CREATE INDEX allocations_alloc_seq ON allocations(process_id, alloc_seq);
+CREATE INDEX allocations_free_seq ON allocations(process_id, free_seq);
+CREATE INDEX allocations_stack ON allocations(process_id, stack_id);
 
 CREATE TABLE rss_samples (
   seq   INTEGER NOT NULL,     -- last event number handed out when sampled
@@ -92,25 +144,30 @@ CREATE TABLE rss_samples (
   rss   INTEGER NOT NULL,     -- VmRSS
   anon  INTEGER NOT NULL,     -- RssAnon
   file  INTEGER NOT NULL,     -- RssFile
-  shmem INTEGER NOT NULL      -- RssShmem
+  shmem INTEGER NOT NULL,     -- RssShmem
+  process_id INTEGER NOT NULL DEFAULT 1
 );
-CREATE INDEX rss_samples_seq ON rss_samples(seq);
+CREATE INDEX rss_samples_seq ON rss_samples(process_id, seq);
 
 CREATE TABLE markers (
   id        INTEGER PRIMARY KEY,
   seq       INTEGER NOT NULL,
   ns        INTEGER NOT NULL,
   thread_id INTEGER NOT NULL,
-  name      TEXT NOT NULL
+  name      TEXT NOT NULL,
+  process_id INTEGER NOT NULL DEFAULT 1
 );
+CREATE INDEX markers_process ON markers(process_id, seq);
 
 CREATE TABLE params (
   seq       INTEGER NOT NULL,
   ns        INTEGER NOT NULL,
   name      TEXT NOT NULL,
   value_int INTEGER,          -- set for lowram_param()
-  value_text TEXT             -- set for lowram_param_str()
+  value_text TEXT,            -- set for lowram_param_str()
+  process_id INTEGER NOT NULL DEFAULT 1
 );
+CREATE INDEX params_process ON params(process_id, seq);
 
 -- The readable form of a stack: one row per frame, depth 0 innermost.
 CREATE VIEW stack_frames AS
@@ -121,16 +178,26 @@ CREATE VIEW stack_frames AS
   JOIN frames f ON f.id = e.frame_id
   LEFT JOIN modules m ON m.id = f.module_id;
 
+-- The views read one process: the one meta's `process_id` names (in the
+-- file, the default process, the highest peak; through lowram's selection,
+-- the selected one: schemas/README.md), or 1 in a trace without it. A
+-- running sum over seq means nothing across processes, whose seqs each
+-- count from 1.
+
 -- Every change to live bytes, in sequence order: +size when a block or
 -- mapping starts, -size when it ends.
 CREATE VIEW live_changes AS
-  SELECT alloc_seq AS seq, alloc_ns AS ns, region, size AS delta FROM allocations
+  SELECT alloc_seq AS seq, alloc_ns AS ns, region, size AS delta, process_id FROM allocations
+  WHERE process_id = coalesce((SELECT value FROM meta WHERE key = 'process_id'), 1)
   UNION ALL
-  SELECT free_seq, free_ns, region, -size FROM allocations WHERE free_seq IS NOT NULL;
+  SELECT free_seq, free_ns, region, -size, process_id FROM allocations
+  WHERE free_seq IS NOT NULL
+    AND process_id = coalesce((SELECT value FROM meta WHERE key = 'process_id'), 1);
 
 -- Blocks still live at exit, i.e. leaks (and mappings never unmapped).
 CREATE VIEW leaks AS
-  SELECT * FROM allocations WHERE free_seq IS NULL;
+  SELECT * FROM allocations WHERE free_seq IS NULL
+    AND process_id = coalesce((SELECT value FROM meta WHERE key = 'process_id'), 1);
 
 -- Live bytes after every change, per region and over all regions: the
 -- running sums of live_changes (at equal seq, decreases count first, so a
@@ -139,5 +206,6 @@ CREATE VIEW live_bytes AS
   SELECT seq, ns, region, delta,
          sum(delta) OVER (PARTITION BY region ORDER BY seq, delta
                           ROWS UNBOUNDED PRECEDING) AS region_live,
-         sum(delta) OVER (ORDER BY seq, delta ROWS UNBOUNDED PRECEDING) AS total_live
+         sum(delta) OVER (ORDER BY seq, delta ROWS UNBOUNDED PRECEDING) AS total_live,
+         process_id
   FROM live_changes;

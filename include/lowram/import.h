@@ -33,6 +33,8 @@ typedef struct LrImportProgress {
   uint64_t events;   /* events merged so far */
   uint64_t chunks_done, chunks; /* spool chunks read to their end, and all */
   double seconds;    /* since the import started */
+  uint32_t process, processes; /* the spool being imported (1-based) of a run's
+                                  (lr_import_run); 0, 0 from lr_import_progress */
 } LrImportProgress;
 
 /* Called every LR_IMPORT_PROGRESS_EVENTS events and at each stage; a
@@ -65,16 +67,53 @@ typedef struct LrImportStats {
 } LrImportStats;
 
 /* Imports the spool at spool_path into a new trace at out_path (which must
-** not exist). opts and stats may be NULL. 0 on success; -1 with a one-line
-** message naming the file in *err. */
+** not exist): a trace of one process (lr_import_run with one spool). opts
+** and stats may be NULL. 0 on success; -1 with a one-line message naming
+** the file in *err. */
 int lr_import(const char *spool_path, const char *out_path, const LrImportOpts *opts,
               LrImportStats *stats, LrErr *err);
+
+/* One spool of a run, as lr_import_find_run finds them. */
+typedef struct LrRunSpool {
+  char path[4096];
+  uint64_t pid, ppid, exec_index, start_realtime_ns;
+  int killed_by; /* signal its parent saw kill it (0: none or unknown) */
+} LrRunSpool;
+
+/* Imports the spools of one run into one new trace at out_path, one
+** `processes` row each (schemas/README.md), in the order given (the first
+** is processes.id 1). opts->killed_by is ignored: each spool has its own.
+** stats: counts summed over the processes; peaks, end_reason of the first.
+** Nothing is under out_path unless every spool was imported. */
+int lr_import_run(const LrRunSpool *spools, size_t n, const char *out_path,
+                  const LrImportOpts *opts, LrImportStats *stats, LrErr *err);
+
+/* The spools of one run in directory dir, by the naming rule of
+** schemas/SPOOL.md (every name starts with `prefix` and ends in .spool) and
+** by their headers: every image of `root_pid`, then every spool whose ppid
+** is a pid already in the run (or `adopter`, a subreaper's pid, when
+** nonzero), closed transitively; only spools that started at or after
+** `since_ns` - 1 s (CLOCK_REALTIME ns) count, so a leftover of an earlier
+** run with a reused pid stays out. Any number of spools. Sorted by start
+** time (then exec index, pid); *out is malloc'd (caller frees). Returns how many, or
+** -1 with *err set. */
+long lr_import_find_run(const char *dir, const char *prefix, uint64_t root_pid,
+                        uint64_t adopter, uint64_t since_ns, LrRunSpool **out, LrErr *err);
+
+/* The run a spool starts, for plain LD_PRELOAD mode (a phone): the spool at
+** spool_path ("DIR/run.db.spool") and, beside it, the spools its process
+** and their descendants left ("DIR/run.PID.db.spool", "run.PID.N.db.spool":
+** the naming rule of SPOOL.md), found by lr_import_find_run from its pid
+** and start time. The given spool comes first. */
+long lr_import_gather(const char *spool_path, LrRunSpool **out, LrErr *err);
 
 /* Opens PATH for reading, importing first when it is not a trace yet:
 **   - a finished or unfinished trace: opened (lr_trace_open);
 **   - a spool: the trace it imports to (lr_import_default_out) is opened
-**     when it exists, else the spool is imported there first;
-**   - a missing PATH whose spool (PATH + ".spool") exists: imported to PATH.
+**     when it exists and was made from it, else the spool and the spools of
+**     its descendants beside it (lr_import_gather) are imported there first;
+**   - a missing PATH whose spool (PATH + ".spool") exists: its run is
+**     imported to PATH the same way.
 ** opts (may be NULL) carries progress and symbol options for the import. */
 LrTrace *lr_import_open(const char *path, const LrImportOpts *opts, LrErr *err);
 

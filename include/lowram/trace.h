@@ -11,6 +11,12 @@
 **     schema version): NULL, with a one-line reason in *err.
 ** To open a spool, or a trace whose spool has not been imported yet, use
 ** lr_import_open() (import.h): it imports first, with progress.
+**
+** A trace holds every process of a run (schemas/README.md, "Processes").
+** A handle shows one of them at a time: every query of the library (and
+** any unqualified SQL on its connection) sees that process's rows only.
+** lr_trace_open selects the process with the highest peak; the
+** lr_trace_select_* calls choose another.
 */
 #ifndef LR_TRACE_H
 #define LR_TRACE_H
@@ -20,7 +26,7 @@
 
 #include "lowram/err.h"
 
-#define LR_SCHEMA_VERSION 1
+#define LR_SCHEMA_VERSION 2
 
 typedef struct LrTrace LrTrace;
 
@@ -36,5 +42,32 @@ int lr_trace_complete(const LrTrace *t);
 ** copied into buf (cut to len-1 bytes). */
 int lr_trace_meta_int(LrTrace *t, const char *key, int64_t *out);
 int lr_trace_meta_text(LrTrace *t, const char *key, char *buf, size_t len);
+
+/* One process image of the run (a `processes` row). */
+typedef struct LrProcess {
+  int64_t id;          /* processes.id: what lr_trace_select_process takes */
+  int64_t pid, ppid, exec_index;
+  int64_t parent_id;   /* the image that forked it or that it replaced; 0 none */
+  char argv[512];      /* JSON array as stored (cut to fit; escape before printing) */
+  int64_t start_ns, end_ns; /* ns since the run's first process started; end -1 unknown */
+  char end_reason[16];
+  int64_t end_code;    /* INT64_MIN when unknown */
+  int64_t peak, peak_heap, peak_rss, events;
+} LrProcess;
+
+/* The processes of the trace, by id (malloc'd array, caller frees); a
+** trace without a processes table (built by hand) has none. 0 or -1. */
+int lr_trace_processes(LrTrace *t, LrProcess **out, size_t *n, LrErr *err);
+
+/* Shows process `id` (processes.id) from now on; 0 selects the default
+** (the highest peak). -1 with *err if there is no such process. */
+int lr_trace_select_process(LrTrace *t, int64_t id, LrErr *err);
+
+/* Selects the image of pid `pid` with the highest peak. -1 with *err if
+** no process of the trace has that pid. */
+int lr_trace_select_pid(LrTrace *t, int64_t pid, LrErr *err);
+
+/* The selected process's id (1 for a trace without a processes table). */
+int64_t lr_trace_process(const LrTrace *t);
 
 #endif

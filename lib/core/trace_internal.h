@@ -21,6 +21,7 @@ struct LrTrace {
   int complete;
   int owns_db;   /* 0 for lr_trace_wrap handles: close leaves db open */
   int agg_ready; /* aggregates exist on db (main or temp schema) */
+  int64_t process; /* the selected process (temp views over main: trace.c) */
 };
 
 /* The connection; owned by the trace. */
@@ -30,6 +31,12 @@ sqlite3 *lr_trace_db(LrTrace *t);
 ** read-write connection, white-box tests). lr_trace_close frees the handle
 ** and leaves db open. NULL when out of memory. */
 LrTrace *lr_trace_wrap(sqlite3 *db, const char *path);
+
+/* For modules that keep their own read-only connection to a trace file
+** (predict/sitebytes.c): the TEMP VIEWs of lr_trace_select_process on db,
+** so its unqualified SQL sees process `id` only (0: the default, the
+** highest peak). 0, or -1 with *err. */
+int lr_trace_views(sqlite3 *db, const char *path, int64_t id, LrErr *err);
 
 /* 1 when the invariants above hold; used as assert(lr_trace_check(t)). */
 int lr_trace_check(const LrTrace *t);

@@ -20,7 +20,9 @@
 **      larger key.
 **   2. Frames are deduplicated on (module id, rel_pc) with the module map
 **      as it was at the STACK record's position in the merge.
-**   3. Nothing is under out_path until the trace is complete (place()).
+**   3. This file fills one stage file (stage.h, the v1 layout) per spool;
+**      merge.c copies it into the run's trace and is the only one that puts
+**      a file under the trace's name.
 */
 #include "lowram/import.h"
 
@@ -40,10 +42,10 @@
 #include "ingest/lifetimes.h"
 #include "ingest/rows.h"
 #include "ingest/spool_read.h"
+#include "ingest/stage.h"
 #include "ingest/symtrace.h"
 #include "lowram/trace.h"
-
-extern const char lr_schema_sql[];
+#include "core/trace_internal.h"
 
 typedef struct Stream {
   uint32_t tid;
@@ -111,7 +113,7 @@ static double since(const struct timespec *t0) {
 static void progress(Imp *im, LrImportStage stage) {
   if (!im->opts || !im->opts->progress || im->failed) return;
   LrImportProgress p = {stage, im->events, im->chunks_done, lr_spool_nchunks(im->sp),
-                        since(&im->t0)};
+                        since(&im->t0), 0, 0};
   if (im->opts->progress(im->opts->progress_ctx, &p)) {
     lr_err_set(im->err, "%s: import cancelled", im->spool_path);
     im->failed = 1;
@@ -648,23 +650,6 @@ static void imp_free(Imp *im) {
   free(im->argv_json);
 }
 
-/* Puts tmp at out without ever replacing out. */
-static int place(const char *tmp, const char *out, LrErr *err) {
-#ifdef RENAME_NOREPLACE
-  if (renameat2(AT_FDCWD, tmp, AT_FDCWD, out, RENAME_NOREPLACE) == 0) return 0;
-  if (errno == EEXIST) return lr_err_set(err, "%s: already exists, not overwriting it", out);
-  if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP && errno != EPERM)
-    return lr_err_set(err, "%s: %s", out, strerror(errno));
-#endif
-  /* filesystems without renameat2: link() fails if out exists */
-  if (link(tmp, out) != 0) {
-    if (errno == EEXIST) return lr_err_set(err, "%s: already exists, not overwriting it", out);
-    return lr_err_set(err, "%s: %s", out, strerror(errno));
-  }
-  unlink(tmp);
-  return 0;
-}
-
 /* Bulk inserts go faster without the secondary indexes: drop them, keep
 ** their SQL, and create them again at the end. Except the ones on
 ** allocations(alloc_seq) and (free_seq), created again at once (on an empty
@@ -701,7 +686,7 @@ static char *drop_indexes(Imp *im) {
 static int run(Imp *im, const char *spool_path, const LrImportOpts *opts, const char *out) {
   if (exec(im, "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; "
                "PRAGMA locking_mode=EXCLUSIVE; PRAGMA cache_size=-65536;") ||
-      exec(im, lr_schema_sql))
+      exec(im, lr_stage_schema_sql))
     return -1;
   char *indexes = drop_indexes(im);
   if (exec(im, "BEGIN")) {
@@ -765,30 +750,10 @@ static int run(Imp *im, const char *spool_path, const LrImportOpts *opts, const 
   return im->failed ? -1 : 0;
 }
 
-int lr_import(const char *spool_path, const char *out_path, const LrImportOpts *opts,
-              LrImportStats *stats, LrErr *err) {
-  struct stat st;
-  if (lstat(out_path, &st) == 0)
-    return lr_err_set(err, "%s: already exists, not overwriting it", out_path);
+int lr_stage_import(const char *spool_path, const char *tmp, const char *out_path,
+                    const LrImportOpts *opts, LrImportStats *stats, LrErr *err) {
   LrSpool *sp = lr_spool_open(spool_path, err);
   if (!sp) return -1;
-  size_t n = strlen(out_path);
-  char *tmp = malloc(n + 32);
-  if (!tmp) {
-    lr_spool_close(sp);
-    return lr_err_set(err, "%s: out of memory", spool_path);
-  }
-  const char *slash = strrchr(out_path, '/');
-  size_t dirlen = slash ? (size_t)(slash - out_path) + 1 : 0;
-  snprintf(tmp, n + 32, "%.*s.%s.import-XXXXXX", (int)dirlen, out_path, out_path + dirlen);
-  int fd = mkstemp(tmp);
-  if (fd < 0) {
-    int e = errno;
-    free(tmp);
-    lr_spool_close(sp);
-    return lr_err_set(err, "%s: cannot create a file beside it: %s", out_path, strerror(e));
-  }
-  close(fd);
   Imp im;
   memset(&im, 0, sizeof im);
   im.spool_path = spool_path;
@@ -832,16 +797,6 @@ int lr_import(const char *spool_path, const char *out_path, const LrImportOpts *
   if (im.db && sqlite3_close(im.db) != SQLITE_OK && rc == 0)
     rc = lr_err_set(err, "%s: cannot close", tmp);
   lr_spool_close(sp);
-  if (rc == 0) {
-    fd = open(tmp, O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-      fsync(fd);
-      close(fd);
-    }
-    rc = place(tmp, out_path, err);
-  }
-  if (rc != 0) unlink(tmp);
-  free(tmp);
   return rc;
 }
 
@@ -866,18 +821,34 @@ int lr_import_made_from(const char *trace_path, const char *spool_path, LrErr *e
     return -1;
   }
   const LrSpoolHeader *h = lr_spool_header(sp);
-  int64_t pid = -1, ex = -1, start = -1;
+  sqlite3_stmt *st = NULL;
+  int same = 0;
+  long long pid = -1, ex = -1, n = 0;
   char when[64] = "?";
-  lr_trace_meta_int(t, "pid", &pid);
-  lr_trace_meta_int(t, "exec_index", &ex);
-  lr_trace_meta_int(t, "start_realtime_ns", &start);
-  lr_trace_meta_text(t, "start_time", when, sizeof when);
-  int same = pid == (int64_t)h->pid && ex == (int64_t)h->exec_index &&
-             start == (int64_t)h->start_realtime_ns;
+  /* any process of the run: the spool may be a child's or an exec'd image's */
+  if (sqlite3_prepare_v2(lr_trace_db(t),
+                         "SELECT (SELECT count(*) FROM main.processes WHERE pid = ?1 AND "
+                         "exec_index = ?2 AND start_realtime_ns = ?3), pid, exec_index, "
+                         "(SELECT count(*) FROM main.processes), "
+                         "strftime('%Y-%m-%dT%H:%M:%fZ', start_realtime_ns / 1e9, 'unixepoch') "
+                         "FROM main.processes ORDER BY id LIMIT 1",
+                         -1, &st, NULL) == SQLITE_OK) {
+    sqlite3_bind_int64(st, 1, (int64_t)h->pid);
+    sqlite3_bind_int64(st, 2, (int64_t)h->exec_index);
+    sqlite3_bind_int64(st, 3, (int64_t)h->start_realtime_ns);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+      same = sqlite3_column_int64(st, 0) > 0;
+      pid = sqlite3_column_int64(st, 1);
+      ex = sqlite3_column_int64(st, 2);
+      n = sqlite3_column_int64(st, 3);
+      snprintf(when, sizeof when, "%s", (const char *)sqlite3_column_text(st, 4));
+    }
+  }
+  sqlite3_finalize(st);
   if (!same)
-    lr_err_set(err, "%s: holds the trace of another process (pid %lld, image %lld, started %s), "
+    lr_err_set(err, "%s: holds the trace of another process (pid %lld, image %lld, started %s%s), "
                     "not of %s (pid %llu, image %llu)",
-               trace_path, (long long)pid, (long long)ex, when, spool_path,
+               trace_path, pid, ex, when, n > 1 ? ", and its children" : "", spool_path,
                (unsigned long long)h->pid, (unsigned long long)h->exec_index);
   lr_trace_close(t);
   lr_spool_close(sp);
@@ -904,7 +875,10 @@ char *lr_import_progress_text(const LrImportProgress *p, char *buf, size_t len) 
     double t = p->seconds * (double)(p->chunks - p->chunks_done) / (double)p->chunks_done;
     snprintf(left, sizeof left, ", %.0f s left", t + 0.5);
   }
-  snprintf(buf, len, "%s: %s events, %s, %.1f s%s", stage, ev, rate, p->seconds, left);
+  char who[48] = "";
+  if (p->processes > 1)
+    snprintf(who, sizeof who, "process %u of %u, ", (unsigned)p->process, (unsigned)p->processes);
+  snprintf(buf, len, "%s%s: %s events, %s, %.1f s%s", who, stage, ev, rate, p->seconds, left);
   return buf;
 }
 
@@ -928,7 +902,10 @@ LrTrace *lr_import_open(const char *path, const LrImportOpts *opts, LrErr *err) 
       free(spool);
       return NULL;
     }
-    int rc = lr_import(spool, path, opts, NULL, err);
+    LrRunSpool *run = NULL;
+    long nr = lr_import_gather(spool, &run, err);
+    int rc = nr < 0 ? -1 : lr_import_run(run, (size_t)nr, path, opts, NULL, err);
+    free(run);
     free(spool);
     return rc == 0 ? lr_trace_open(path, err) : NULL;
   }
@@ -942,8 +919,11 @@ LrTrace *lr_import_open(const char *path, const LrImportOpts *opts, LrErr *err) 
       if (lr_import_made_from(out, path, err) != 1) return NULL;
       return lr_trace_open(out, err);
     }
-    if (lr_import(path, out, opts, NULL, err) != 0) return NULL;
-    return lr_trace_open(out, err);
+    LrRunSpool *run = NULL;
+    long nr = lr_import_gather(path, &run, err);
+    int rc = nr < 0 ? -1 : lr_import_run(run, (size_t)nr, out, opts, NULL, err);
+    free(run);
+    return rc == 0 ? lr_trace_open(out, err) : NULL;
   }
   return lr_trace_open(path, err);
 }

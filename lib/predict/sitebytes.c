@@ -6,6 +6,7 @@
 ** reads what was live at its peak.
 */
 #include "predict/sitebytes.h"
+#include "core/trace_internal.h"
 
 #include <assert.h>
 
@@ -593,7 +594,8 @@ void lr_sitebytes_release(LrSiteBytes *r) {
 int lr_sitebytes_moment(LrSiteBytes *r, int p, int64_t ordinal, int64_t *bytes, int64_t *file,
                         LrErr *err) {
   const Phase *ph = &r->phases[p];
-  if (!r->db && sqlite3_open_v2(r->path, &r->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+  if (!r->db && (sqlite3_open_v2(r->path, &r->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+                 lr_trace_views(r->db, r->path, 0, err))) {
     lr_err_set(err, "%s: cannot open again: %s", r->path, r->db ? sqlite3_errmsg(r->db) : "?");
     lr_sitebytes_release(r);
     return -1;
@@ -696,10 +698,11 @@ static LrSiteBytes *read_trace(const char *path, int coarse, LrErr *err) {
     lr_err_set(err, "%s: not a lowram trace (not a SQLite database: %s)", path, sqlite3_errmsg(db));
     goto fail;
   }
-  if (version != 1) {
-    lr_err_set(err, "%s: trace schema version %d, this lowram reads version 1", path, version);
+  if (version != 2) { /* LR_SCHEMA_VERSION (lowram/trace.h) */
+    lr_err_set(err, "%s: trace schema version %d, this lowram reads version 2", path, version);
     goto fail;
   }
+  if (lr_trace_views(db, path, 0, err)) goto fail; /* one process: the highest peak */
   /* No call that succeeded returns more than an address space holds (2^57
   ** bytes on every supported CPU), so sizes beyond that mean a damaged trace;
   ** refusing it keeps the fit's integer sums far from overflow. */

@@ -27,5 +27,6 @@ int main(int argc, char **argv) {
   ti_add_tests_symbols(s);
   ti_add_tests_cli(s);
   ti_add_tests_trace2(s);
+  ti_add_tests_schema_doc(s);
   return lrt_main();
 }

@@ -190,8 +190,16 @@ static void test_1500_processes(void) {
   snprintf(t2_err, sizeof t2_err, "%s/many.err", ti_dir());
   CU_ASSERT_EQUAL_FATAL(lrt_run(argv, NULL, t2_out, t2_err), 0);
   CU_ASSERT_EQUAL(count_suffix(dir, ".spool"), 0);
-  CU_ASSERT_EQUAL(count_suffix(dir, ".db"), 1501);
+  CU_ASSERT_EQUAL(count_suffix(dir, ".db"), 1);
   CU_ASSERT_EQUAL(lrt_sql_int(db, "SELECT value FROM meta WHERE key = 'complete'"), 1);
+  CU_ASSERT_EQUAL(lrt_sql_int(db, "SELECT count(*) FROM processes"), 1501);
+  CU_ASSERT_EQUAL(lrt_sql_int(db, "SELECT value FROM meta WHERE key = 'processes'"), 1501);
+  /* the shell first, then 1500 /bin/true whose parent it is */
+  CU_ASSERT_EQUAL(lrt_sql_int(db, "SELECT count(*) FROM processes p JOIN processes s ON s.id = 1 "
+                                  "WHERE p.id > 1 AND p.ppid = s.pid AND p.parent_id = 1 AND "
+                                  "json_extract(p.argv, '$[0]') = '/bin/true' AND "
+                                  "p.end_reason = 'exit' AND p.end_code = 0"), 1500);
+  CU_ASSERT_EQUAL(lrt_sql_int(db, "SELECT count(DISTINCT pid) FROM processes"), 1501);
 }
 
 /* Runs argv with stderr on a new pty (stdout to t2_out) and returns what
@@ -282,19 +290,90 @@ static void test_progress(void) {
 /* The progress text itself: time left from the chunks read. */
 static void test_progress_text(void) {
   char buf[160];
-  LrImportProgress p = {LR_IMPORT_MERGE, 1500000, 25, 100, 2.0};
+  LrImportProgress p = {LR_IMPORT_MERGE, 1500000, 25, 100, 2.0, 0, 0};
   CU_ASSERT_STRING_EQUAL(lr_import_progress_text(&p, buf, sizeof buf),
                          "merging: 1.50M events, 750k/s, 2.0 s, 6 s left");
   p.stage = LR_IMPORT_AGGREGATES;
   p.seconds = 3.0;
   CU_ASSERT_STRING_EQUAL(lr_import_progress_text(&p, buf, sizeof buf),
                          "aggregates: 1.50M events, 500k/s, 3.0 s");
-  LrImportProgress z = {LR_IMPORT_MERGE, 0, 0, 0, 0};
+  LrImportProgress z = {LR_IMPORT_MERGE, 0, 0, 0, 0, 0, 0};
   CU_ASSERT_STRING_EQUAL(lr_import_progress_text(&z, buf, sizeof buf),
                          "merging: 0 events, 0/s, 0.0 s");
+  LrImportProgress r = {LR_IMPORT_SYMBOLS, 2500, 4, 4, 0.5, 3, 7};
+  CU_ASSERT_STRING_EQUAL(lr_import_progress_text(&r, buf, sizeof buf),
+                         "process 3 of 7, naming frames: 2.5k events, 5k/s, 0.5 s");
+}
+
+/* Plain LD_PRELOAD mode (a phone): run.db.spool and the spools its
+** descendants left beside it, by the naming rule, gathered into one trace;
+** an earlier run's spool (older) and a stranger's (another parent) stay out. */
+static void test_gather_phone_spools(void) {
+  char dir[4200], p[4400], db[4600];
+  snprintf(dir, sizeof dir, "%s/phone", ti_dir());
+  mkdir(dir, 0755);
+  const uint64_t t0 = 1764043200000000000ull;
+  static const struct { const char *name; uint32_t pid, ppid, exec; int64_t dt; uint64_t size; } sp[] = {
+    {"run.db.spool", 500, 1, 0, 0, 1000},
+    {"run.501.db.spool", 501, 500, 0, 1000000, 2000},
+    {"run.501.1.db.spool", 501, 500, 1, 2000000, 3000},
+    {"run.502.db.spool", 502, 501, 0, 3000000, 4000},
+    {"run.503.db.spool", 503, 500, 0, -60000000000, 5000}, /* an earlier run's */
+    {"run.600.db.spool", 600, 999, 0, 4000000, 6000},      /* not of this run */
+  };
+  for (size_t i = 0; i < sizeof sp / sizeof sp[0]; i++) {
+    Gen g;
+    small_spool(&g, sp[i].pid, t0 + (uint64_t)sp[i].dt, 1, sp[i].size);
+    gen_header(&g)->ppid = sp[i].ppid;
+    gen_header(&g)->exec_index = sp[i].exec;
+    snprintf(p, sizeof p, "%s/%s", dir, sp[i].name);
+    CU_ASSERT_EQUAL_FATAL(gen_write(&g, p, SIZE_MAX), 0);
+    gen_free(&g);
+  }
+  snprintf(p, sizeof p, "%s/run.db.spool", dir);
+  snprintf(db, sizeof db, "%s/run.db", dir);
+  CU_ASSERT_EQUAL(run5("import", p, NULL, NULL, NULL), 0);
+  CU_ASSERT_EQUAL(lrt_sql_int(db, "SELECT count(*) FROM processes"), 4);
+  CU_ASSERT_EQUAL(lrt_sql_int(db, "SELECT group_concat(pid || ':' || exec_index || ':' || "
+                                  "coalesce(parent_id, 0), ' ') = '500:0:0 501:0:1 501:1:2 502:0:3' "
+                                  "FROM (SELECT * FROM processes ORDER BY id)"), 1);
+  CU_ASSERT_EQUAL(lrt_sql_int(db, "SELECT sum(size) FROM allocations"), 10000);
+  /* 502 was forked by 501's second image, the one running then; the
+  ** highest peak is the default: pid 502's 4000 bytes */
+  CU_ASSERT_EQUAL(lrt_sql_int(db, "SELECT value FROM meta WHERE key = 'pid'"), 502);
+  char *o = slurp(t2_out);
+  CU_ASSERT_PTR_NOT_NULL(strstr(o, "run.db: 4 processes"));
+  free(o);
+  /* -o names the trace of that one spool; --follow gathers anyway */
+  snprintf(db, sizeof db, "%s/one.db", dir);
+  CU_ASSERT_EQUAL(run5("import", p, "-o", db, NULL), 0);
+  CU_ASSERT_EQUAL(lrt_sql_int(db, "SELECT count(*) FROM processes"), 1);
+  snprintf(db, sizeof db, "%s/all.db", dir);
+  CU_ASSERT_EQUAL(run5("import", p, "-o", db, "--follow"), 0);
+  CU_ASSERT_EQUAL(lrt_sql_int(db, "SELECT count(*) FROM processes"), 4);
+  /* report on the name LOWRAM_OUT gave, with only the spools there */
+  char dir2[4300], p2[4500];
+  snprintf(dir2, sizeof dir2, "%s/phone2", ti_dir());
+  mkdir(dir2, 0755);
+  for (size_t i = 0; i < 3; i++) {
+    char a[4400];
+    snprintf(a, sizeof a, "%s/%s", dir, sp[i].name);
+    snprintf(p2, sizeof p2, "%s/%s", dir2, sp[i].name);
+    size_t len;
+    char *bytes = lrt_read_file(a, &len);
+    lrt_write_file(p2, bytes, len);
+    free(bytes);
+  }
+  snprintf(db, sizeof db, "%s/run.db", dir2);
+  CU_ASSERT_EQUAL(run5("report", db, "--pid", "501", NULL), 0);
+  CU_ASSERT_EQUAL(lrt_sql_int(db, "SELECT count(*) FROM processes"), 3);
+  o = slurp(t2_out);
+  CU_ASSERT_PTR_NOT_NULL(strstr(o, "3000 bytes")); /* pid 501's image with the highest peak */
+  free(o);
 }
 
 void ti_add_tests_trace2(CU_pSuite s) {
+  CU_add_test(s, "trace2: a phone's spools gathered into one trace", test_gather_phone_spools);
   CU_add_test(s, "trace2: progress text", test_progress_text);
   CU_add_test(s, "trace2: progress on a terminal only", test_progress);
   CU_add_test(s, "trace2: stale spool refused by record", test_stale_spool);

@@ -1,0 +1,566 @@
+/*
+** merge.c: the spools of one run into one trace (import.h: lr_import_run).
+**
+** Each spool is imported on its own into a hidden stage file beside the
+** trace (stage.h: the v1 layout, aggregates built), which is then ATTACHed
+** and copied into the trace (schemas/trace.sql, v2) with:
+**   - process_id = its processes.id on the rows that belong to a process
+**     (allocations, threads, rss_samples, markers, params, agg_*);
+**   - its ids shifted past the previous processes' (allocations, stacks,
+**     frames, modules, markers), so every id is unique in the file and a
+**     process's ids form one range, recorded in its processes row;
+**   - its meta keys in process_meta, and one processes row.
+** The aggregates are the stage's, copied with a process_id column leading
+** their keys: each process's are built on its own rows only.
+**
+** Invariants:
+**   1. Nothing is under out_path until every spool is in and the trace is
+**      complete (place(): link without replacing).
+**   2. The first process keeps its ids (offsets 0), so a one-process trace
+**      has the ids a v1 trace had.
+**   3. Stage files are removed whatever happens.
+*/
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ingest/spool_read.h"
+#include "ingest/stage.h"
+#include "lowram/import.h"
+#include "lowram/trace.h"
+
+extern const char lr_schema_sql[];
+
+/* The aggregate tables a stage holds (query/agg.h) and, per column, which
+** id range it is in. */
+static const char *const agg_tables[] = {"agg_info", "agg_checkpoints", "agg_timeline",
+                                         "agg_phases", "agg_stacks", "agg_largest",
+                                         "agg_maps", "agg_live"};
+
+typedef struct Off {
+  int64_t alloc, stack, frame, module, marker;
+} Off;
+
+static int xexec(sqlite3 *db, const char *out, const char *sql, LrErr *err) {
+  char *msg = NULL;
+  if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+    lr_err_set(err, "%s: import failed (merging processes): %s", out, msg ? msg : "?");
+    sqlite3_free(msg);
+    return -1;
+  }
+  return 0;
+}
+
+static int64_t q_int(sqlite3 *db, const char *sql, int64_t dflt) {
+  sqlite3_stmt *st;
+  int64_t v = dflt;
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+      v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+  }
+  return v;
+}
+
+/* The column expression copying `col` of stage table `tab` with ids shifted. */
+static char *shifted(const char *tab, const char *col, const Off *o) {
+  int64_t off = -1;
+  int agg = !strncmp(tab, "agg_", 4);
+  if (!strcmp(col, "stack_id")) off = o->stack;
+  else if (!strcmp(col, "frame_id")) off = o->frame;
+  else if (!strcmp(col, "module_id")) off = o->module;
+  else if (!strcmp(col, "marker_id")) off = o->marker;
+  else if (!strcmp(col, "id")) {
+    if (!strcmp(tab, "allocations") || !strcmp(tab, "agg_largest") ||
+        !strcmp(tab, "agg_maps") || !strcmp(tab, "agg_live"))
+      off = o->alloc;
+    else if (!strcmp(tab, "stacks")) off = o->stack;
+    else if (!strcmp(tab, "frames")) off = o->frame;
+    else if (!strcmp(tab, "modules")) off = o->module;
+    else if (!strcmp(tab, "markers")) off = o->marker;
+  }
+  if (off < 0 || off == 0) return sqlite3_mprintf("s.\"%w\"", col);
+  /* the aggregates use -1 for "none" (no stack, no marker) */
+  if (agg) return sqlite3_mprintf("CASE WHEN s.\"%w\" < 0 THEN s.\"%w\" ELSE s.\"%w\" + %lld END",
+                                  col, col, col, (long long)off);
+  return sqlite3_mprintf("s.\"%w\" + %lld", col, (long long)off);
+}
+
+/* Copies stage table `tab` into main: columns by name, ids shifted, and
+** process_id = pid when `with_pid`. For agg tables, creates the main
+** table first (process_id leading its key) if it is not there yet. */
+static int copy_table(sqlite3 *db, const char *out, const char *tab, int64_t proc, const Off *o,
+                      int with_pid, LrErr *err) {
+  char *q = sqlite3_mprintf("PRAGMA s.table_info(\"%w\")", tab);
+  sqlite3_stmt *st;
+  int rc = sqlite3_prepare_v2(db, q, -1, &st, NULL);
+  sqlite3_free(q);
+  if (rc != SQLITE_OK) return lr_err_set(err, "%s: import failed (merging %s): %s", out, tab,
+                                         sqlite3_errmsg(db));
+  char *cols = sqlite3_mprintf("%s", ""), *sel = sqlite3_mprintf("%s", "");
+  char *defs = sqlite3_mprintf("%s", ""), *pk = sqlite3_mprintf("%s", "");
+  int pkn[16] = {0};
+  char pkc[16][64];
+  int npk = 0, ncols = 0;
+  while (cols && sel && defs && sqlite3_step(st) == SQLITE_ROW) {
+    const char *c = (const char *)sqlite3_column_text(st, 1);
+    const char *ty = (const char *)sqlite3_column_text(st, 2);
+    int k = sqlite3_column_int(st, 5);
+    char *e = shifted(tab, c, o);
+    char *a = sqlite3_mprintf("%s%s\"%w\"", cols, ncols ? ", " : "", c);
+    char *b = sqlite3_mprintf("%s%s%s", sel, ncols ? ", " : "", e);
+    char *d = sqlite3_mprintf("%s, \"%w\" %s", defs, c, ty ? ty : "");
+    sqlite3_free(e);
+    sqlite3_free(cols);
+    sqlite3_free(sel);
+    sqlite3_free(defs);
+    cols = a;
+    sel = b;
+    defs = d;
+    if (k > 0 && k <= 16 && npk < 16) {
+      pkn[npk] = k;
+      snprintf(pkc[npk], sizeof pkc[npk], "%s", c);
+      npk++;
+    }
+    ncols++;
+  }
+  sqlite3_finalize(st);
+  int ret = -1;
+  if (!cols || !sel || !defs) {
+    lr_err_set(err, "%s: out of memory", out);
+    goto done;
+  }
+  if (!strncmp(tab, "agg_", 4)) {
+    for (int i = 1; i <= npk; i++)
+      for (int j = 0; j < npk; j++)
+        if (pkn[j] == i) {
+          char *p2 = sqlite3_mprintf("%s, \"%w\"", pk, pkc[j]);
+          sqlite3_free(pk);
+          pk = p2;
+        }
+    char *ct = sqlite3_mprintf("CREATE TABLE IF NOT EXISTS main.\"%w\"(process_id INTEGER NOT "
+                               "NULL%s, PRIMARY KEY(process_id%s)) WITHOUT ROWID",
+                               tab, defs, pk ? pk : "");
+    int bad = !ct || xexec(db, out, ct, err);
+    sqlite3_free(ct);
+    if (bad) goto done;
+  }
+  char *ins = with_pid ? sqlite3_mprintf("INSERT INTO main.\"%w\"(%s, process_id) SELECT %s, "
+                                         "%lld FROM s.\"%w\" AS s",
+                                         tab, cols, sel, (long long)proc, tab)
+                       : sqlite3_mprintf("INSERT INTO main.\"%w\"(%s) SELECT %s FROM s.\"%w\" AS s",
+                                         tab, cols, sel, tab);
+  ret = ins ? xexec(db, out, ins, err) : lr_err_set(err, "%s: out of memory", out);
+  sqlite3_free(ins);
+done:
+  sqlite3_free(cols);
+  sqlite3_free(sel);
+  sqlite3_free(defs);
+  sqlite3_free(pk);
+  return ret;
+}
+
+static const char *const meta_run_keys[] = {"format", "schema_version", "lowram_version",
+                                            "complete"};
+
+/* One stage (attached as s) into main as process `proc`. */
+static int copy_process(sqlite3 *db, const char *out, int64_t proc, Off *o, LrErr *err) {
+  static const struct { const char *tab; int pid; } base[] = {
+    {"modules", 0}, {"frames", 0}, {"stacks", 0}, {"stack_entries", 0}, {"threads", 1},
+    {"allocations", 1}, {"rss_samples", 1}, {"markers", 1}, {"params", 1},
+  };
+  for (size_t i = 0; i < sizeof base / sizeof base[0]; i++)
+    if (copy_table(db, out, base[i].tab, proc, o, base[i].pid, err)) return -1;
+  for (size_t i = 0; i < sizeof agg_tables / sizeof agg_tables[0]; i++)
+    if (copy_table(db, out, agg_tables[i], proc, o, 1, err)) return -1;
+  char *sql = sqlite3_mprintf(
+      "INSERT INTO main.process_meta(process_id, key, value) SELECT %lld, key, value FROM s.meta "
+      "WHERE key NOT IN ('%q', '%q', '%q', '%q');"
+      /* the schema's views read the process meta's process_id names */
+      "INSERT INTO main.process_meta(process_id, key, value) VALUES(%lld, 'process_id', %lld)",
+      (long long)proc, meta_run_keys[0], meta_run_keys[1], meta_run_keys[2], meta_run_keys[3],
+      (long long)proc, (long long)proc);
+  int bad = !sql || xexec(db, out, sql, err);
+  sqlite3_free(sql);
+  if (bad) return -1;
+  /* the processes row, from the stage's meta and aggregates */
+  Off n = {
+    o->alloc + q_int(db, "SELECT max(id) FROM s.allocations", 0),
+    o->stack + q_int(db, "SELECT max(id) FROM s.stacks", 0),
+    o->frame + q_int(db, "SELECT max(id) FROM s.frames", 0),
+    o->module + q_int(db, "SELECT max(id) FROM s.modules", 0),
+    o->marker + q_int(db, "SELECT max(id) FROM s.markers", 0),
+  };
+#define M(k) "(SELECT value FROM s.meta WHERE key = '" k "')"
+  sql = sqlite3_mprintf(
+      "INSERT INTO main.processes(id, pid, ppid, exec_index, argv, start_realtime_ns, start_ns, "
+      "end_ns, end_reason, end_code, peak, peak_heap, peak_rss, events, cut_short, "
+      "unmatched_frees, unmatched_allocs, spool_path, spool_bytes, alloc_first, alloc_last, "
+      "stack_first, stack_last, frame_first, frame_last, module_first, module_last, "
+      "marker_first, marker_last) SELECT %lld, " M("pid") ", " M("ppid") ", " M("exec_index")
+      ", coalesce(" M("argv") ", '[]'), " M("start_realtime_ns") ", 0, " M("end_ns") ", "
+      M("end_reason") ", " M("end_code") ", coalesce((SELECT value FROM s.agg_info WHERE key = "
+      "'peak'), 0), coalesce(" M("peak_heap") ", 0), coalesce(" M("peak_rss") ", 0), coalesce("
+      M("events") ", 0), coalesce(" M("cut_short") ", 0), coalesce(" M("unmatched_frees")
+      ", 0), coalesce(" M("unmatched_allocs") ", 0), " M("spool_path") ", " M("spool_bytes")
+      ", %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld",
+      (long long)proc, (long long)o->alloc + 1, (long long)n.alloc, (long long)o->stack + 1,
+      (long long)n.stack, (long long)o->frame + 1, (long long)n.frame, (long long)o->module + 1,
+      (long long)n.module, (long long)o->marker + 1, (long long)n.marker);
+#undef M
+  bad = !sql || xexec(db, out, sql, err);
+  sqlite3_free(sql);
+  if (bad) return -1;
+  *o = n;
+  return 0;
+}
+
+/* The caller's progress callback, told which spool of the run is going. */
+typedef struct RunProg {
+  LrImportProgressFn fn;
+  void *ctx;
+  uint32_t process, processes;
+} RunProg;
+
+static int run_progress(void *ctx, const LrImportProgress *p) {
+  const RunProg *r = ctx;
+  LrImportProgress q = *p;
+  q.process = r->process;
+  q.processes = r->processes;
+  return r->fn(r->ctx, &q);
+}
+
+/* Puts tmp at out without ever replacing out. */
+static int place(const char *tmp, const char *out, LrErr *err) {
+#ifdef RENAME_NOREPLACE
+  if (renameat2(AT_FDCWD, tmp, AT_FDCWD, out, RENAME_NOREPLACE) == 0) return 0;
+  if (errno == EEXIST) return lr_err_set(err, "%s: already exists, not overwriting it", out);
+  if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP && errno != EPERM)
+    return lr_err_set(err, "%s: %s", out, strerror(errno));
+#endif
+  /* filesystems without renameat2: link() fails if out exists */
+  if (link(tmp, out) != 0) {
+    if (errno == EEXIST) return lr_err_set(err, "%s: already exists, not overwriting it", out);
+    return lr_err_set(err, "%s: %s", out, strerror(errno));
+  }
+  unlink(tmp);
+  return 0;
+}
+
+/* A new empty hidden file beside out: ".NAME.<what>-XXXXXX" (malloc'd). */
+static char *beside(const char *out, const char *what, LrErr *err) {
+  size_t n = strlen(out) + strlen(what) + 16;
+  char *tmp = malloc(n);
+  if (!tmp) {
+    lr_err_set(err, "%s: out of memory", out);
+    return NULL;
+  }
+  const char *slash = strrchr(out, '/');
+  size_t dirlen = slash ? (size_t)(slash - out) + 1 : 0;
+  snprintf(tmp, n, "%.*s.%s.%s-XXXXXX", (int)dirlen, out, out + dirlen, what);
+  int fd = mkstemp(tmp);
+  if (fd < 0) {
+    lr_err_set(err, "%s: cannot create a file beside it: %s", out, strerror(errno));
+    free(tmp);
+    return NULL;
+  }
+  close(fd);
+  return tmp;
+}
+
+/* The run-level part: parents, start/end times relative to the run,
+** meta, indexes. */
+static int finish(sqlite3 *db, const char *out, const char *indexes, size_t n, LrErr *err) {
+  char *sql = sqlite3_mprintf(
+      "UPDATE processes SET start_ns = start_realtime_ns - (SELECT min(start_realtime_ns) FROM "
+      "processes);"
+      "UPDATE processes SET end_ns = end_ns + start_ns;"
+      "UPDATE processes SET parent_id = CASE WHEN exec_index > 0 THEN (SELECT q.id FROM "
+      "processes q WHERE q.pid = processes.pid AND q.exec_index = processes.exec_index - 1 "
+      "ORDER BY q.start_realtime_ns DESC LIMIT 1) ELSE (SELECT q.id FROM processes q WHERE "
+      "q.pid = processes.ppid AND q.id <> processes.id AND q.start_realtime_ns <= "
+      "processes.start_realtime_ns ORDER BY q.exec_index DESC LIMIT 1) END;"
+      "INSERT INTO meta(key, value) VALUES('format', 'lowram-trace'), ('schema_version', %d), "
+      "('lowram_version', '%q'), ('processes', %lld), ('default_process', (SELECT id FROM "
+      "processes ORDER BY peak DESC, id LIMIT 1));"
+      /* the default process's keys too, so plain SQL on meta describes the
+      ** process lowram shows first (and a one-process trace reads as v1) */
+      "INSERT INTO meta(key, value) SELECT key, value FROM process_meta WHERE process_id = "
+      "(SELECT value FROM meta WHERE key = 'default_process');"
+      "%s"
+      "INSERT INTO meta(key, value) VALUES('complete', 1);",
+      LR_SCHEMA_VERSION, LOWRAM_VERSION, (long long)n, indexes ? indexes : "");
+  int rc = sql ? xexec(db, out, sql, err) : lr_err_set(err, "%s: out of memory", out);
+  sqlite3_free(sql);
+  return rc;
+}
+
+/* The CREATE INDEX statements of the schema, dropped for the load. */
+static char *drop_indexes(sqlite3 *db, const char *out, LrErr *err) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db, "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
+                             "sql IS NOT NULL", -1, &st, NULL) != SQLITE_OK) {
+    lr_err_set(err, "%s: %s", out, sqlite3_errmsg(db));
+    return NULL;
+  }
+  char *create = sqlite3_mprintf("%s", ""), *drop = sqlite3_mprintf("%s", "");
+  while (create && drop && sqlite3_step(st) == SQLITE_ROW) {
+    char *a = sqlite3_mprintf("%s%s;\n", create, (const char *)sqlite3_column_text(st, 1));
+    char *b = sqlite3_mprintf("%sDROP INDEX \"%w\";\n", drop,
+                              (const char *)sqlite3_column_text(st, 0));
+    sqlite3_free(create);
+    sqlite3_free(drop);
+    create = a;
+    drop = b;
+  }
+  sqlite3_finalize(st);
+  if (!create || !drop || xexec(db, out, drop, err)) {
+    sqlite3_free(create);
+    create = NULL;
+  }
+  sqlite3_free(drop);
+  return create;
+}
+
+int lr_import_run(const LrRunSpool *spools, size_t n, const char *out_path,
+                  const LrImportOpts *opts, LrImportStats *stats, LrErr *err) {
+  struct stat sb;
+  if (stats) memset(stats, 0, sizeof *stats);
+  if (lstat(out_path, &sb) == 0)
+    return lr_err_set(err, "%s: already exists, not overwriting it", out_path);
+  if (n == 0) return lr_err_set(err, "%s: no spool to import", out_path);
+  char *tmp = beside(out_path, "import", err);
+  if (!tmp) return -1;
+  sqlite3 *db = NULL;
+  int rc = -1;
+  char *indexes = NULL;
+  if (sqlite3_open_v2(tmp, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+    lr_err_set(err, "%s: cannot open: %s", tmp, db ? sqlite3_errmsg(db) : "?");
+    goto out;
+  }
+  if (xexec(db, out_path, "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; "
+                          "PRAGMA locking_mode=EXCLUSIVE; PRAGMA cache_size=-65536;", err) ||
+      xexec(db, out_path, lr_schema_sql, err) || !(indexes = drop_indexes(db, out_path, err)))
+    goto out;
+  Off o = {0, 0, 0, 0, 0};
+  for (size_t i = 0; i < n; i++) {
+    char *stage = beside(out_path, "stage", err);
+    if (!stage) goto out;
+    LrImportOpts so = opts ? *opts : (LrImportOpts){0};
+    so.killed_by = spools[i].killed_by;
+    RunProg rp = {so.progress, so.progress_ctx, (uint32_t)i + 1, (uint32_t)n};
+    if (so.progress) {
+      so.progress = run_progress;
+      so.progress_ctx = &rp;
+    }
+    LrImportStats s;
+    int bad = lr_stage_import(spools[i].path, stage, out_path, &so, &s, err) != 0;
+    if (!bad) {
+      /* one transaction per stage: SQLite detaches only outside one */
+      char *att = sqlite3_mprintf("ATTACH %Q AS s", stage);
+      bad = !att || xexec(db, out_path, att, err);
+      sqlite3_free(att);
+      if (!bad) {
+        bad = xexec(db, out_path, "BEGIN", err) ||
+              copy_process(db, out_path, (int64_t)i + 1, &o, err) ||
+              xexec(db, out_path, "COMMIT", err);
+        if (bad) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        sqlite3_exec(db, "DETACH s", NULL, NULL, NULL);
+      }
+    }
+    unlink(stage);
+    free(stage);
+    if (bad) goto out;
+    if (stats) {
+      if (i == 0) {
+        *stats = s;
+      } else {
+        stats->events += s.events;
+        stats->records += s.records;
+        stats->stacks += s.stacks;
+        stats->frames += s.frames;
+        stats->modules += s.modules;
+        stats->allocations += s.allocations;
+        stats->chunks += s.chunks;
+        stats->chunks_corrupt += s.chunks_corrupt;
+        stats->chunks_truncated += s.chunks_truncated;
+        stats->unmatched_frees += s.unmatched_frees;
+        stats->frames_named += s.frames_named;
+        stats->agg_seconds += s.agg_seconds;
+      }
+    }
+  }
+  if (xexec(db, out_path, "BEGIN", err) || finish(db, out_path, indexes, n, err) ||
+      xexec(db, out_path, "COMMIT", err))
+    goto out;
+  rc = 0;
+out:
+  sqlite3_free(indexes);
+  if (db && sqlite3_close(db) != SQLITE_OK && rc == 0)
+    rc = lr_err_set(err, "%s: cannot close", tmp);
+  if (rc == 0) {
+    int fd = open(tmp, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      fsync(fd);
+      close(fd);
+    }
+    rc = place(tmp, out_path, err);
+  }
+  if (rc != 0) unlink(tmp);
+  free(tmp);
+  return rc;
+}
+
+int lr_import(const char *spool_path, const char *out_path, const LrImportOpts *opts,
+              LrImportStats *stats, LrErr *err) {
+  LrRunSpool one;
+  memset(&one, 0, sizeof one);
+  if (snprintf(one.path, sizeof one.path, "%s", spool_path) >= (int)sizeof one.path)
+    return lr_err_set(err, "%s: path too long", spool_path);
+  one.killed_by = opts ? opts->killed_by : 0;
+  return lr_import_run(&one, 1, out_path, opts, stats, err);
+}
+
+static int u64_cmp(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+static int run_cmp(const void *a, const void *b) {
+  const LrRunSpool *x = a, *y = b;
+  if (x->start_realtime_ns != y->start_realtime_ns)
+    return x->start_realtime_ns < y->start_realtime_ns ? -1 : 1;
+  if (x->exec_index != y->exec_index) return x->exec_index < y->exec_index ? -1 : 1;
+  return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+long lr_import_find_run(const char *dir, const char *prefix, uint64_t root_pid,
+                        uint64_t adopter, uint64_t since_ns, LrRunSpool **out, LrErr *err) {
+  size_t n = 0, cap = 0;
+  LrRunSpool *all = NULL;
+  unsigned char *taken = NULL;
+  *out = NULL;
+  DIR *d = opendir(dir);
+  if (!d) return lr_err_set(err, "%s: %s", dir, strerror(errno));
+  struct dirent *e;
+  size_t pl = strlen(prefix), sl = strlen(LR_SPOOL_SUFFIX);
+  uint64_t floor_ns = since_ns > 1000000000u ? since_ns - 1000000000u : 0;
+  while ((e = readdir(d))) {
+    size_t el = strlen(e->d_name);
+    if (el <= sl || strncmp(e->d_name, prefix, pl) ||
+        strcmp(e->d_name + el - sl, LR_SPOOL_SUFFIX))
+      continue;
+    if (n == cap) {
+      cap = cap ? cap * 2 : 64;
+      LrRunSpool *na = realloc(all, cap * sizeof *na);
+      unsigned char *nt = realloc(taken, cap);
+      if (!na || !nt) {
+        free(na ? na : all);
+        free(nt ? nt : taken);
+        closedir(d);
+        return lr_err_set(err, "%s: out of memory", dir);
+      }
+      all = na;
+      taken = nt;
+    }
+    LrRunSpool *f = &all[n];
+    memset(f, 0, sizeof *f);
+    if (snprintf(f->path, sizeof f->path, "%s/%s", dir, e->d_name) >= (int)sizeof f->path)
+      continue;
+    LrSpool *sp = lr_spool_open(f->path, NULL);
+    if (!sp) continue;
+    const LrSpoolHeader *h = lr_spool_header(sp);
+    f->pid = h->pid;
+    f->ppid = h->ppid;
+    f->exec_index = h->exec_index;
+    f->start_realtime_ns = h->start_realtime_ns;
+    lr_spool_close(sp);
+    if (f->start_realtime_ns < floor_ns) continue; /* an earlier run's */
+    /* ppid == adopter: an orphan that started after its parent died */
+    taken[n] = f->pid == root_pid || (adopter && f->ppid == adopter);
+    n++;
+  }
+  closedir(d);
+  /* close the family: a spool whose parent is in it is in it */
+  uint64_t *pids = malloc((n + 1) * sizeof *pids);
+  if (!pids) {
+    free(all);
+    free(taken);
+    return lr_err_set(err, "%s: out of memory", dir);
+  }
+  for (int more = 1; more;) {
+    more = 0;
+    size_t np = 0;
+    for (size_t i = 0; i < n; i++)
+      if (taken[i]) pids[np++] = all[i].pid;
+    qsort(pids, np, sizeof *pids, u64_cmp);
+    for (size_t i = 0; i < n; i++)
+      if (!taken[i] && bsearch(&all[i].ppid, pids, np, sizeof *pids, u64_cmp))
+        taken[i] = 1, more = 1;
+  }
+  free(pids);
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++)
+    if (taken[i]) all[k++] = all[i];
+  free(taken);
+  if (k) qsort(all, k, sizeof *all, run_cmp);
+  *out = all;
+  return (long)k;
+}
+
+long lr_import_gather(const char *spool_path, LrRunSpool **out, LrErr *err) {
+  *out = NULL;
+  LrSpool *sp = lr_spool_open(spool_path, err);
+  if (!sp) return -1;
+  uint64_t pid = lr_spool_header(sp)->pid, start = lr_spool_header(sp)->start_realtime_ns;
+  lr_spool_close(sp);
+  char dir[4096], prefix[4096];
+  const char *slash = strrchr(spool_path, '/');
+  if (slash) snprintf(dir, sizeof dir, "%.*s", (int)(slash - spool_path), spool_path);
+  else snprintf(dir, sizeof dir, ".");
+  if (!dir[0]) snprintf(dir, sizeof dir, "/");
+  const char *name = slash ? slash + 1 : spool_path;
+  /* run.db.spool -> "run.": forks are run.PID.db.spool, images run.PID.N.db.spool */
+  size_t nl = strlen(name), sl = strlen(".db" LR_SPOOL_SUFFIX);
+  if (nl > sl && !strcmp(name + nl - sl, ".db" LR_SPOOL_SUFFIX)) nl -= sl;
+  else if (nl > strlen(LR_SPOOL_SUFFIX) && !strcmp(name + nl - strlen(LR_SPOOL_SUFFIX),
+                                                    LR_SPOOL_SUFFIX))
+    nl -= strlen(LR_SPOOL_SUFFIX);
+  snprintf(prefix, sizeof prefix, "%.*s.", (int)nl, name);
+  LrRunSpool *all = NULL;
+  long n = lr_import_find_run(dir, prefix, pid, 0, start, &all, err);
+  if (n < 0) return -1;
+  /* the spool given first (it may not be the oldest of the run's) */
+  char real[PATH_MAX], other[PATH_MAX];
+  long at = -1;
+  if (realpath(spool_path, real))
+    for (long i = 0; i < n && at < 0; i++)
+      if (realpath(all[i].path, other) && !strcmp(real, other)) at = i;
+  if (at < 0) { /* not found by name (an unusual name): just that spool */
+    LrRunSpool *one = realloc(all, sizeof *one * (size_t)(n + 1));
+    if (!one) {
+      free(all);
+      return lr_err_set(err, "%s: out of memory", spool_path);
+    }
+    all = one;
+    memmove(all + 1, all, sizeof *all * (size_t)n);
+    memset(all, 0, sizeof *all);
+    snprintf(all[0].path, sizeof all[0].path, "%s", spool_path);
+    all[0].pid = pid;
+    all[0].start_realtime_ns = start;
+    n++;
+  } else if (at > 0) {
+    LrRunSpool first = all[at];
+    memmove(all + 1, all, sizeof *all * (size_t)at);
+    all[0] = first;
+  }
+  *out = all;
+  return n;
+}
