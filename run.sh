@@ -41,6 +41,8 @@ PACKAGES=(
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
   # adb: the phone path over USB (tests/adb); tmux: driving tui/ in tests
   adb tmux chromium
+  # the torture suite records real programs nobody here wrote (tests/torture)
+  python3 git nodejs perl xz-utils
 )
 
 log() { printf '==> %s\n' "$*" >&2; }
