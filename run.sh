@@ -49,6 +49,14 @@ log() { printf '==> %s\n' "$*" >&2; }
 
 deps() {
   local missing=()
+  # tests/cross/arm64_xz.sh downloads Debian's arm64 xz-utils and liblzma5:
+  # the arm64 architecture added once, its package lists fetched once
+  if ! dpkg --print-foreign-architectures | grep -qx arm64 ||
+     ! apt-cache show liblzma5:arm64 >/dev/null 2>&1; then
+    log "adding the arm64 architecture (for tests/cross/arm64_xz.sh)"
+    $([ "$(id -u)" -eq 0 ] || echo sudo) dpkg --add-architecture arm64
+    $([ "$(id -u)" -eq 0 ] || echo sudo) apt-get update -qq
+  fi
   for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
