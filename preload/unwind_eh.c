@@ -560,6 +560,7 @@ static void find_row(const EhMod *m, uintptr_t pc, EhRow *row) {
   row->fp_off = r.off[1];
   if (row->ra_how == R_UNDEF) row->kind = K_END;
   else if (row->ra_how == R_OTHER || row->fp_how == R_OTHER) row->kind = K_NOFDE;
+  if (row->kind >= K_NOFDE) row->ra_how = row->fp_how = 0;
 #if !defined(__aarch64__)
   else if (row->ra_how != R_AT_CFA) row->kind = K_NOFDE; /* x86: the RA is on the stack */
 #endif
@@ -572,27 +573,37 @@ typedef struct EhSlot { uint64_t check, packed; } EhSlot;
 static EhSlot *g_cache;   /* atomic: mapped on first use */
 static int g_cache_failed;
 
-/* row <-> 64 bits: cfa_off int32, kind 4 bits, ra/fp how 3 bits each,
-** ra/fp offsets in words as int8. 0 means "nothing" (kind 0 with offsets
-** 0 is CFA = sp, which no real row has, as the CFA is above the sp). */
+/* row <-> 64 bits: cfa_off as int28, kind 3 bits, ra/fp how 2 bits each,
+** ra/fp offsets in words as int14 (+-64 KiB: aarch64 saves x30 at the
+** bottom of big frames), bit 63 set (0 is an empty slot). A row that does
+** not fit is not cached (read from the CFI each time). */
+static int fits(int64_t v, int bits) {
+  return v >= -((int64_t)1 << (bits - 1)) && v < ((int64_t)1 << (bits - 1));
+}
+
 static int pack(const EhRow *r, uint64_t *out) {
-  if (r->cfa_off != (int32_t)r->cfa_off) return 0;
   int64_t rw = r->ra_off / 8, fw = r->fp_off / 8;
-  if (r->ra_off % 8 || r->fp_off % 8 || rw != (int8_t)rw || fw != (int8_t)fw) return 0;
-  uint64_t v = (uint32_t)(int32_t)r->cfa_off;
-  v |= (uint64_t)r->kind << 32 | (uint64_t)r->ra_how << 36 | (uint64_t)r->fp_how << 40;
-  v |= (uint64_t)(uint8_t)(int8_t)rw << 48 | (uint64_t)(uint8_t)(int8_t)fw << 56;
-  *out = v | 1ull << 47; /* never 0 */
+  if (r->ra_off % 8 || r->fp_off % 8 || !fits(r->cfa_off, 28) || !fits(rw, 14) || !fits(fw, 14) ||
+      r->ra_how > 3 || r->fp_how > 3)
+    return 0;
+  uint64_t v = (uint64_t)r->cfa_off & 0xfffffff;
+  v |= (uint64_t)r->kind << 28 | (uint64_t)r->ra_how << 31 | (uint64_t)r->fp_how << 33;
+  v |= ((uint64_t)rw & 0x3fff) << 35 | ((uint64_t)fw & 0x3fff) << 49;
+  *out = v | 1ull << 63;
   return 1;
 }
 
+static inline int64_t sext(uint64_t v, int bits) {
+  return (int64_t)(v << (64 - bits)) >> (64 - bits);
+}
+
 static void unpack(uint64_t v, EhRow *r) {
-  r->cfa_off = (int32_t)(uint32_t)v;
-  r->kind = (int)(v >> 32 & 15);
-  r->ra_how = (int)(v >> 36 & 7);
-  r->fp_how = (int)(v >> 40 & 7);
-  r->ra_off = (int64_t)(int8_t)(uint8_t)(v >> 48) * 8;
-  r->fp_off = (int64_t)(int8_t)(uint8_t)(v >> 56) * 8;
+  r->cfa_off = sext(v & 0xfffffff, 28);
+  r->kind = (int)(v >> 28 & 7);
+  r->ra_how = (int)(v >> 31 & 3);
+  r->fp_how = (int)(v >> 33 & 3);
+  r->ra_off = sext(v >> 35 & 0x3fff, 14) * 8;
+  r->fp_off = sext(v >> 49 & 0x3fff, 14) * 8;
 }
 
 static inline uint64_t cache_key(uintptr_t pc, uint32_t gen) {
