@@ -50,4 +50,39 @@ done
 # the fp walker on the same code cannot see the callers (no frame pointers)
 nfp=$(count 1003 "$work/fp.txt" chain_)
 [ "$nfp" -lt 14 ] || fail "fp walker found $nfp chain frames at -fomit-frame-pointer: the test program keeps frame pointers?"
+# Debian's xz (x86-64 packages keep no frame pointers)
+command -v xz >/dev/null || fail "xz not found: install the Debian package xz-utils"
+awk 'BEGIN { s = 7; for (i = 0; i < 50000; i++) { s = (s * 1103515245 + 12345) % 2147483648;
+  printf "%d lowram-%x\n", i, int(s / 65536) } }' >"$work/in.txt"
+k=0
+for u in eh libunwind-strict fp; do # input paths of one length: equal allocation sizes
+  k=$((k + 1))
+  mkdir "$work/r$k"
+  cp "$work/in.txt" "$work/r$k/in.txt"
+  LOWRAM_UNWIND=$u "$lowram" record -o "$work/xz-$u.db" -- xz -6 -T1 -k "$work/r$k/in.txt" \
+    >"$work/xz-$u.out" 2>"$work/xz-$u.err" || { cat "$work/xz-$u.err"; fail "record of xz with LOWRAM_UNWIND=$u failed"; }
+done
+xzstacks() {
+  sqlite3 "$1" "SELECT a.size || ' ' || coalesce((SELECT group_concat(x, ' ') FROM (SELECT
+      coalesce(f.function, '?') || '@' || f.rel_pc AS x FROM stack_frames f
+      WHERE f.stack_id = a.stack_id ORDER BY f.depth)), '')
+    FROM allocations a ORDER BY a.alloc_seq"
+}
+xzstacks "$work/xz-eh.db" >"$work/xz-eh.txt"
+xzstacks "$work/xz-libunwind-strict.db" >"$work/xz-lu.txt"
+[ "$(wc -l <"$work/xz-eh.txt")" -gt 50 ] || fail "xz under eh: only $(wc -l <"$work/xz-eh.txt") allocations"
+if ! cmp -s "$work/xz-eh.txt" "$work/xz-lu.txt"; then
+  diff "$work/xz-eh.txt" "$work/xz-lu.txt" | head -20
+  fail "xz's stacks under LOWRAM_UNWIND=eh differ from libunwind-strict's"
+fi
+big() { sqlite3 "$1" "SELECT group_concat(coalesce(f.function, '?'), ' ') FROM stack_frames f
+  WHERE f.stack_id = (SELECT stack_id FROM allocations ORDER BY size DESC LIMIT 1)"; }
+case " $(big "$work/xz-eh.db") " in
+  *" lzma_stream_encoder "*" __libc_start_main "*) ;;
+  *) fail "xz's largest allocation under eh: $(big "$work/xz-eh.db")";;
+esac
+nxfp=$(sqlite3 "$work/xz-fp.db" "SELECT count(*) FROM stack_frames WHERE stack_id = (SELECT stack_id FROM allocations ORDER BY size DESC LIMIT 1)")
+nxeh=$(sqlite3 "$work/xz-eh.db" "SELECT count(*) FROM stack_frames WHERE stack_id = (SELECT stack_id FROM allocations ORDER BY size DESC LIMIT 1)")
+[ "$nxfp" -lt "$nxeh" ] || fail "fp walker saw $nxfp frames of xz's largest allocation, eh $nxeh"
+echo "ok unwind_record: xz: $(wc -l <"$work/xz-eh.txt") allocations, stacks equal to libunwind-strict's; largest: eh $nxeh frames, fp $nxfp"
 echo "ok unwind_record: 16 chain stacks under eh equal libunwind-strict's (rec12: 14 chain frames + main; the fp walker: $nfp)"
