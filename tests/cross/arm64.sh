@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/cross/arm64.sh HOST_BUILD_DIR: the phone path without a phone.
-# Cross-builds liblowram.so (frame-pointer unwinder, no libunwind needed on
-# the device) and qrun for aarch64, runs qrun under qemu-user in plain
+# Cross-builds liblowram.so (-Dunwind=fp: no libunwind needed on the device;
+# its default unwinder reads the modules' own .eh_frame, unwind_eh.c, with
+# the frame-pointer walk as fallback) and qrun for aarch64, runs qrun under qemu-user in plain
 # LD_PRELOAD mode, then imports and reports the spool with the host's lowram,
 # which names the arm64 frames from the arm64 binary. Asserts real numbers:
 # the KV cache bytes equal 2 x layers x seq x kv_dim x batch x 4, and the
