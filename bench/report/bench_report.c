@@ -138,7 +138,7 @@ static void generate(const char *path) {
   }
   sqlite3_finalize(se);
   for (int t = 1; t <= 4; t++) {
-    snprintf(sql, sizeof sql, "INSERT INTO threads VALUES(%d, 'worker', 0)", 1000 + t);
+    snprintf(sql, sizeof sql, "INSERT INTO threads(tid, name, first_seq) VALUES(%d, 'worker', 0)", 1000 + t);
     exec(db, sql);
   }
   if (sqlite3_prepare_v2(db,
@@ -150,7 +150,7 @@ static void generate(const char *path) {
   sqlite3_stmt *mk, *rss;
   sqlite3_prepare_v2(db, "INSERT INTO markers(seq, ns, thread_id, name) VALUES(?1, ?1 * 250, 1001, ?2)",
                      -1, &mk, NULL);
-  sqlite3_prepare_v2(db, "INSERT INTO rss_samples VALUES(?1, ?1 * 250, ?2, ?3, ?4, 0)", -1, &rss,
+  sqlite3_prepare_v2(db, "INSERT INTO rss_samples(seq, ns, rss, anon, file, shmem) VALUES(?1, ?1 * 250, ?2, ?3, ?4, 0)", -1, &rss,
                      NULL);
   taken = calloc((size_t)(nevents / 8 + 1), 1);
   int64_t s = 0, live = 0, last_rss = 0, allocs = 0;

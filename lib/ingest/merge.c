@@ -295,6 +295,18 @@ static int finish(sqlite3 *db, const char *out, const char *indexes, size_t n, L
       "INSERT INTO meta(key, value) SELECT key, value FROM process_meta WHERE process_id = "
       "(SELECT value FROM meta WHERE key = 'default_process');"
       "%s"
+      /* what ANALYZE would say of the allocations indexes, from the id
+      ** ranges at no cost: without it the planner takes (process_id,
+      ** stack_id) for "free_seq IS NULL ... GROUP BY stack_id" and reads
+      ** every row (1 s instead of 10 ms on 500k rows) */
+      "ANALYZE main.processes;"
+      "INSERT INTO sqlite_stat1(tbl, idx, stat) SELECT 'allocations', i.name, "
+      "  n || ' ' || max(1, n / p) || ' ' || CASE WHEN i.name = 'allocations_stack' "
+      "  THEN max(1, n / max(1, s)) ELSE 1 END "
+      "FROM (SELECT max(1, sum(max(0, alloc_last - alloc_first + 1))) AS n, count(*) AS p, "
+      "      sum(max(0, stack_last - stack_first + 1)) AS s FROM processes), "
+      "     (SELECT 'allocations_alloc_seq' AS name UNION ALL SELECT 'allocations_free_seq' "
+      "      UNION ALL SELECT 'allocations_stack') AS i;"
       "INSERT INTO meta(key, value) VALUES('complete', 1);",
       LR_SCHEMA_VERSION, LOWRAM_VERSION, (long long)n, indexes ? indexes : "");
   int rc = sql ? xexec(db, out, sql, err) : lr_err_set(err, "%s: out of memory", out);
