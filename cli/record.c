@@ -1,6 +1,11 @@
 /*
 ** cli_record.c: `lowram record [-o OUT.db] [--depth N] [--rss-interval MS]
-** [--unwind fp|libunwind] [--keep-spool] -- CMD [ARGS...]`.
+** [--unwind fp|libunwind] [--keep-spool] [--tui] -- CMD [ARGS...]`.
+**
+** --tui: the terminal belongs to the live view (tui.h: lt_record_live):
+** CMD's stdin is /dev/null and its stdout and stderr go to OUT's name with
+** .log for .db; once everything has ended the trace is imported here as
+** without --tui and browsed (lt_record_browse) before the summary.
 **
 ** Runs CMD with liblowram.so preloaded, forwards the signals a user sends
 ** to lowram, waits, then imports the spool of CMD and those of its
@@ -27,6 +32,7 @@
 */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -44,6 +50,7 @@
 
 #include "cli.h"
 #include "progress.h"
+#include "tui.h"
 #include "lowram/import.h"
 #include "ingest/spool_read.h"
 #include "lowram/text.h"
@@ -138,11 +145,14 @@ static int env_set(char ***env, size_t *n, const char *name, const char *value) 
 
 static void usage(FILE *f) {
   fprintf(f, "usage: lowram record [-o OUT.db] [--depth N] [--rss-interval MS]\n"
-             "                     [--unwind fp|libunwind] [--keep-spool] [--no-follow] -- CMD [ARGS...]\n"
+             "                     [--unwind fp|libunwind] [--keep-spool] [--no-follow] [--tui]\n"
+             "                     -- CMD [ARGS...]\n"
              "  OUT defaults to lowram-<pid>.db in the current directory; every process\n"
              "  and exec'd image CMD starts goes into OUT (--no-follow: CMD's own images\n"
              "  only); refuses to run when OUT or OUT.spool exists; returns when CMD and\n"
-             "  every process it started have ended, with CMD's exit status\n");
+             "  every process it started have ended, with CMD's exit status\n"
+             "  --tui: show the run live in the terminal (lowram tui), CMD's output going\n"
+             "  to OUT's name with .log; q leaves the view and CMD keeps running\n");
 }
 
 static int parse_num(const char *s, long lo, long hi, long *out) {
@@ -162,11 +172,12 @@ int lr_cli_record(int argc, char **argv) {
     {"unwind", required_argument, 0, 'u'},
     {"keep-spool", no_argument, 0, 'k'},
     {"no-follow", no_argument, 0, 'n'},
+    {"tui", no_argument, 0, 'T'},
     {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0},
   };
   const char *out = NULL, *depth = NULL, *rss = NULL, *unwind = NULL;
-  int keep = 0, no_follow = 0, c;
+  int keep = 0, no_follow = 0, tui = 0, c;
   long v;
   optind = 1;
   while ((c = getopt_long(argc, argv, "+o:h", longs, NULL)) != -1) {
@@ -196,12 +207,17 @@ int lr_cli_record(int argc, char **argv) {
       break;
     case 'k': keep = 1; break;
     case 'n': no_follow = 1; break;
+    case 'T': tui = 1; break;
     case 'h': usage(stdout); return 0;
     default: usage(stderr); return 2;
     }
   }
   if (optind >= argc) {
     usage(stderr);
+    return 2;
+  }
+  if (tui && (!isatty(0) || !isatty(1))) {
+    lr_cli_error("record", "--tui needs a terminal (stdin and stdout)");
     return 2;
   }
   char shim[PATH_MAX];
@@ -292,14 +308,30 @@ int lr_cli_record(int argc, char **argv) {
   struct timespec t0;
   clock_gettime(CLOCK_REALTIME, &t0);
   uint64_t since_ns = (uint64_t)t0.tv_sec * 1000000000u + (uint64_t)t0.tv_nsec;
+  /* --tui: CMD's output to a log, named once CMD's pid is known */
+  char log_tmp[PATH_MAX + 32], log_path[PATH_MAX + 32] = "";
+  int log_fd = -1;
+  posix_spawn_file_actions_t fa;
+  if (tui) {
+    snprintf(log_tmp, sizeof log_tmp, "%s/.%s-XXXXXX.log", dir, prefix);
+    log_fd = mkstemps(log_tmp, 4);
+    if (log_fd < 0 || posix_spawn_file_actions_init(&fa) ||
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0) ||
+        posix_spawn_file_actions_adddup2(&fa, log_fd, 1) ||
+        posix_spawn_file_actions_adddup2(&fa, log_fd, 2) ||
+        posix_spawn_file_actions_addclose(&fa, log_fd)) {
+      lr_cli_error("record", "--tui: cannot make a log in %s: %s", dir, strerror(errno));
+      return 1;
+    }
+  }
   posix_spawnattr_t attr;
   int rc = posix_spawnattr_init(&attr);
   if (rc == 0) {
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setsigdefault(&attr, &fwd);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    rc = strchr(cmd[0], '/') ? posix_spawn(&pid, cmd[0], NULL, &attr, cmd, env)
-                             : posix_spawnp(&pid, cmd[0], NULL, &attr, cmd, env);
+    rc = strchr(cmd[0], '/') ? posix_spawn(&pid, cmd[0], tui ? &fa : NULL, &attr, cmd, env)
+                             : posix_spawnp(&pid, cmd[0], tui ? &fa : NULL, &attr, cmd, env);
     posix_spawnattr_destroy(&attr);
   }
   free(env);
@@ -314,24 +346,9 @@ int lr_cli_record(int argc, char **argv) {
   if (rc != 0) {
     for (size_t i = 0; i < nsigs; i++) sigaction(sigs[i], &dfl, NULL);
     lr_cli_error("record", "%s: cannot run: %s", cmd[0], strerror(rc));
+    if (tui) close(log_fd), unlink(log_tmp);
     return 127;
   }
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0)
-    if (errno != EINTR) {
-      lr_cli_error("record", "waiting for %s: %s", cmd[0], strerror(errno));
-      return 1;
-    }
-  /* invariant 3: nothing left to forward to; a signal now ends lowram */
-  for (size_t i = 0; i < nsigs; i++) sigaction(sigs[i], &dfl, NULL);
-  g_child = 0;
-  /* invariant 2: descendants re-parented to us; their spools are complete
-  ** only once they have exited */
-  for (int st; waitpid(-1, &st, 0) >= 0 || errno == EINTR;)
-    ;
-  int code = WIFEXITED(status) ? WEXITSTATUS(status)
-             : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
-
   /* the trace goes where the user said: OUT, its %p made CMD's pid */
   char trace[PATH_MAX];
   size_t w = 0;
@@ -347,6 +364,35 @@ int lr_cli_record(int argc, char **argv) {
     }
   }
   trace[w] = 0;
+  int status = 0, live = 0;
+  if (tui) {
+    /* the log beside the trace: OUT.db -> OUT.log, never over a file */
+    posix_spawn_file_actions_destroy(&fa);
+    close(log_fd);
+    size_t tl = strlen(trace);
+    snprintf(log_path, sizeof log_path, "%.*s.log",
+             (int)(tl > 3 && !strcmp(trace + tl - 3, ".db") ? tl - 3 : tl), trace);
+    if (link(log_tmp, log_path) == 0) unlink(log_tmp);
+    else snprintf(log_path, sizeof log_path, "%s", log_tmp);
+    LtRecordRun lr = {dir, prefix, (uint64_t)pid, (uint64_t)getpid(), since_ns, no_follow,
+                      cmd[0], log_path, trace};
+    live = lt_record_live(&lr, &status); /* 1: everything ended and was reaped */
+  }
+  while (live != 1 && waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) {
+      lr_cli_error("record", "waiting for %s: %s", cmd[0], strerror(errno));
+      return 1;
+    }
+  /* invariant 3: nothing left to forward to; a signal now ends lowram */
+  for (size_t i = 0; i < nsigs; i++) sigaction(sigs[i], &dfl, NULL);
+  g_child = 0;
+  /* invariant 2: descendants re-parented to us; their spools are complete
+  ** only once they have exited */
+  for (int st; waitpid(-1, &st, 0) >= 0 || errno == EINTR;)
+    ;
+  int code = WIFEXITED(status) ? WEXITSTATUS(status)
+             : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
+
   LrRunSpool *spools = NULL;
   LrErr err = {{0}};
   long found = lr_import_find_run(dir, prefix, (uint64_t)pid, (uint64_t)getpid(), since_ns,
@@ -394,6 +440,7 @@ int lr_cli_record(int argc, char **argv) {
       for (size_t i = 0; i < ns; i++) unlink(spools[i].path);
     const char *shown = strncmp(trace, cwd, strlen(cwd)) || trace[strlen(cwd)] != '/'
                             ? trace : trace + strlen(cwd) + 1;
+    if (live == 1) lt_record_browse(shown); /* the summary prints once it is left */
     lr_cli_run_summary(stderr, "record", shown, trace, &s);
     char esc[256];
     if (no_follow && all > ns)

@@ -58,6 +58,9 @@ int lt_model_write_csv(LtModel *m, FILE *f) {
   else if (m->view == LT_PHASES)
     fputs("phase,nth,start_seq,end_seq,start_ns,end_ns,start_live,peak_live,peak_seq,"
           "end_live\r\n", f);
+  else if (m->view == LT_PROCS)
+    fputs("id,pid,ppid,exec_index,parent_id,depth,command,end_reason,end_code,start_ns,end_ns,"
+          "peak,peak_heap,peak_rss,events\r\n", f);
   else {
     for (int i = 0; m->sg && i < lr_suggest_nparams(m->sg); i++) {
       lr_csv_text(f, lr_suggest_param_name(m->sg, i));
@@ -98,6 +101,18 @@ int lt_model_write_csv(LtModel *m, FILE *f) {
       int64_t v[] = {ph->nth, ph->start_seq, ph->end_seq, ph->start_ns, ph->end_ns,
                      ph->start_live, ph->peak_live, ph->peak_seq, ph->end_live};
       for (int k = 0; k < 9; k++) cell_int(f, v[k], k == 8);
+    } else if (m->view == LT_PROCS) {
+      const LrProcess *x = r->src;
+      int64_t a[] = {x->id, x->pid, x->ppid, x->exec_index, x->parent_id, r->depth};
+      for (int k = 0; k < 6; k++) cell_int(f, a[k], 0);
+      lr_csv_text(f, r->label);
+      fputc(',', f);
+      lr_csv_text(f, x->end_reason);
+      fputc(',', f);
+      if (x->end_code != INT64_MIN) cell_int(f, x->end_code, 0);
+      else fputc(',', f);
+      int64_t b[] = {x->start_ns, x->end_ns, x->peak, x->peak_heap, x->peak_rss, x->events};
+      for (int k = 0; k < 6; k++) cell_int(f, b[k], k == 5);
     } else {
       const LtConfig *c = r->src;
       for (int k = 0; k < lr_suggest_nparams(m->sg); k++) fprintf(f, "%.17g,", c->x[k]);

@@ -6,9 +6,12 @@
 */
 #include "model.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "lowram/units.h"
 
@@ -19,7 +22,8 @@
 #define REPORT_TOP 200
 
 static const char *const view_names[LT_NVIEWS] = {"overview", "leaks", "temporaries",
-                                                  "largest", "phases", "suggest"};
+                                                  "largest", "phases", "suggest",
+                                                  "processes"};
 static const char *const sort_names[LT_NSORTS] = {"bytes", "count", "name", "order"};
 static const char *const shape_names[LT_NSHAPES] = {"flat", "top-down", "bottom-up"};
 
@@ -198,6 +202,7 @@ int lt_model_next_marker(LtModel *m, int dir) {
 void lt_model_set_width(LtModel *m, int columns) {
   const LrReport *r = m->r;
   if (columns < 1) columns = 1;
+  m->width = columns;
   size_t w = (size_t)columns;
   if (w > r->ntimeline) w = r->ntimeline;
   int64_t cursor_ns = m->nticks ? m->at.ns : 0;
@@ -237,6 +242,16 @@ LtPane *lt_model_pane(LtModel *m) {
     m->dirty &= ~(1u << m->view);
   }
   LtPane *p = &m->pane[m->view];
+  if (m->want_sel[m->view]) {
+    /* after a swap: the row the user had selected, if it is still there */
+    for (size_t i = 0; i < p->nrows; i++)
+      if (p->rows[i].label && !strcmp(p->rows[i].label, m->want_sel[m->view])) {
+        p->sel = i;
+        break;
+      }
+    free(m->want_sel[m->view]);
+    m->want_sel[m->view] = NULL;
+  }
   if (p->sel >= p->nrows) p->sel = p->nrows ? p->nrows - 1 : 0;
   /* keep the selection on screen */
   if (p->sel < p->top) p->top = p->sel;
@@ -333,6 +348,8 @@ static LtAction edit_key(LtModel *m, int key) {
   return LT_REDRAW;
 }
 
+static LtAction key_action(LtModel *m, int key);
+
 LtAction lt_model_key(LtModel *m, int key) {
   if (m->editing) return edit_key(m, key);
   if (m->help) {
@@ -340,15 +357,26 @@ LtAction lt_model_key(LtModel *m, int key) {
     return LT_REDRAW;
   }
   m->status[0] = 0;
+  int64_t seq0 = m->at.seq;
+  size_t tick0 = m->tick;
+  LtAction a = key_action(m, key);
+  /* live: the cursor stops following the newest moment once the user
+     moves it anywhere but the last column (end brings it back) */
+  if (m->at.seq != seq0 || m->tick != tick0) m->follow = m->nticks && m->tick + 1 == m->nticks;
+  return a;
+}
+
+static LtAction key_action(LtModel *m, int key) {
   LtPane *p = &m->pane[m->view];
   int tree = groups_view(m->view) && p->shape != LT_FLAT;
   switch (key) {
   case 'q':
   case 'Q': return LT_QUIT;
   case '?': m->help = 1; break;
-  case '1': case '2': case '3': case '4': case '5': case '6':
+  case '1': case '2': case '3': case '4': case '5': case '6': case '7':
     lt_model_set_view(m, (LtView)(key - '1'));
     break;
+  case 'P': lt_model_set_view(m, LT_PROCS); break;
   case LT_KEY_TAB: lt_model_set_view(m, (LtView)((m->view + 1) % LT_NVIEWS)); break;
   case LT_KEY_BTAB: lt_model_set_view(m, (LtView)((m->view + LT_NVIEWS - 1) % LT_NVIEWS)); break;
   case LT_KEY_LEFT:
@@ -383,7 +411,10 @@ LtAction lt_model_key(LtModel *m, int key) {
     break;
   case 't': lt_model_cycle_shape(m); break;
   case LT_KEY_ENTER: case '\n': case '\r': case ' ':
-    if (tree) {
+    if (m->view == LT_PROCS) {
+      LtPane *q = lt_model_pane(m);
+      if (q->nrows) lt_model_select_process(m, ((const LrProcess *)q->rows[q->sel].src)->id);
+    } else if (tree) {
       LtPane *q = lt_model_pane(m);
       if (q->nrows) lt_model_expand(m, !q->rows[q->sel].open);
     }
@@ -460,18 +491,41 @@ static int load_suggest(LtModel *m, const char *dir, LrErr *err) {
   return 0;
 }
 
-int lt_model_open(LtModel *m, LrTrace *t, const char *sweep_dir, LrErr *err) {
-  memset(m, 0, sizeof *m);
-  m->t = t;
-  m->by = LR_BY_STACK;
-  m->pane[LT_PHASES].sort = LT_SORT_ORDER;
-  m->pane[LT_LARGEST].sort = LT_SORT_BYTES;
+/* Everything built from the trace (not the panes' state, not the sweep). */
+static void drop_data(LtModel *m) {
+  for (int v = 0; v < LT_NVIEWS; v++) lt_rows_free(&m->pane[v]);
+  lr_peak_groups_free(&m->groups);
+  lr_peak_groups_free(&m->stack_groups);
+  lr_peak_groups_free(&m->leaks);
+  lr_peak_groups_free(&m->leak_stacks);
+  memset(&m->groups, 0, sizeof m->groups);
+  memset(&m->stack_groups, 0, sizeof m->stack_groups);
+  memset(&m->leaks, 0, sizeof m->leaks);
+  memset(&m->leak_stacks, 0, sizeof m->leak_stacks);
+  m->stack_groups_ok = m->leaks_ok = m->leak_stacks_ok = 0;
+  free(m->ticks);
+  free(m->markers);
+  free(m->procs);
+  m->ticks = NULL;
+  m->markers = NULL;
+  m->procs = NULL;
+  m->nticks = m->nmarkers = m->nprocs = 0;
+  if (m->r) lr_report_free(m->r);
+  m->r = NULL;
+  m->dirty = ~0u;
+}
+
+static int build_report(LrTrace *t, LrReport **out, LrErr *err) {
   LrReportOpts o = {0};
   o.top = REPORT_TOP;
   o.timeline_width = FINE_TICKS;
   o.phase_top = 10;
-  if (lr_report_build(t, &o, &m->r, err)) return -1;
-  if (sweep_dir && load_suggest(m, sweep_dir, err)) return -1;
+  return lr_report_build(t, &o, out, err);
+}
+
+/* The rest of the data once m->t and m->r are set: markers, processes, the
+** last seq, the chart. The cursor is left at the peak's moment. */
+static int attach(LtModel *m, LrErr *err) {
   /* markers are where phases start; "(start)" is the span before the first */
   m->markers = calloc(m->r->nphases + 1, sizeof *m->markers);
   if (!m->markers) return lr_err_set(err, "out of memory");
@@ -484,18 +538,181 @@ int lt_model_open(LtModel *m, LrTrace *t, const char *sweep_dir, LrErr *err) {
     k->nth = p->nth;
     k->name = p->name;
   }
+  if (lr_trace_processes(m->t, &m->procs, &m->nprocs, err)) return -1;
+  m->proc_id = lr_trace_process(m->t);
+  m->nticks = 0; /* set_width: no old cursor column to keep */
   if (!m->r->run.allocs) {
     m->end_seq = 0;
+    memset(&m->at, 0, sizeof m->at);
     m->at.seq = -1;
-    lt_model_set_width(m, 80);
-    m->dirty = ~0u;
-    return 0;
+  } else {
+    m->end_seq = find_end_seq(m);
+    m->at = m->r->peak;
   }
-  m->end_seq = find_end_seq(m);
-  m->at = m->r->peak;
-  lt_model_set_width(m, 80);
+  lt_model_set_width(m, m->width > 0 ? m->width : 80);
   m->dirty = ~0u;
+  return 0;
+}
+
+int lt_model_open(LtModel *m, LrTrace *t, const char *sweep_dir, LrErr *err) {
+  memset(m, 0, sizeof *m);
+  m->t = t;
+  m->by = LR_BY_STACK;
+  m->pane[LT_PHASES].sort = LT_SORT_ORDER;
+  m->pane[LT_LARGEST].sort = LT_SORT_BYTES;
+  if (build_report(t, &m->r, err)) return -1;
+  if (sweep_dir && load_suggest(m, sweep_dir, err)) return -1;
+  if (attach(m, err)) return -1;
+  if (!m->r->run.allocs) return 0;
   return lt_model_to_peak(m) ? lr_err_set(err, "%s", m->status) : 0;
+}
+
+/* Replaces the model's data by report r of trace t (m->t itself, or a newer
+** trace that replaces it), keeping every pane's state. where: 0 the same
+** seq, 1 the peak, 2 the last moment. */
+static int rebuild(LtModel *m, LrTrace *t, LrReport *r, int where, LrErr *err) {
+  int64_t seq = m->at.seq;
+  for (int v = 0; v < LT_NVIEWS; v++) {
+    /* a pane not rebuilt since the last swap keeps the label it waits for */
+    LtPane *p = &m->pane[v];
+    if (m->want_sel[v] && (m->dirty & (1u << v))) continue;
+    free(m->want_sel[v]);
+    m->want_sel[v] = NULL;
+    if (p->sel < p->nrows && p->rows[p->sel].label)
+      m->want_sel[v] = strdup(p->rows[p->sel].label);
+  }
+  drop_data(m);
+  if (t != m->t) {
+    lr_trace_close(m->t);
+    m->t = t;
+  }
+  m->r = r;
+  if (attach(m, err)) return -1;
+  if (!m->r->run.allocs) return 0;
+  if (where == 1) return lt_model_to_peak(m);
+  if (where == 2 || seq > m->end_seq) return lt_model_cursor_tick(m, m->nticks ? m->nticks - 1 : 0);
+  return lt_model_cursor_seq(m, seq < 0 ? 0 : seq);
+}
+
+int lt_model_select_process(LtModel *m, int64_t id) {
+  LrErr err = {{0}};
+  const LrProcess *p = NULL;
+  for (size_t i = 0; i < m->nprocs; i++)
+    if (m->procs[i].id == id) p = &m->procs[i];
+  if (lr_trace_select_process(m->t, id, &err)) {
+    snprintf(m->status, sizeof m->status, "%s", err.msg);
+    return -1;
+  }
+  LrReport *r;
+  if (build_report(m->t, &r, &err)) {
+    snprintf(m->status, sizeof m->status, "%s", err.msg);
+    lr_trace_select_process(m->t, m->proc_id, &err); /* back to what the data shows */
+    return -1;
+  }
+  m->proc_chosen = 1;
+  m->chosen_pid = p ? p->pid : 0;
+  m->chosen_exec = p ? p->exec_index : 0;
+  if (rebuild(m, m->t, r, 1, &err)) {
+    snprintf(m->status, sizeof m->status, "%s", err.msg);
+    return -1;
+  }
+  char words[600], e[300], b[32];
+  const LrMoment *pk = &m->r->peak;
+  snprintf(m->status, sizeof m->status, "showing pid %lld %s in every view: peak %s",
+           (long long)m->r->run.pid,
+           lt_escape(lt_argv_words(p ? p->argv : "[]", words, sizeof words), e, sizeof e, m->ascii),
+           lr_fmt_bytes(b, sizeof b, pk->live.heap + pk->live.anon));
+  return 0;
+}
+
+int lt_model_swap(LtModel *m, LrTrace *t, int at_peak, LrErr *err) {
+  /* the process the user chose, found again by pid and exec index (ids can
+     change when a newer import finds more processes) */
+  if (m->proc_chosen) {
+    LrProcess *ps = NULL;
+    size_t n = 0;
+    if (lr_trace_processes(t, &ps, &n, err)) return -1;
+    for (size_t i = 0; i < n; i++)
+      if (ps[i].pid == m->chosen_pid && ps[i].exec_index == m->chosen_exec) {
+        LrErr e2 = {{0}};
+        lr_trace_select_process(t, ps[i].id, &e2);
+      }
+    free(ps);
+  }
+  LrReport *r;
+  if (build_report(t, &r, err)) return -1;
+  return rebuild(m, t, r, at_peak ? 1 : m->follow ? 2 : 0, err);
+}
+
+char *lt_argv_words(const char *json, char *buf, size_t len) {
+  size_t o = 0;
+  const char *p = json ? json : "";
+  int in = 0, words = 0;
+  if (!len) return buf;
+  while (*p && o + 1 < len) {
+    char c = *p++;
+    if (!in) {
+      if (c == '"') {
+        in = 1;
+        if (words++ && o + 1 < len) buf[o++] = ' ';
+      }
+      continue;
+    }
+    if (c == '"') {
+      in = 0;
+      continue;
+    }
+    if (c == '\\' && *p) {
+      c = *p++;
+      switch (c) {
+      case 'n': c = '\n'; break;
+      case 't': c = '\t'; break;
+      case 'r': c = '\r'; break;
+      case 'b': c = '\b'; break;
+      case 'f': c = '\f'; break;
+      case 'u': {
+        /* \uXXXX: as UTF-8 (a control character stays one: escaped later) */
+        unsigned v = 0;
+        int k = 0;
+        for (; k < 4 && p[k]; k++) {
+          char h = p[k];
+          v = v * 16 + (unsigned)(h >= '0' && h <= '9' ? h - '0' : (h | 0x20) - 'a' + 10);
+        }
+        p += k;
+        if (v < 0x80) c = (char)v;
+        else {
+          char u[3];
+          int n = v < 0x800 ? 2 : 3;
+          if (n == 2) u[0] = (char)(0xc0 | v >> 6), u[1] = (char)(0x80 | (v & 0x3f));
+          else u[0] = (char)(0xe0 | v >> 12), u[1] = (char)(0x80 | (v >> 6 & 0x3f)),
+          u[2] = (char)(0x80 | (v & 0x3f));
+          for (int i = 0; i < n && o + 1 < len; i++) buf[o++] = u[i];
+          continue;
+        }
+        break;
+      }
+      default: break; /* \" \\ \/ */
+      }
+    }
+    buf[o++] = c;
+  }
+  buf[o] = 0;
+  return buf;
+}
+
+char *lt_proc_end(const LtModel *m, const LrProcess *p, char *buf, size_t len) {
+  char r[20];
+  lt_escape(p->end_reason, r, sizeof r, 1);
+  /* a live import sees a process that has not ended as "killed" */
+  if (m->live && (!strcmp(p->end_reason, "killed") || !p->end_reason[0]) && p->pid > 0 &&
+      (kill((pid_t)p->pid, 0) == 0 || errno == EPERM))
+    snprintf(buf, len, "running");
+  else if (p->end_code != INT64_MIN && (!strcmp(p->end_reason, "exit") ||
+                                        !strcmp(p->end_reason, "_exit") ||
+                                        !strcmp(p->end_reason, "signal")))
+    snprintf(buf, len, "%s %lld", r, (long long)p->end_code);
+  else snprintf(buf, len, "%s", r[0] ? r : "?");
+  return buf;
 }
 
 void lt_model_free(LtModel *m) {
@@ -505,16 +722,11 @@ void lt_model_free(LtModel *m) {
     for (size_t i = 0; i < m->pane[v].nopen; i++) free(m->pane[v].open_paths[i]);
     free(m->pane[v].open_paths);
     free(m->pane[v].open_state);
+    free(m->want_sel[v]);
   }
-  lr_peak_groups_free(&m->groups);
-  lr_peak_groups_free(&m->stack_groups);
-  lr_peak_groups_free(&m->leaks);
-  lr_peak_groups_free(&m->leak_stacks);
-  free(m->ticks);
-  free(m->markers);
+  drop_data(m);
   free(m->configs);
   if (m->sg) lr_suggest_free(m->sg);
-  if (m->r) lr_report_free(m->r);
   if (m->t) lr_trace_close(m->t);
   memset(m, 0, sizeof *m);
 }

@@ -32,6 +32,7 @@ typedef enum LtView {
   LT_LARGEST,  /* the largest blocks */
   LT_PHASES,   /* marker to marker */
   LT_SUGGEST,  /* predicted peaks of a sweep and advice */
+  LT_PROCS,    /* the run's processes as a tree; enter shows one in every view */
   LT_NVIEWS
 } LtView;
 
@@ -76,7 +77,7 @@ typedef struct LtRow {
   const LrStack *stack;   /* for the detail pane, or NULL */
   size_t frame;           /* tree: which frame of stack the node stands for */
   LtNode *node;           /* tree rows only */
-  const void *src;        /* the LrGroup, LrSite, LrBlock, LrPhase or config */
+  const void *src;        /* the LrGroup, LrSite, LrBlock, LrPhase, config or LrProcess */
 } LtRow;
 
 typedef struct LtPane {
@@ -132,6 +133,21 @@ typedef struct LtModel {
   unsigned dirty;         /* bit v: view v's rows need a rebuild */
   char status[512];
   int export_n;           /* last n tried for lowram-<view>-<n>.csv */
+  int width;              /* chart columns (lt_model_set_width) */
+  char *want_sel[LT_NVIEWS]; /* label to select again once rows are rebuilt */
+  /* the run's processes (lr_trace_processes) and the one every view shows */
+  LrProcess *procs;
+  size_t nprocs;
+  int64_t proc_id;        /* lr_trace_process */
+  int proc_chosen;        /* the user chose (pid, exec) below; kept across swaps */
+  int64_t chosen_pid, chosen_exec;
+  /* live mode (tui.c): the trace is swapped for a newer import a few times a
+  ** second (lt_model_swap); the cursor follows the newest moment until the
+  ** user moves it away from the last column */
+  int live;
+  int follow;
+  int64_t live_events;
+  char live_note[256];    /* e.g. where the program's output goes */
 } LtModel;
 
 /* Builds the model of trace t (the model takes it; closed by lt_model_free).
@@ -163,6 +179,27 @@ void lt_model_cycle_shape(LtModel *m);
 void lt_model_move(LtModel *m, long delta);        /* selection, clamped */
 void lt_model_expand(LtModel *m, int open);        /* the selected node */
 void lt_model_set_filter(LtModel *m, const char *text);
+
+/* Shows process `id` (LrProcess.id) in every view: the trace selects it
+** (lr_trace_select_process), the model's data is rebuilt, the cursor goes
+** to that process's peak. 0, or -1 with m->status. */
+int lt_model_select_process(LtModel *m, int64_t id);
+
+/* Live mode: t (a newer import of the same run) replaces the model's trace,
+** which is closed. View, grouping, sort, shape, filter, the selected rows
+** (by label) and the chosen process (by pid and exec index) stay; the
+** cursor goes to the newest moment when m->follow, else stays at its seq
+** (at_peak: to the peak instead, for the final trace). On failure (-1, *err)
+** nothing changed and t is not taken. */
+int lt_model_swap(LtModel *m, LrTrace *t, int at_peak, LrErr *err);
+
+/* The words of a JSON array of strings (a process's argv) joined by
+** spaces, raw (escape before drawing). Returns buf. */
+char *lt_argv_words(const char *json, char *buf, size_t len);
+
+/* How process p ended, for a column: "exit 0", "signal 9", "running"
+** (live, its pid still there), "killed"... Returns buf. */
+char *lt_proc_end(const LtModel *m, const LrProcess *p, char *buf, size_t len);
 
 /* The rows of the current view (rebuilt if the state changed). */
 LtPane *lt_model_pane(LtModel *m);

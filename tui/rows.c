@@ -304,6 +304,66 @@ static void group_rows(LtModel *m, LtPane *p, const LrGroups *g) {
   }
 }
 
+/* ---- processes ---- */
+
+static const LtModel *proc_model;
+
+static int proc_known(const LtModel *m, int64_t id) {
+  for (size_t i = 0; i < m->nprocs; i++)
+    if (m->procs[i].id == id) return 1;
+  return 0;
+}
+
+static int cmp_proc(const void *a, const void *b) {
+  const LrProcess *x = &proc_model->procs[*(const size_t *)a];
+  const LrProcess *y = &proc_model->procs[*(const size_t *)b];
+  char xa[256], ya[256];
+  if (sort_key == LT_SORT_NAME) {
+    lt_argv_words(x->argv, xa, sizeof xa);
+    lt_argv_words(y->argv, ya, sizeof ya);
+  } else {
+    xa[0] = ya[0] = 0;
+  }
+  return cmp_key(x->peak, y->peak, x->events, y->events, xa, ya, x->id, y->id);
+}
+
+/* The children of `parent` (0: the roots), siblings by the pane's sort (the
+** highest own peak first by default), each followed by its own children. */
+static void proc_rows(LtModel *m, LtPane *p, int64_t parent, int depth, char *seen) {
+  size_t *kids = malloc((m->nprocs + 1) * sizeof *kids), n = 0;
+  if (!kids) return;
+  for (size_t i = 0; i < m->nprocs; i++) {
+    const LrProcess *x = &m->procs[i];
+    int root = x->parent_id == 0 || x->parent_id == x->id || !proc_known(m, x->parent_id);
+    if (!seen[i] && (parent == 0 ? root : x->parent_id == parent && !root)) kids[n++] = i;
+  }
+  for (size_t k = 0; k < n; k++) seen[kids[k]] = 1;
+  sort_key = p->sort;
+  proc_model = m;
+  if (n > 1) qsort(kids, n, sizeof *kids, cmp_proc);
+  for (size_t k = 0; k < n; k++) {
+    const LrProcess *x = &m->procs[kids[k]];
+    char words[600];
+    lt_argv_words(x->argv, words, sizeof words);
+    if (lt_row_matches(m, words, NULL)) {
+      LtRow *r = add_row(p);
+      if (!r) break;
+      r->depth = depth;
+      r->label = strdup(words);
+      r->bytes = x->peak;
+      r->count = x->events;
+      r->order = x->id;
+      r->v[0] = x->pid;
+      r->v[1] = x->exec_index;
+      r->v[2] = x->end_ns >= 0 && x->end_ns >= x->start_ns ? x->end_ns - x->start_ns : -1;
+      r->v[3] = x->id;
+      r->src = x;
+    }
+    if (depth < 64) proc_rows(m, p, x->id, depth + 1, seen);
+  }
+  free(kids);
+}
+
 void lt_rows_build(LtModel *m, LtView v) {
   LtPane *p = &m->pane[v];
   lt_rows_free(p);
@@ -384,6 +444,19 @@ void lt_rows_build(LtModel *m, LtView v) {
       w->order = (int64_t)i;
       w->src = ph;
     }
+  } else if (v == LT_PROCS) {
+    p->total = 0;
+    for (size_t i = 0; i < m->nprocs; i++)
+      if (m->procs[i].peak > p->total) p->total = m->procs[i].peak;
+    /* the tree: roots are the processes whose parent is not in the run */
+    char *seen = calloc(m->nprocs + 1, 1);
+    if (!seen) return;
+    proc_rows(m, p, 0, 0, seen);
+    /* anything a cycle of parent ids kept out, at the top level */
+    for (size_t i = 0; i < m->nprocs; i++)
+      if (!seen[i]) proc_rows(m, p, m->procs[i].parent_id, 0, seen);
+    free(seen);
+    return; /* siblings are sorted inside the tree */
   } else {
     p->total = 0;
     for (size_t i = 0; i < m->nconfigs; i++)
@@ -499,6 +572,20 @@ size_t lt_model_detail(LtModel *m, char (*lines)[LT_LINE], size_t max) {
     if (!na) LINE("no advice for this configuration");
     for (int i = 0; i < lr_suggest_nnotes(m->sg); i++)
       LINE("note: %s", lt_escape(lr_suggest_note(m->sg, i), e, sizeof e, m->ascii));
+    return n;
+  }
+  if (m->view == LT_PROCS) {
+    const LrProcess *x = r->src;
+    char end[64];
+    LINE("%s", e);
+    LINE("pid %lld (parent pid %lld), exec image %lld; process %lld of %zu in the trace: %s",
+         (long long)x->pid, (long long)x->ppid, (long long)x->exec_index, (long long)x->id,
+         m->nprocs, x->id == m->proc_id ? "shown in every view" : "enter shows it in every view");
+    LINE("ended: %s%s%s; own peak %s (heap %s, RSS %s), %lld events",
+         lt_proc_end(m, x, end, sizeof end), r->v[2] >= 0 ? " after " : "",
+         r->v[2] >= 0 ? lr_fmt_ns(b1, sizeof b1, r->v[2]) : "",
+         lr_fmt_bytes(b2, sizeof b2, x->peak), lr_fmt_bytes(b3, sizeof b3, x->peak_heap),
+         x->peak_rss > 0 ? lr_fmt_bytes(e, sizeof e, x->peak_rss) : "-", (long long)x->events);
     return n;
   }
   if (r->node) LINE("%s: %s in %lld blocks (the heaviest stack through it):", e,

@@ -79,9 +79,12 @@ static void tabs(const LtScreen *sc, const LtModel *m) {
   clrtoeol();
   for (int x = 0; x < COLS; x++) mvaddch(0, x, ' ');
   int x = lt_put(0, 0, " lowram ", COLS);
+  /* 80 columns: one space between tabs and a short name for temporaries */
+  int wide = COLS >= 90;
   for (int v = 0; v < LT_NVIEWS; v++) {
     char t[32];
-    snprintf(t, sizeof t, " %d %s ", v + 1, lt_view_name((LtView)v));
+    snprintf(t, sizeof t, wide ? " %d %s " : " %d %s", v + 1,
+             !wide && v == LT_TEMPS ? "temps" : lt_view_name((LtView)v));
     if (v == (int)m->view) attroff(A_REVERSE), attron(A_BOLD | A_UNDERLINE);
     if (x < COLS) x += lt_put(0, x, t, COLS - x);
     if (v == (int)m->view) attroff(A_BOLD | A_UNDERLINE), attron(A_REVERSE);
@@ -110,9 +113,22 @@ static void overview_header(const LtScreen *sc, LtModel *m, const Layout *l) {
   const LrRun *u = &m->r->run;
   char cmd[1200], b1[32], b2[32], b3[32], w[256];
   lt_escape(u->argv[0] ? u->argv : "?", cmd, sizeof cmd, m->ascii);
-  PUT(1, 0, "Run %s", cmd);
+  if (m->nprocs > 1) {
+    /* which process every view shows, and that there are others */
+    size_t nth = 0;
+    for (size_t i = 0; i < m->nprocs; i++)
+      if (m->procs[i].id == m->proc_id) nth = i + 1;
+    PUT(1, 0, "Run of %zu processes (7 lists them); shown: pid %lld (%zu of %zu) %s", m->nprocs,
+        (long long)u->pid, nth, m->nprocs, cmd);
+  } else {
+    PUT(1, 0, "Run %s", cmd);
+  }
   char end[64] = "?";
-  if (u->end_reason[0]) {
+  if (m->live && (!u->end_reason[0] || !strcmp(u->end_reason, "killed"))) {
+    /* a live import sees a process that has not ended yet as killed */
+    for (size_t i = 0; i < m->nprocs; i++)
+      if (m->procs[i].id == m->proc_id) lt_proc_end(m, &m->procs[i], end, sizeof end);
+  } else if (u->end_reason[0]) {
     lt_escape(u->end_reason, w, sizeof w, m->ascii);
     if (u->end_code >= 0) snprintf(end, sizeof end, "%.40s (%lld)", w, (long long)u->end_code);
     else snprintf(end, sizeof end, "%.40s", w);
@@ -157,6 +173,10 @@ static void view_header(const LtModel *m) {
   case LT_PHASES:
     PUT(1, 0, "Phases (marker to marker): %zu, sort %s", r->nphases, lt_sort_name(p->sort));
     break;
+  case LT_PROCS:
+    PUT(1, 0, "Processes: %zu, shown in every view: pid %lld (*); enter shows the selected one; "
+        "sort %s", m->nprocs, (long long)r->run.pid, lt_sort_name(p->sort));
+    break;
   default:
     if (m->sg) {
       char d[600];
@@ -194,6 +214,10 @@ static void column_header(const LtModel *m, int y) {
   case LT_PHASES:
     PUT(y, 0, "%-20s %10s %10s %10s %10s %10s", "phase", "start", "length", "at start", "peak",
         "at end");
+    break;
+  case LT_PROCS:
+    PUT(y, 0, " %10s %8s %4s %-11s %9s  %s", "own peak", "pid", "exec", "ended", "ran",
+        "command (children under their parent)");
     break;
   default: PUT(y, 0, "%10s %10s  %-30s %s", "heap+anon", "RSS", "configuration", "set by"); break;
   }
@@ -257,6 +281,16 @@ static void list_row(const LtScreen *sc, LtModel *m, const LtPane *p, const LtRo
     PUT(y, 0, "%-20.60s %10s %10s %10s %10s %10s", e, T(b1, r->v[0]), T(b2, r->v[1]),
         B(b3, r->v[2]), B(share, r->bytes), B(br, r->v[3]));
     break;
+  case LT_PROCS: {
+    char end[64], indent[80] = "";
+    int d = r->depth > 30 ? 30 : r->depth;
+    memset(indent, ' ', (size_t)d * 2);
+    indent[d * 2] = 0;
+    PUT(y, 0, "%c%10s %8lld %4lld %-11.11s %9s  %s%s", r->v[3] == m->proc_id ? '*' : ' ',
+        B(b1, r->bytes), (long long)r->v[0], (long long)r->v[1],
+        lt_proc_end(m, r->src, end, sizeof end), r->v[2] >= 0 ? T(b2, r->v[2]) : "-", indent, e);
+    break;
+  }
   default: {
     const LtConfig *c = r->src;
     char ph[160];
@@ -270,7 +304,8 @@ static void list_row(const LtScreen *sc, LtModel *m, const LtPane *p, const LtRo
 
 static void help(void) {
   static const char *const keys[] = {
-    "1..6 / tab   views: overview, leaks, temporaries, largest, phases, suggest",
+    "1..7 / tab   views: overview, leaks, temporaries, largest, phases, suggest,",
+    "             processes (7 or P)",
     "left/right   time cursor one column (in a tree: collapse/expand)",
     "[ ] , .      time cursor one column (always)",
     "home/end     time cursor to the start/end (lists: first/last row)",
@@ -281,9 +316,11 @@ static void help(void) {
     "g            group by stack, function, module, file",
     "t            flat table, top-down tree, bottom-up tree",
     "enter/+/-    expand or collapse the selected tree node",
+    "enter        processes: show the selected process in every view",
     "/            filter by function or module (escape clears)",
     "e            write this view as CSV (lowram-VIEW-N.csv, never overwritten)",
     "q            quit;  ? this help (any key closes it)",
+    "live         end: the cursor follows the newest moment again",
   };
   int n = (int)(sizeof keys / sizeof keys[0]), w = 0;
   for (int i = 0; i < n; i++)
@@ -312,12 +349,26 @@ static void status(LtModel *m, int y) {
   }
   attron(A_REVERSE);
   for (int x = 0; x < COLS; x++) mvaddch(y, x, ' ');
-  if (m->status[0]) {
-    PUT(y, 0, "%s", m->status);
+  int x0 = 0;
+  if (m->live) {
+    /* live: always says so, with the events imported so far */
+    attron(A_BOLD);
+    x0 = lt_put(y, 0, "LIVE ", COLS);
+    attroff(A_BOLD);
+    char t[200];
+    snprintf(t, sizeof t, "%lld events%s | ", (long long)m->live_events,
+             m->follow ? "" : ", cursor held (end follows)");
+    x0 += lt_put(y, x0, t, COLS - x0);
+  }
+  if (x0 >= COLS) {
+  } else if (m->status[0]) {
+    PUT(y, x0, "%s", m->status);
+  } else if (m->live && m->live_note[0]) {
+    PUT(y, x0, "%s", m->live_note);
   } else {
     char e[160] = "";
     if (m->filter[0]) lt_escape(m->filter, e, sizeof e, m->ascii);
-    PUT(y, 0, "%s%s%sq quit  ? keys  <-/-> time  p peak  m/M marker  s sort  g group  t tree"
+    PUT(y, x0, "%s%s%sq quit  ? keys  <-/-> time  p peak  m/M marker  s sort  g group  t tree"
         "  / filter  e csv", e[0] ? "filter '" : "", e, e[0] ? "'  " : "");
   }
   attroff(A_REVERSE);

@@ -10,18 +10,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fixture.h"
+#include "live.h"
+#include "lowram/import.h"
 #include "lrtest.h"
 #include "model.h"
+#include "spoolgen.h"
 #include "tbuild.h"
 
 static char *dir;
 static char fx_path[512];
 
 static int open_model(LtModel *m, const char *path) {
-  LrTrace *t = tb_open_ro(path);
+  /* a trace of the importer's through the public door (the default process
+     selected); the report fixtures as built */
+  LrErr e0 = {{0}};
+  LrTrace *t = strstr(path, "procs") ? lr_trace_open(path, &e0) : tb_open_ro(path);
   if (!t) return -1;
   LrErr err = {{0}};
   if (lt_model_open(m, t, NULL, &err)) {
@@ -443,6 +450,237 @@ static void test_export(void) {
   lt_model_free(&m);
 }
 
+/* ---- processes: a run of four, from synthetic spools ----
+** sh (pid 500): 3 x 1000 B; small (501, child of 500): 2 x 5000;
+** big (502, child of 500): 4 x 25000; gr<ESC>and (503, child of 502): 7 B.
+** The default process is big (highest peak); the tree is sh, big, grand,
+** small (siblings by own peak). */
+typedef struct ProcSpec {
+  uint32_t pid, ppid;
+  const char *argv0;
+  int n;
+  uint64_t size;
+} ProcSpec;
+
+static const ProcSpec procs4[] = {
+  {500, 77, "sh", 3, 1000},
+  {501, 500, "small", 2, 5000},
+  {502, 500, "big", 4, 25000},
+  {503, 502, "gr\x1b[2Jand", 1, 7},
+};
+
+/* Writes the spool of p at path (ended, or still running when !ended). */
+static int write_spool(const ProcSpec *p, const char *path, int ended, int upto) {
+  Gen g;
+  gen_init(&g, 4096);
+  LrSpoolHeader *h = gen_header(&g);
+  h->pid = p->pid;
+  h->ppid = p->ppid;
+  h->start_realtime_ns = 1764043200000000000ull + p->pid * 1000ull;
+  if (!ended) h->flags = 0, h->end_reason = 0;
+  GW w;
+  gw_init(&w, &g, p->pid);
+  const char *argv[] = {p->argv0, "arg"};
+  gw_argv(&w, 2, argv);
+  uint64_t ips[] = {0x401000 + p->pid};
+  gw_stack(&w, 1, 1, ips);
+  for (int i = 0; i < p->n && i < upto; i++)
+    gw_alloc(&w, LR_EV_MALLOC, (uint64_t)i + 1, 0x10000 + 0x10000 * (uint64_t)i, p->size, 1);
+  int rc = gen_write(&g, path, SIZE_MAX);
+  gen_free(&g);
+  return rc;
+}
+
+static int make_run(const char *db) {
+  LrRunSpool sp[4];
+  memset(sp, 0, sizeof sp);
+  for (int i = 0; i < 4; i++) {
+    snprintf(sp[i].path, sizeof sp[i].path, "%s.%d.spool", db, i);
+    if (write_spool(&procs4[i], sp[i].path, 1, 100)) return -1;
+    sp[i].pid = procs4[i].pid;
+    sp[i].ppid = procs4[i].ppid;
+    sp[i].start_realtime_ns = 1764043200000000000ull + procs4[i].pid * 1000ull;
+  }
+  LrErr err = {{0}};
+  unlink(db);
+  if (lr_import_run(sp, 4, db, NULL, NULL, &err)) {
+    fprintf(stderr, "lr_import_run: %s\n", err.msg);
+    return -1;
+  }
+  return 0;
+}
+
+static int64_t rows_bytes(LtPane *p) {
+  int64_t b = 0;
+  for (size_t i = 0; i < p->nrows; i++) b += p->rows[i].bytes;
+  return b;
+}
+
+static void test_processes(void) {
+  char db[600];
+  snprintf(db, sizeof db, "%s/procs.db", dir);
+  CU_ASSERT_EQUAL_FATAL(make_run(db), 0);
+  LtModel m;
+  CU_ASSERT_EQUAL_FATAL(open_model(&m, db), 0);
+  /* the default: the highest peak */
+  CU_ASSERT_EQUAL(m.nprocs, 4);
+  CU_ASSERT_EQUAL(m.r->run.pid, 502);
+  CU_ASSERT_EQUAL(m.r->peak.live.heap, 100000);
+  CU_ASSERT_EQUAL(rows_bytes(lt_model_pane(&m)), 100000);
+  /* the view: 7 and P; the tree, siblings by own peak */
+  keys(&m, "7");
+  CU_ASSERT_EQUAL(m.view, LT_PROCS);
+  keys(&m, "1P");
+  CU_ASSERT_EQUAL_FATAL(m.view, LT_PROCS);
+  LtPane *p = lt_model_pane(&m);
+  CU_ASSERT_EQUAL_FATAL(p->nrows, 4);
+  static const struct { int64_t pid; int depth; int64_t peak; const char *label; } want[] = {
+    {500, 0, 3000, "sh arg"}, {502, 1, 100000, "big arg"}, {503, 2, 7, "gr\x1b[2Jand arg"},
+    {501, 1, 10000, "small arg"}};
+  for (size_t i = 0; i < 4; i++) {
+    CU_ASSERT_EQUAL(p->rows[i].v[0], want[i].pid);
+    CU_ASSERT_EQUAL(p->rows[i].depth, want[i].depth);
+    CU_ASSERT_EQUAL(p->rows[i].bytes, want[i].peak);
+    CU_ASSERT_STRING_EQUAL(p->rows[i].label, want[i].label);
+    CU_ASSERT_EQUAL(p->rows[i].v[1], 0); /* exec index */
+  }
+  /* the command is escaped in the detail */
+  keys(&m, "jj");
+  char lines[16][LT_LINE];
+  size_t n = lt_model_detail(&m, lines, 16);
+  CU_ASSERT(n >= 3);
+  CU_ASSERT_PTR_NOT_NULL(strstr(lines[0], "gr\\x1b[2Jand arg"));
+  for (size_t i = 0; i < n; i++) CU_ASSERT_PTR_NULL(strchr(lines[i], '\x1b'));
+  CU_ASSERT_PTR_NOT_NULL(strstr(lines[2], "exit 0"));
+  /* enter on small: every view shows pid 501, the cursor at its peak */
+  keys(&m, "j");
+  lt_model_key(&m, LT_KEY_ENTER);
+  CU_ASSERT_EQUAL(m.r->run.pid, 501);
+  CU_ASSERT_EQUAL(lr_trace_process(m.t), m.proc_id);
+  CU_ASSERT_EQUAL(m.r->peak.live.heap + m.r->peak.live.anon, 10000);
+  CU_ASSERT_TRUE(m.at.is_peak);
+  CU_ASSERT_PTR_NOT_NULL(strstr(m.status, "pid 501"));
+  /* the processes view kept its selection (small) and marks it shown */
+  p = lt_model_pane(&m);
+  CU_ASSERT_STRING_EQUAL(p->rows[p->sel].label, "small arg");
+  CU_ASSERT_EQUAL(p->rows[p->sel].v[3], m.proc_id);
+  keys(&m, "1");
+  p = lt_model_pane(&m);
+  CU_ASSERT_EQUAL_FATAL(p->nrows, 1);
+  CU_ASSERT_EQUAL(p->rows[0].bytes, 10000);
+  CU_ASSERT_EQUAL(p->rows[0].count, 2);
+  CU_ASSERT_EQUAL(p->total, 10000);
+  keys(&m, "4"); /* largest blocks: small's */
+  p = lt_model_pane(&m);
+  CU_ASSERT_EQUAL_FATAL(p->nrows, 2);
+  CU_ASSERT_EQUAL(p->rows[0].bytes, 5000);
+  keys(&m, "2"); /* leaks: small never frees */
+  CU_ASSERT_EQUAL(rows_bytes(lt_model_pane(&m)), 10000);
+  /* sort by name changes the sibling order: small before big */
+  keys(&m, "7ss");
+  p = lt_model_pane(&m);
+  CU_ASSERT_EQUAL(p->sort, LT_SORT_NAME);
+  CU_ASSERT_EQUAL(p->rows[1].v[0], 502);
+  CU_ASSERT_EQUAL(p->rows[3].v[0], 501);
+  keys(&m, "ss");
+  /* CSV of the processes */
+  char out[700];
+  CU_ASSERT_EQUAL_FATAL(lt_model_export(&m, dir, out, sizeof out), 0);
+  char *csv = lrt_read_file(out, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(csv);
+  CU_ASSERT_PTR_NOT_NULL(strstr(csv, "id,pid,ppid,exec_index"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(csv, ",502,500,0,"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(csv, ",100000,"));
+  free(csv);
+  /* a swap onto a newer trace of the same run keeps the chosen process */
+  char db2[700];
+  snprintf(db2, sizeof db2, "%s/procs2.db", dir);
+  CU_ASSERT_EQUAL_FATAL(make_run(db2), 0);
+  LrErr err = {{0}};
+  LrTrace *t2 = lr_trace_open(db2, &err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(t2);
+  keys(&m, "1");
+  CU_ASSERT_EQUAL_FATAL(lt_model_swap(&m, t2, 0, &err), 0);
+  CU_ASSERT_EQUAL(m.r->run.pid, 501);
+  CU_ASSERT_EQUAL(m.view, LT_OVERVIEW);
+  CU_ASSERT_EQUAL(rows_bytes(lt_model_pane(&m)), 10000);
+  lt_model_free(&m);
+}
+
+/* The live source: a run whose spools grow between polls; a temporary
+** trace per change, never under the run's name; ended once every spool
+** says so; the model follows the newest moment. */
+static void test_live(void) {
+  char ldir[600], spool[700], child[700];
+  snprintf(ldir, sizeof ldir, "%s/live", dir);
+  mkdir(ldir, 0755);
+  snprintf(spool, sizeof spool, "%s/run.db.spool", ldir);
+  snprintf(child, sizeof child, "%s/run.502.db.spool", ldir);
+  ProcSpec root = procs4[0], kid = procs4[2];
+  root.pid = (uint32_t)getpid(); /* alive: a spool that has not ended is running */
+  root.ppid = 1;
+  kid.ppid = root.pid;
+  CU_ASSERT_EQUAL_FATAL(write_spool(&root, spool, 0, 1), 0);
+  LtLive lv;
+  memset(&lv, 0, sizeof lv);
+  LrErr err = {{0}};
+  CU_ASSERT_EQUAL_FATAL(lt_live_init(&lv, &err), 0);
+  snprintf(lv.spool, sizeof lv.spool, "%s", spool);
+  LrTrace *t = NULL;
+  CU_ASSERT_EQUAL_FATAL(lt_live_poll(&lv, 0, &t, &err), 1);
+  CU_ASSERT_EQUAL(lv.events, 1);
+  CU_ASSERT_FALSE(lv.ended);
+  CU_ASSERT_PTR_NOT_NULL(strstr(lr_trace_path(t), lv.tmpdir));
+  LtModel m;
+  CU_ASSERT_EQUAL_FATAL(lt_model_open(&m, t, NULL, &err), 0);
+  m.live = m.follow = 1;
+  lt_model_set_width(&m, 80);
+  lt_model_set_page(&m, 10);
+  char end[32];
+  CU_ASSERT_STRING_EQUAL(lt_proc_end(&m, &m.procs[0], end, sizeof end), "running");
+  /* nothing changed, less than a second: nothing new */
+  CU_ASSERT_EQUAL(lt_live_poll(&lv, 0, &t, &err), 0);
+  /* the run grows: the root allocates more, a child appears */
+  CU_ASSERT_EQUAL_FATAL(write_spool(&root, spool, 0, 3), 0);
+  CU_ASSERT_EQUAL_FATAL(write_spool(&kid, child, 0, 2), 0);
+  CU_ASSERT_EQUAL_FATAL(lt_live_poll(&lv, 1, &t, &err), 1);
+  CU_ASSERT_EQUAL(lv.events, 5);
+  CU_ASSERT_EQUAL(lv.nspools, 2);
+  keys(&m, "1");
+  CU_ASSERT_EQUAL_FATAL(lt_model_swap(&m, t, 0, &err), 0);
+  CU_ASSERT_EQUAL(m.nprocs, 2);
+  CU_ASSERT_EQUAL(m.r->run.pid, 502); /* the default follows the highest peak */
+  CU_ASSERT_EQUAL(m.at.seq, m.end_seq); /* followed to the newest moment */
+  CU_ASSERT_EQUAL(m.at.live.heap, 50000);
+  /* the user moves the cursor: it stays there through the next swap */
+  lt_model_key(&m, LT_KEY_HOME);
+  CU_ASSERT_FALSE(m.follow);
+  int64_t held = m.at.seq;
+  CU_ASSERT_EQUAL_FATAL(write_spool(&kid, child, 1, 4), 0);
+  CU_ASSERT_EQUAL_FATAL(lt_live_poll(&lv, 1, &t, &err), 1);
+  CU_ASSERT_FALSE(lv.ended); /* the root has not ended and is alive */
+  CU_ASSERT_EQUAL_FATAL(lt_model_swap(&m, t, 0, &err), 0);
+  CU_ASSERT_EQUAL(m.at.seq, held);
+  CU_ASSERT_EQUAL(m.r->peak.live.heap, 100000);
+  lt_model_key(&m, LT_KEY_END);
+  CU_ASSERT_TRUE(m.follow);
+  /* both spools ended: the run is over */
+  CU_ASSERT_EQUAL_FATAL(write_spool(&root, spool, 1, 3), 0);
+  CU_ASSERT_EQUAL_FATAL(lt_live_poll(&lv, 1, &t, &err), 1);
+  CU_ASSERT_TRUE(lv.ended);
+  CU_ASSERT_EQUAL_FATAL(lt_model_swap(&m, t, 0, &err), 0);
+  /* never under the run's own name; the temporaries go with the source */
+  CU_ASSERT_EQUAL(access(spool, F_OK), 0);
+  char runname[700];
+  snprintf(runname, sizeof runname, "%s/run.db", ldir);
+  CU_ASSERT_EQUAL(access(runname, F_OK), -1);
+  char tmpdir[4096];
+  snprintf(tmpdir, sizeof tmpdir, "%s", lv.tmpdir);
+  lt_live_free(&lv);
+  CU_ASSERT_EQUAL(access(tmpdir, F_OK), -1);
+  lt_model_free(&m);
+}
+
 int main(void) {
   dir = lrt_tmpdir("tui");
   snprintf(fx_path, sizeof fx_path, "%s/fixture.db", dir);
@@ -456,5 +694,7 @@ int main(void) {
   CU_add_test(s, "time cursor: markers, peak, home/end, resize", test_cursor);
   CU_add_test(s, "filter and the other views", test_filter_and_views);
   CU_add_test(s, "CSV written, never over a file, parsed back", test_export);
+  CU_add_test(s, "processes: tree, order, selection switches every view", test_processes);
+  CU_add_test(s, "live: temporaries follow a growing run", test_live);
   return lrt_main();
 }
