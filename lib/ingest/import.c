@@ -20,9 +20,12 @@
 **      larger key.
 **   2. Frames are deduplicated on (module id, rel_pc) with the module map
 **      as it was at the STACK record's position in the merge.
-**   3. This file fills one stage file (stage.h, the v1 layout) per spool;
-**      merge.c copies it into the run's trace and is the only one that puts
-**      a file under the trace's name.
+**   3. This file writes one process's rows straight into the run's trace
+**      (stage.h): process_id is a literal of every INSERT and ids are
+**      shifted by the process's offsets (Imp.off) in the statements, so
+**      nothing is copied afterwards. merge.c builds the aggregates, names
+**      the frames, and is the only one that puts a file under the trace's
+**      name.
 */
 #include "lowram/import.h"
 
@@ -93,6 +96,9 @@ typedef struct Imp {
   uint32_t *thr_idx; /* open addressing on tid: slot = thr index + 1, 0 empty */
   size_t thr_icap;
   char *argv_json;
+  int64_t proc;  /* processes.id of this spool's rows */
+  LrIdOff off;   /* ids of the previous processes: this one's start past them */
+  uint64_t max_stack, max_alloc;
   /* counters */
   uint64_t events, stacks, max_seq, max_ns, named;
   double agg_seconds;
@@ -151,6 +157,7 @@ static void put_row(void *ctx, const LrLifeRow *r) {
   Imp *im = ctx;
   int oom = 0;
   if (!im->rows || im->failed) return; /* the import has failed already */
+  if (r->id > im->max_alloc) im->max_alloc = r->id;
   if (lr_rows_put(im->rows, r, &oom) != 0) rows_fail(im, oom);
 }
 
@@ -245,6 +252,7 @@ static void do_stack(Imp *im, const LrSpoolRec *r) {
   step(im, im->st_stack, "stacks");
   if (sqlite3_changes(im->db) == 0) return; /* already known */
   im->stacks++;
+  if (r->stack > im->max_stack) im->max_stack = r->stack;
   for (uint32_t i = 0; i < r->nframes; i++) {
     uint64_t f = frame_id(im, r->frames[i]);
     if (!f) {
@@ -553,9 +561,6 @@ static const char *end_reason(const LrSpoolHeader *h, int killed_by) {
 static void write_meta(Imp *im, const char *spool_path, int killed_by) {
   const LrSpoolHeader *h = lr_spool_header(im->sp);
   const LrSpoolStats *ss = lr_spool_stats(im->sp);
-  meta_text(im, "format", "lowram-trace");
-  meta_int(im, "schema_version", LR_SCHEMA_VERSION);
-  meta_text(im, "lowram_version", LOWRAM_VERSION);
   meta_text(im, "argv", im->argv_json ? im->argv_json : "[]");
   meta_int(im, "pid", (int64_t)h->pid);
   meta_int(im, "ppid", (int64_t)h->ppid);
@@ -607,10 +612,11 @@ static void write_meta(Imp *im, const char *spool_path, int killed_by) {
   meta_int(im, "unmatched_frees", (int64_t)ls->unmatched_frees);
   meta_int(im, "unmatched_munmaps", (int64_t)ls->unmatched_munmaps);
   meta_int(im, "unmatched_allocs", (int64_t)ls->unmatched_allocs);
+  meta_int(im, "released_bytes", (int64_t)ls->released_bytes);
+  meta_int(im, "released_calls", (int64_t)ls->released_calls);
   meta_int(im, "peak_heap", ls->peak_heap);
   meta_int(im, "peak_heap_seq", (int64_t)ls->peak_heap_seq);
   meta_int(im, "peak_rss", im->peak_rss);
-  meta_int(im, "complete", 0);
 }
 
 /* Rows for everything still live at the end, then the threads. */
@@ -620,7 +626,10 @@ static void flush(Imp *im) {
     im->failed = 1;
   }
   if (im->rows && !im->failed && lr_rows_flush(im->rows) != 0) rows_fail(im, 0);
-  sqlite3_stmt *st = prep(im, "INSERT OR REPLACE INTO threads(tid, name, first_seq) VALUES(?,?,?)");
+  char *sql = sqlite3_mprintf("INSERT OR REPLACE INTO main.threads(tid, name, first_seq, "
+                              "process_id) VALUES(?,?,?,%lld)", (long long)im->proc);
+  sqlite3_stmt *st = sql ? prep(im, sql) : NULL;
+  sqlite3_free(sql);
   for (size_t i = 0; st && i < im->nthr; i++) {
     sqlite3_bind_int64(st, 1, im->thr[i].tid);
     if (im->thr[i].name) sqlite3_bind_text(st, 2, im->thr[i].name, -1, SQLITE_STATIC);
@@ -650,112 +659,73 @@ static void imp_free(Imp *im) {
   free(im->argv_json);
 }
 
-/* Bulk inserts go faster without the secondary indexes: drop them, keep
-** their SQL, and create them again at the end. Except the ones on
-** allocations(alloc_seq) and (free_seq), created again at once (on an empty
-** table): a row is written when its lifetime ends, in merge order, so
-** free_seq only grows (the NULLs of rows live at the end come last) and
-** alloc_seq nearly so; their entries land at or near one edge of the index,
-** which costs less than sorting them all once the table is full. Dropping
-** every index first keeps the schema's order the same as before. */
-static char *drop_indexes(Imp *im) {
-  sqlite3_stmt *st = prep(im, "SELECT name, sql FROM sqlite_master WHERE type = 'index' "
-                              "AND sql IS NOT NULL");
-  if (!st) return NULL;
-  char *sql = sqlite3_mprintf("%s", "");
-  char *drops = sqlite3_mprintf("%s", "");
-  while (sql && drops && sqlite3_step(st) == SQLITE_ROW) {
-    const char *name = (const char *)sqlite3_column_text(st, 0);
-    int now = !strcmp(name, "allocations_alloc_seq") || !strcmp(name, "allocations_free_seq");
-    char *a = now ? sqlite3_mprintf("%s", sql)
-                  : sqlite3_mprintf("%s%s;\n", sql, (const char *)sqlite3_column_text(st, 1));
-    char *b = now ? sqlite3_mprintf("%sDROP INDEX \"%w\";\n%s;\n", drops, name,
-                                    (const char *)sqlite3_column_text(st, 1))
-                  : sqlite3_mprintf("%sDROP INDEX \"%w\";\n", drops, name);
-    sqlite3_free(sql);
-    sqlite3_free(drops);
-    sql = a;
-    drops = b;
+/* A statement of this process: %P in sql is its process_id, %A %S %F %M
+** the id offsets of allocations, stacks, frames and modules. */
+static sqlite3_stmt *prep_proc(Imp *im, const char *sql) {
+  char buf[1024];
+  size_t k = 0;
+  for (const char *c = sql; *c && k + 24 < sizeof buf; c++) {
+    int64_t v;
+    if (c[0] != '%' || !c[1]) {
+      buf[k++] = *c;
+      continue;
+    }
+    switch (*++c) {
+    case 'P': v = im->proc; break;
+    case 'A': v = im->off.alloc; break;
+    case 'S': v = im->off.stack; break;
+    case 'F': v = im->off.frame; break;
+    default: v = im->off.module; break;
+    }
+    k += (size_t)snprintf(buf + k, sizeof buf - k, "%lld", (long long)v);
   }
-  sqlite3_finalize(st);
-  if (drops) exec(im, drops);
-  sqlite3_free(drops);
-  return sql;
+  buf[k] = 0;
+  return prep(im, buf);
 }
 
-static int run(Imp *im, const char *spool_path, const LrImportOpts *opts, const char *out) {
-  if (exec(im, "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; "
-               "PRAGMA locking_mode=EXCLUSIVE; PRAGMA cache_size=-65536;") ||
-      exec(im, lr_stage_schema_sql))
-    return -1;
-  char *indexes = drop_indexes(im);
-  if (exec(im, "BEGIN")) {
-    sqlite3_free(indexes);
-    return -1;
-  }
+static int run(Imp *im, const char *spool_path, const LrImportOpts *opts) {
+  if (exec(im, "BEGIN")) return -1;
   int oom = 0;
-  if (!(im->rows = lr_rows_new(im->db, &oom))) rows_fail(im, oom);
-  im->st_stack = prep(im, "INSERT OR IGNORE INTO stacks(id, nframes) VALUES(?,?)");
-  im->st_entry = prep(im, "INSERT OR IGNORE INTO stack_entries(stack_id, depth, frame_id) "
-                          "VALUES(?,?,?)");
-  im->st_frame = prep(im, "INSERT INTO frames(id, module_id, rel_pc) VALUES(?,?,?)");
-  im->st_module = prep(im, "INSERT INTO modules(id, path, build_id, base, size, load_seq) "
-                           "VALUES(?,?,?,?,?,?)");
-  im->st_unmodule = prep(im, "UPDATE modules SET unload_seq = ? WHERE id = ?");
-  im->st_rss = prep(im, "INSERT INTO rss_samples(seq, ns, rss, anon, file, shmem) "
-                        "VALUES(?,?,?,?,?,?)");
-  im->st_mark = prep(im, "INSERT INTO markers(seq, ns, thread_id, name) VALUES(?,?,?,?)");
-  im->st_param = prep(im, "INSERT INTO params(seq, ns, name, value_int, value_text) "
-                          "VALUES(?,?,?,?,?)");
-  im->st_meta = prep(im, "INSERT OR REPLACE INTO meta(key, value) VALUES(?,?)");
-  if (im->failed) {
-    sqlite3_free(indexes);
-    return -1;
-  }
-  if (build_streams(im) != 0) {
-    sqlite3_free(indexes);
-    return lr_err_set(im->err, "%s: out of memory", spool_path);
-  }
+  if (!(im->rows = lr_rows_new(im->db, im->proc, im->off.alloc, im->off.stack, &oom)))
+    rows_fail(im, oom);
+  im->st_stack = prep_proc(im, "INSERT OR IGNORE INTO main.stacks(id, nframes) VALUES(?1 + %S,?2)");
+  im->st_entry = prep_proc(im, "INSERT OR IGNORE INTO main.stack_entries(stack_id, depth, "
+                               "frame_id) VALUES(?1 + %S,?2,?3 + %F)");
+  im->st_frame = prep_proc(im, "INSERT INTO main.frames(id, module_id, rel_pc) "
+                               "VALUES(?1 + %F,?2 + %M,?3)");
+  im->st_module = prep_proc(im, "INSERT INTO main.modules(id, path, build_id, base, size, "
+                                "load_seq) VALUES(?1 + %M,?2,?3,?4,?5,?6)");
+  im->st_unmodule = prep_proc(im, "UPDATE main.modules SET unload_seq = ?1 WHERE id = ?2 + %M");
+  im->st_rss = prep_proc(im, "INSERT INTO main.rss_samples(seq, ns, rss, anon, file, shmem, "
+                             "process_id) VALUES(?,?,?,?,?,?,%P)");
+  /* markers' ids: the next rowid, past every previous process's */
+  im->st_mark = prep_proc(im, "INSERT INTO main.markers(seq, ns, thread_id, name, process_id) "
+                              "VALUES(?,?,?,?,%P)");
+  im->st_param = prep_proc(im, "INSERT INTO main.params(seq, ns, name, value_int, value_text, "
+                               "process_id) VALUES(?,?,?,?,?,%P)");
+  im->st_meta = prep_proc(im, "INSERT OR REPLACE INTO main.process_meta(process_id, key, value) "
+                              "VALUES(%P,?,?)");
+  if (im->failed) return -1;
+  if (build_streams(im) != 0) return lr_err_set(im->err, "%s: out of memory", spool_path);
   merge(im);
   flush(im);
   write_meta(im, spool_path, opts ? opts->killed_by : 0);
-  progress(im, LR_IMPORT_INDEX);
-  if (indexes && !im->failed) exec(im, indexes);
-  sqlite3_free(indexes);
   if (im->failed) return -1;
-  progress(im, LR_IMPORT_SYMBOLS);
-  if (im->failed) return -1;
-  if (!opts || !opts->no_symbolize) {
-    LrSymStats ss;
-    LrErr e2;
-    /* names are a bonus: a failure here leaves frames unnamed, not the import failed */
-    if (lr_sym_trace(im->db, out, opts ? opts->symbols_dir : NULL, 1, &ss, &e2) != 0)
-      meta_text(im, "symbolize_error", e2.msg);
-    else
-      im->named = ss.frames_named;
-  }
   if (exec(im, "COMMIT")) return -1;
-  progress(im, LR_IMPORT_AGGREGATES);
-  if (im->failed) return -1;
-  struct timespec a, b;
-  clock_gettime(CLOCK_MONOTONIC, &a);
-  int agg = lr_agg_build(im->db, out, im->err);
-  clock_gettime(CLOCK_MONOTONIC, &b);
-  im->agg_seconds = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
-  if (agg != 0) {
-    im->failed = 1;
-    return -1;
-  }
-  meta_int(im, "complete", 1);
   return im->failed ? -1 : 0;
 }
 
-int lr_stage_import(const char *spool_path, const char *tmp, const char *out_path,
-                    const LrImportOpts *opts, LrImportStats *stats, LrErr *err) {
+int lr_stage_import(sqlite3 *db, int64_t proc, const LrIdOff *off, LrIdOff *last,
+                    const char *spool_path, const char *out_path, const LrImportOpts *opts,
+                    LrImportStats *stats, LrErr *err) {
+  (void)out_path;
   LrSpool *sp = lr_spool_open(spool_path, err);
   if (!sp) return -1;
   Imp im;
   memset(&im, 0, sizeof im);
+  im.db = db;
+  im.proc = proc;
+  im.off = *off;
   im.spool_path = spool_path;
   im.sp = sp;
   im.err = err;
@@ -765,10 +735,23 @@ int lr_stage_import(const char *spool_path, const char *tmp, const char *out_pat
   int rc = -1;
   if (!im.life)
     lr_err_set(err, "%s: out of memory", spool_path);
-  else if (sqlite3_open_v2(tmp, &im.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
-    lr_err_set(err, "%s: cannot open: %s", tmp, im.db ? sqlite3_errmsg(im.db) : "?");
   else
-    rc = run(&im, spool_path, opts, out_path);
+    rc = run(&im, spool_path, opts);
+  if (rc != 0) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+  if (last) {
+    *last = *off;
+    last->alloc += (int64_t)im.max_alloc;
+    last->stack += (int64_t)im.max_stack;
+    last->frame += (int64_t)im.fr_n;
+    last->module += (int64_t)im.nmods;
+    last->marker = off->marker;
+    sqlite3_stmt *st = NULL;
+    if (rc == 0 && sqlite3_prepare_v2(db, "SELECT max(id) FROM main.markers", -1, &st, NULL) ==
+                       SQLITE_OK && sqlite3_step(st) == SQLITE_ROW &&
+        sqlite3_column_type(st, 0) != SQLITE_NULL)
+      last->marker = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+  }
   if (stats) {
     const LrSpoolStats *ss = lr_spool_stats(sp);
     memset(stats, 0, sizeof *stats);
@@ -787,15 +770,18 @@ int lr_stage_import(const char *spool_path, const char *tmp, const char *out_pat
       stats->peak_heap = ls->peak_heap;
       stats->peak_heap_seq = ls->peak_heap_seq;
     }
-    stats->frames_named = im.named;
-    stats->agg_seconds = im.agg_seconds;
     stats->peak_rss = im.peak_rss;
     snprintf(stats->end_reason, sizeof stats->end_reason, "%s",
              end_reason(lr_spool_header(sp), opts ? opts->killed_by : 0));
   }
+  /* the stages in their order, each once: this process's indexes grew with
+  ** its rows; frames are named and the other indexes built at the end of
+  ** the run (merge.c), the aggregates next */
+  if (rc == 0) progress(&im, LR_IMPORT_INDEX);
+  if (rc == 0) progress(&im, LR_IMPORT_SYMBOLS);
+  if (rc == 0) progress(&im, LR_IMPORT_AGGREGATES);
+  if (im.failed) rc = -1;
   imp_free(&im);
-  if (im.db && sqlite3_close(im.db) != SQLITE_OK && rc == 0)
-    rc = lr_err_set(err, "%s: cannot close", tmp);
   lr_spool_close(sp);
   return rc;
 }

@@ -1,24 +1,24 @@
 /*
 ** merge.c: the spools of one run into one trace (import.h: lr_import_run).
 **
-** Each spool is imported on its own into a hidden stage file beside the
-** trace (stage.h: the v1 layout, aggregates built), which is then ATTACHed
-** and copied into the trace (schemas/trace.sql, v2) with:
+** The trace is built in a hidden file beside out_path. Each spool is
+** imported straight into its tables (stage.h, import.c) as one process:
 **   - process_id = its processes.id on the rows that belong to a process
 **     (allocations, threads, rss_samples, markers, params, agg_*);
 **   - its ids shifted past the previous processes' (allocations, stacks,
 **     frames, modules, markers), so every id is unique in the file and a
 **     process's ids form one range, recorded in its processes row;
 **   - its meta keys in process_meta, and one processes row.
-** The aggregates are the stage's, copied with a process_id column leading
-** their keys: each process's are built on its own rows only.
+** Its aggregates are then built on its own rows only (TEMP VIEWs of them,
+** query/agg.h, into temp) and copied with a process_id column leading
+** their keys. Frames are named once, at the end, for every process.
 **
 ** Invariants:
 **   1. Nothing is under out_path until every spool is in and the trace is
 **      complete (place(): link without replacing).
 **   2. The first process keeps its ids (offsets 0), so a one-process trace
 **      has the ids a v1 trace had.
-**   3. Stage files are removed whatever happens.
+**   3. The hidden file is removed whatever happens.
 */
 #include <dirent.h>
 #include <errno.h>
@@ -29,24 +29,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ingest/spool_read.h"
 #include "ingest/stage.h"
+#include "ingest/symtrace.h"
+#include "query/agg.h"
 #include "lowram/import.h"
 #include "lowram/trace.h"
 
 extern const char lr_schema_sql[];
 
-/* The aggregate tables a stage holds (query/agg.h) and, per column, which
-** id range it is in. */
+/* The aggregate tables (query/agg.h), built per process in temp. */
 static const char *const agg_tables[] = {"agg_info", "agg_checkpoints", "agg_timeline",
                                          "agg_phases", "agg_stacks", "agg_largest",
                                          "agg_maps", "agg_live"};
-
-typedef struct Off {
-  int64_t alloc, stack, frame, module, marker;
-} Off;
 
 static int xexec(sqlite3 *db, const char *out, const char *sql, LrErr *err) {
   char *msg = NULL;
@@ -58,71 +56,30 @@ static int xexec(sqlite3 *db, const char *out, const char *sql, LrErr *err) {
   return 0;
 }
 
-static int64_t q_int(sqlite3 *db, const char *sql, int64_t dflt) {
+/* Copies temp.`tab` (an aggregate table of process `proc`) into main.`tab`,
+** creating that one first (process_id leading its key) if it is not there
+** yet. The ids in it are the trace's already (it was built on them). */
+static int copy_agg(sqlite3 *db, const char *out, const char *tab, int64_t proc, LrErr *err) {
+  char *q = sqlite3_mprintf("PRAGMA temp.table_info(\"%w\")", tab);
   sqlite3_stmt *st;
-  int64_t v = dflt;
-  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-      v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-  }
-  return v;
-}
-
-/* The column expression copying `col` of stage table `tab` with ids shifted. */
-static char *shifted(const char *tab, const char *col, const Off *o) {
-  int64_t off = -1;
-  int agg = !strncmp(tab, "agg_", 4);
-  if (!strcmp(col, "stack_id")) off = o->stack;
-  else if (!strcmp(col, "frame_id")) off = o->frame;
-  else if (!strcmp(col, "module_id")) off = o->module;
-  else if (!strcmp(col, "marker_id")) off = o->marker;
-  else if (!strcmp(col, "id")) {
-    if (!strcmp(tab, "allocations") || !strcmp(tab, "agg_largest") ||
-        !strcmp(tab, "agg_maps") || !strcmp(tab, "agg_live"))
-      off = o->alloc;
-    else if (!strcmp(tab, "stacks")) off = o->stack;
-    else if (!strcmp(tab, "frames")) off = o->frame;
-    else if (!strcmp(tab, "modules")) off = o->module;
-    else if (!strcmp(tab, "markers")) off = o->marker;
-  }
-  if (off < 0 || off == 0) return sqlite3_mprintf("s.\"%w\"", col);
-  /* the aggregates use -1 for "none" (no stack, no marker) */
-  if (agg) return sqlite3_mprintf("CASE WHEN s.\"%w\" < 0 THEN s.\"%w\" ELSE s.\"%w\" + %lld END",
-                                  col, col, col, (long long)off);
-  return sqlite3_mprintf("s.\"%w\" + %lld", col, (long long)off);
-}
-
-/* Copies stage table `tab` into main: columns by name, ids shifted, and
-** process_id = pid when `with_pid`. For agg tables, creates the main
-** table first (process_id leading its key) if it is not there yet. */
-static int copy_table(sqlite3 *db, const char *out, const char *tab, int64_t proc, const Off *o,
-                      int with_pid, LrErr *err) {
-  char *q = sqlite3_mprintf("PRAGMA s.table_info(\"%w\")", tab);
-  sqlite3_stmt *st;
-  int rc = sqlite3_prepare_v2(db, q, -1, &st, NULL);
+  int rc = q ? sqlite3_prepare_v2(db, q, -1, &st, NULL) : SQLITE_NOMEM;
   sqlite3_free(q);
   if (rc != SQLITE_OK) return lr_err_set(err, "%s: import failed (merging %s): %s", out, tab,
                                          sqlite3_errmsg(db));
-  char *cols = sqlite3_mprintf("%s", ""), *sel = sqlite3_mprintf("%s", "");
-  char *defs = sqlite3_mprintf("%s", ""), *pk = sqlite3_mprintf("%s", "");
+  char *cols = sqlite3_mprintf("%s", ""), *defs = sqlite3_mprintf("%s", "");
+  char *pk = sqlite3_mprintf("%s", "");
   int pkn[16] = {0};
   char pkc[16][64];
   int npk = 0, ncols = 0;
-  while (cols && sel && defs && sqlite3_step(st) == SQLITE_ROW) {
+  while (cols && defs && sqlite3_step(st) == SQLITE_ROW) {
     const char *c = (const char *)sqlite3_column_text(st, 1);
     const char *ty = (const char *)sqlite3_column_text(st, 2);
     int k = sqlite3_column_int(st, 5);
-    char *e = shifted(tab, c, o);
     char *a = sqlite3_mprintf("%s%s\"%w\"", cols, ncols ? ", " : "", c);
-    char *b = sqlite3_mprintf("%s%s%s", sel, ncols ? ", " : "", e);
     char *d = sqlite3_mprintf("%s, \"%w\" %s", defs, c, ty ? ty : "");
-    sqlite3_free(e);
     sqlite3_free(cols);
-    sqlite3_free(sel);
     sqlite3_free(defs);
     cols = a;
-    sel = b;
     defs = d;
     if (k > 0 && k <= 16 && npk < 16) {
       pkn[npk] = k;
@@ -133,96 +90,88 @@ static int copy_table(sqlite3 *db, const char *out, const char *tab, int64_t pro
   }
   sqlite3_finalize(st);
   int ret = -1;
-  if (!cols || !sel || !defs) {
+  if (!cols || !defs || !pk) {
     lr_err_set(err, "%s: out of memory", out);
     goto done;
   }
-  if (!strncmp(tab, "agg_", 4)) {
-    for (int i = 1; i <= npk; i++)
-      for (int j = 0; j < npk; j++)
-        if (pkn[j] == i) {
-          char *p2 = sqlite3_mprintf("%s, \"%w\"", pk, pkc[j]);
-          sqlite3_free(pk);
-          pk = p2;
-        }
-    char *ct = sqlite3_mprintf("CREATE TABLE IF NOT EXISTS main.\"%w\"(process_id INTEGER NOT "
-                               "NULL%s, PRIMARY KEY(process_id%s)) WITHOUT ROWID",
-                               tab, defs, pk ? pk : "");
-    int bad = !ct || xexec(db, out, ct, err);
-    sqlite3_free(ct);
-    if (bad) goto done;
-  }
-  char *ins = with_pid ? sqlite3_mprintf("INSERT INTO main.\"%w\"(%s, process_id) SELECT %s, "
-                                         "%lld FROM s.\"%w\" AS s",
-                                         tab, cols, sel, (long long)proc, tab)
-                       : sqlite3_mprintf("INSERT INTO main.\"%w\"(%s) SELECT %s FROM s.\"%w\" AS s",
-                                         tab, cols, sel, tab);
-  ret = ins ? xexec(db, out, ins, err) : lr_err_set(err, "%s: out of memory", out);
-  sqlite3_free(ins);
+  for (int i = 1; i <= npk; i++)
+    for (int j = 0; j < npk; j++)
+      if (pkn[j] == i) {
+        char *p2 = sqlite3_mprintf("%s, \"%w\"", pk, pkc[j]);
+        sqlite3_free(pk);
+        pk = p2;
+      }
+  char *sql = sqlite3_mprintf("CREATE TABLE IF NOT EXISTS main.\"%w\"(process_id INTEGER NOT "
+                              "NULL%s, PRIMARY KEY(process_id%s)) WITHOUT ROWID;"
+                              "INSERT INTO main.\"%w\"(%s, process_id) SELECT %s, %lld FROM "
+                              "temp.\"%w\";",
+                              tab, defs, pk ? pk : "", tab, cols, cols, (long long)proc, tab);
+  ret = sql ? xexec(db, out, sql, err) : lr_err_set(err, "%s: out of memory", out);
+  sqlite3_free(sql);
 done:
   sqlite3_free(cols);
-  sqlite3_free(sel);
   sqlite3_free(defs);
   sqlite3_free(pk);
   return ret;
 }
 
-static const char *const meta_run_keys[] = {"format", "schema_version", "lowram_version",
-                                            "complete"};
-
-/* One stage (attached as s) into main as process `proc`. */
-static int copy_process(sqlite3 *db, const char *out, int64_t proc, Off *o, LrErr *err) {
-  static const struct { const char *tab; int pid; } base[] = {
-    {"modules", 0}, {"frames", 0}, {"stacks", 0}, {"stack_entries", 0}, {"threads", 1},
-    {"allocations", 1}, {"rss_samples", 1}, {"markers", 1}, {"params", 1},
-  };
-  for (size_t i = 0; i < sizeof base / sizeof base[0]; i++)
-    if (copy_table(db, out, base[i].tab, proc, o, base[i].pid, err)) return -1;
-  for (size_t i = 0; i < sizeof agg_tables / sizeof agg_tables[0]; i++)
-    if (copy_table(db, out, agg_tables[i], proc, o, 1, err)) return -1;
+/* Process `proc`'s rows are in (lr_stage_import): its aggregates, built
+** in temp on TEMP VIEWs of its rows and copied into main, its
+** process_id key, and its processes row (ids off+1 .. last). */
+static int finish_process(sqlite3 *db, const char *out, int64_t proc, const LrIdOff *o,
+                          const LrIdOff *n, double *agg_seconds, LrErr *err) {
   char *sql = sqlite3_mprintf(
-      "INSERT INTO main.process_meta(process_id, key, value) SELECT %lld, key, value FROM s.meta "
-      "WHERE key NOT IN ('%q', '%q', '%q', '%q');"
-      /* the schema's views read the process meta's process_id names */
-      "INSERT INTO main.process_meta(process_id, key, value) VALUES(%lld, 'process_id', %lld)",
-      (long long)proc, meta_run_keys[0], meta_run_keys[1], meta_run_keys[2], meta_run_keys[3],
-      (long long)proc, (long long)proc);
+      "CREATE TEMP VIEW allocations AS SELECT * FROM main.allocations WHERE process_id = %lld;"
+      "CREATE TEMP VIEW markers AS SELECT * FROM main.markers WHERE process_id = %lld;"
+      "CREATE TEMP VIEW pm AS SELECT key, value FROM main.process_meta WHERE process_id = %lld;",
+      (long long)proc, (long long)proc, (long long)proc);
   int bad = !sql || xexec(db, out, sql, err);
   sqlite3_free(sql);
   if (bad) return -1;
-  /* the processes row, from the stage's meta and aggregates */
-  Off n = {
-    o->alloc + q_int(db, "SELECT max(id) FROM s.allocations", 0),
-    o->stack + q_int(db, "SELECT max(id) FROM s.stacks", 0),
-    o->frame + q_int(db, "SELECT max(id) FROM s.frames", 0),
-    o->module + q_int(db, "SELECT max(id) FROM s.modules", 0),
-    o->marker + q_int(db, "SELECT max(id) FROM s.markers", 0),
-  };
-#define M(k) "(SELECT value FROM s.meta WHERE key = '" k "')"
-  sql = sqlite3_mprintf(
+  struct timespec a, b;
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  bad = lr_agg_build_temp(db, out, err) != 0;
+  clock_gettime(CLOCK_MONOTONIC, &b);
+  *agg_seconds += (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+  if (!bad) bad = xexec(db, out, "DROP VIEW temp.allocations; DROP VIEW temp.markers; BEGIN", err);
+  if (bad) return -1;
+  for (size_t i = 0; i < sizeof agg_tables / sizeof agg_tables[0] && !bad; i++)
+    bad = copy_agg(db, out, agg_tables[i], proc, err) != 0;
+#define M(k) "(SELECT value FROM temp.pm WHERE key = '" k "')"
+  sql = bad ? NULL : sqlite3_mprintf(
+      /* the schema's views read the process meta's process_id names */
+      "INSERT INTO main.process_meta(process_id, key, value) VALUES(%lld, 'process_id', %lld);"
       "INSERT INTO main.processes(id, pid, ppid, exec_index, argv, start_realtime_ns, start_ns, "
       "end_ns, end_reason, end_code, peak, peak_heap, peak_rss, events, cut_short, "
       "unmatched_frees, unmatched_allocs, spool_path, spool_bytes, alloc_first, alloc_last, "
       "stack_first, stack_last, frame_first, frame_last, module_first, module_last, "
       "marker_first, marker_last) SELECT %lld, " M("pid") ", " M("ppid") ", " M("exec_index")
       ", coalesce(" M("argv") ", '[]'), " M("start_realtime_ns") ", 0, " M("end_ns") ", "
-      M("end_reason") ", " M("end_code") ", coalesce((SELECT value FROM s.agg_info WHERE key = "
+      M("end_reason") ", " M("end_code") ", coalesce((SELECT value FROM temp.agg_info WHERE key = "
       "'peak'), 0), coalesce(" M("peak_heap") ", 0), coalesce(" M("peak_rss") ", 0), coalesce("
       M("events") ", 0), coalesce(" M("cut_short") ", 0), coalesce(" M("unmatched_frees")
       ", 0), coalesce(" M("unmatched_allocs") ", 0), " M("spool_path") ", " M("spool_bytes")
-      ", %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld",
-      (long long)proc, (long long)o->alloc + 1, (long long)n.alloc, (long long)o->stack + 1,
-      (long long)n.stack, (long long)o->frame + 1, (long long)n.frame, (long long)o->module + 1,
-      (long long)n.module, (long long)o->marker + 1, (long long)n.marker);
+      ", %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld;",
+      (long long)proc, (long long)proc, (long long)proc, (long long)o->alloc + 1, (long long)n->alloc, (long long)o->stack + 1,
+      (long long)n->stack, (long long)o->frame + 1, (long long)n->frame, (long long)o->module + 1,
+      (long long)n->module, (long long)o->marker + 1, (long long)n->marker);
 #undef M
-  bad = !sql || xexec(db, out, sql, err);
+  if (!bad) bad = !sql || xexec(db, out, sql, err);
   sqlite3_free(sql);
-  if (bad) return -1;
-  *o = n;
+  if (!bad) bad = xexec(db, out, "COMMIT", err);
+  if (!bad) bad = xexec(db, out, "DROP VIEW temp.pm", err);
+  if (bad) {
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+  }
+  for (size_t i = 0; i < sizeof agg_tables / sizeof agg_tables[0]; i++) {
+    sql = sqlite3_mprintf("DROP TABLE IF EXISTS temp.\"%w\"", agg_tables[i]);
+    bad = !sql || xexec(db, out, sql, err);
+    sqlite3_free(sql);
+    if (bad) return -1;
+  }
   return 0;
 }
-
-/* The caller's progress callback, told which spool of the run is going. */
 typedef struct RunProg {
   LrImportProgressFn fn;
   void *ctx;
@@ -314,7 +263,13 @@ static int finish(sqlite3 *db, const char *out, const char *indexes, size_t n, L
   return rc;
 }
 
-/* The CREATE INDEX statements of the schema, dropped for the load. */
+/* The CREATE INDEX statements of the schema, dropped for the load, to be
+** run at the end. Except allocations(process_id, alloc_seq) and
+** (process_id, free_seq), created again at once on the empty table: the
+** aggregates read a process's rows in alloc_seq order as soon as they are
+** in, and a row is written when its lifetime ends, in merge order, so
+** free_seq only grows within a process and alloc_seq nearly so: their
+** entries land at or near one edge of the index. */
 static char *drop_indexes(sqlite3 *db, const char *out, LrErr *err) {
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(db, "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
@@ -324,9 +279,12 @@ static char *drop_indexes(sqlite3 *db, const char *out, LrErr *err) {
   }
   char *create = sqlite3_mprintf("%s", ""), *drop = sqlite3_mprintf("%s", "");
   while (create && drop && sqlite3_step(st) == SQLITE_ROW) {
-    char *a = sqlite3_mprintf("%s%s;\n", create, (const char *)sqlite3_column_text(st, 1));
-    char *b = sqlite3_mprintf("%sDROP INDEX \"%w\";\n", drop,
-                              (const char *)sqlite3_column_text(st, 0));
+    const char *name = (const char *)sqlite3_column_text(st, 0);
+    const char *isql = (const char *)sqlite3_column_text(st, 1);
+    int now = !strcmp(name, "allocations_alloc_seq") || !strcmp(name, "allocations_free_seq");
+    char *a = now ? sqlite3_mprintf("%s", create) : sqlite3_mprintf("%s%s;\n", create, isql);
+    char *b = now ? sqlite3_mprintf("%sDROP INDEX \"%w\";\n%s;\n", drop, name, isql)
+                  : sqlite3_mprintf("%sDROP INDEX \"%w\";\n", drop, name);
     sqlite3_free(create);
     sqlite3_free(drop);
     create = a;
@@ -361,10 +319,9 @@ int lr_import_run(const LrRunSpool *spools, size_t n, const char *out_path,
                           "PRAGMA locking_mode=EXCLUSIVE; PRAGMA cache_size=-65536;", err) ||
       xexec(db, out_path, lr_schema_sql, err) || !(indexes = drop_indexes(db, out_path, err)))
     goto out;
-  Off o = {0, 0, 0, 0, 0};
+  LrIdOff o = {0, 0, 0, 0, 0};
+  double agg_seconds = 0;
   for (size_t i = 0; i < n; i++) {
-    char *stage = beside(out_path, "stage", err);
-    if (!stage) goto out;
     LrImportOpts so = opts ? *opts : (LrImportOpts){0};
     so.killed_by = spools[i].killed_by;
     RunProg rp = {so.progress, so.progress_ctx, (uint32_t)i + 1, (uint32_t)n};
@@ -373,23 +330,11 @@ int lr_import_run(const LrRunSpool *spools, size_t n, const char *out_path,
       so.progress_ctx = &rp;
     }
     LrImportStats s;
-    int bad = lr_stage_import(spools[i].path, stage, out_path, &so, &s, err) != 0;
-    if (!bad) {
-      /* one transaction per stage: SQLite detaches only outside one */
-      char *att = sqlite3_mprintf("ATTACH %Q AS s", stage);
-      bad = !att || xexec(db, out_path, att, err);
-      sqlite3_free(att);
-      if (!bad) {
-        bad = xexec(db, out_path, "BEGIN", err) ||
-              copy_process(db, out_path, (int64_t)i + 1, &o, err) ||
-              xexec(db, out_path, "COMMIT", err);
-        if (bad) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-        sqlite3_exec(db, "DETACH s", NULL, NULL, NULL);
-      }
-    }
-    unlink(stage);
-    free(stage);
-    if (bad) goto out;
+    LrIdOff last;
+    if (lr_stage_import(db, (int64_t)i + 1, &o, &last, spools[i].path, out_path, &so, &s, err) ||
+        finish_process(db, out_path, (int64_t)i + 1, &o, &last, &agg_seconds, err))
+      goto out;
+    o = last;
     if (stats) {
       if (i == 0) {
         *stats = s;
@@ -404,12 +349,26 @@ int lr_import_run(const LrRunSpool *spools, size_t n, const char *out_path,
         stats->chunks_corrupt += s.chunks_corrupt;
         stats->chunks_truncated += s.chunks_truncated;
         stats->unmatched_frees += s.unmatched_frees;
-        stats->frames_named += s.frames_named;
-        stats->agg_seconds += s.agg_seconds;
       }
     }
   }
-  if (xexec(db, out_path, "BEGIN", err) || finish(db, out_path, indexes, n, err) ||
+  if (stats) stats->agg_seconds = agg_seconds;
+  if (xexec(db, out_path, "BEGIN", err)) goto out;
+  if (!opts || !opts->no_symbolize) {
+    LrSymStats ss;
+    LrErr e2;
+    /* names are a bonus: a failure here leaves frames unnamed, not the import failed */
+    if (lr_sym_trace(db, out_path, opts ? opts->symbols_dir : NULL, 1, &ss, &e2) != 0) {
+      char *q = sqlite3_mprintf("INSERT OR REPLACE INTO process_meta(process_id, key, value) "
+                                "SELECT id, 'symbolize_error', %Q FROM processes", e2.msg);
+      int bad = !q || xexec(db, out_path, q, err);
+      sqlite3_free(q);
+      if (bad) goto out;
+    } else if (stats) {
+      stats->frames_named = ss.frames_named;
+    }
+  }
+  if (finish(db, out_path, indexes, n, err) ||
       xexec(db, out_path, "COMMIT", err))
     goto out;
   rc = 0;

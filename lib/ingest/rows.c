@@ -16,7 +16,7 @@
 
 #include "lowram/trace.h"
 
-/* 64 rows of 17 columns: 1088 parameters, far below the 32766 SQLite
+/* 64 rows of 17 columns: 1088 parameters (process_id is a literal), far below the 32766 SQLite
 ** allows since 3.32 (meson asks for 3.35); a smaller limit set at run time
 ** gets a smaller batch. Past ~64 rows a batch stops paying. */
 enum { COLS = 17, MAX_BATCH = 64 };
@@ -31,41 +31,48 @@ typedef struct Row {
 struct LrRows {
   sqlite3 *db;
   sqlite3_stmt *one, *many;
+  uint64_t alloc_off, stack_off; /* the process's id offsets */
   int batch; /* rows per multi-row INSERT */
   int n;
   Row rows[MAX_BATCH];
 };
 
 static const char INSERT[] =
-    "INSERT INTO allocations(id, kind, region, address, size, alloc_seq, free_seq, alloc_ns, "
-    "free_ns, free_kind, thread_id, stack_id, alignment, prot, flags, file, file_offset) VALUES";
-static const char ONE_ROW[] = "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+    "INSERT INTO main.allocations(id, kind, region, address, size, alloc_seq, free_seq, alloc_ns, "
+    "free_ns, free_kind, thread_id, stack_id, alignment, prot, flags, file, file_offset, "
+    "process_id) VALUES";
+static const char ONE_ROW[] = "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,%lld)";
 
-LrRows *lr_rows_new(sqlite3 *db, int *oom) {
+LrRows *lr_rows_new(sqlite3 *db, int64_t proc, int64_t alloc_off, int64_t stack_off, int *oom) {
   LrRows *w = calloc(1, sizeof *w);
   if (!w) {
     *oom = 1;
     return NULL;
   }
   w->db = db;
+  w->alloc_off = (uint64_t)alloc_off;
+  w->stack_off = (uint64_t)stack_off;
+  char row[64];
+  snprintf(row, sizeof row, ONE_ROW, (long long)proc);
+  size_t rl = strlen(row);
   int lim = sqlite3_limit(db, SQLITE_LIMIT_VARIABLE_NUMBER, -1);
   w->batch = lim / COLS < MAX_BATCH ? lim / COLS : MAX_BATCH;
-  size_t len = sizeof INSERT + (size_t)MAX_BATCH * sizeof ONE_ROW;
+  size_t len = sizeof INSERT + (size_t)MAX_BATCH * (rl + 1);
   char *sql = malloc(len);
   if (!sql) {
     *oom = 1;
     free(w);
     return NULL;
   }
-  snprintf(sql, len, "%s%s", INSERT, ONE_ROW);
+  snprintf(sql, len, "%s%s", INSERT, row);
   int ok = sqlite3_prepare_v2(db, sql, -1, &w->one, NULL) == SQLITE_OK;
   if (ok && w->batch > 1) {
     size_t k = strlen(INSERT);
     memcpy(sql, INSERT, k);
     for (int i = 0; i < w->batch; i++) {
       if (i) sql[k++] = ',';
-      memcpy(sql + k, ONE_ROW, sizeof ONE_ROW - 1);
-      k += sizeof ONE_ROW - 1;
+      memcpy(sql + k, row, rl);
+      k += rl;
     }
     sql[k] = 0;
     ok = sqlite3_prepare_v2(db, sql, -1, &w->many, NULL) == SQLITE_OK;
@@ -81,8 +88,8 @@ LrRows *lr_rows_new(sqlite3 *db, int *oom) {
 static void bind_u(sqlite3_stmt *st, int i, uint64_t v) { sqlite3_bind_int64(st, i, (int64_t)v); }
 
 /* Parameters base+1 .. base+17, as the one-row import bound them. */
-static void bind_row(sqlite3_stmt *st, int base, const LrLifeRow *r) {
-  bind_u(st, base + 1, r->id);
+static void bind_row(const LrRows *w, sqlite3_stmt *st, int base, const LrLifeRow *r) {
+  bind_u(st, base + 1, r->id + w->alloc_off);
   sqlite3_bind_text(st, base + 2, lr_event_kind_name(r->kind), -1, SQLITE_STATIC);
   sqlite3_bind_text(st, base + 3, lr_life_region_name(r->region), -1, SQLITE_STATIC);
   bind_u(st, base + 4, r->address);
@@ -95,7 +102,7 @@ static void bind_row(sqlite3_stmt *st, int base, const LrLifeRow *r) {
     sqlite3_bind_text(st, base + 10, r->free_kind, -1, SQLITE_STATIC);
   }
   sqlite3_bind_int64(st, base + 11, r->tid);
-  if (r->stack) bind_u(st, base + 12, r->stack);
+  if (r->stack) bind_u(st, base + 12, r->stack + w->stack_off);
   if (r->has_alignment) bind_u(st, base + 13, r->alignment);
   if (r->is_mapping) {
     bind_u(st, base + 14, r->prot);
@@ -125,11 +132,11 @@ static void release(Row *k) {
 static int write_rows(LrRows *w) {
   int rc = 0;
   if (w->n == w->batch && w->many) {
-    for (int i = 0; i < w->n; i++) bind_row(w->many, COLS * i, &w->rows[i].r);
+    for (int i = 0; i < w->n; i++) bind_row(w, w->many, COLS * i, &w->rows[i].r);
     rc = run(w->many);
   } else {
     for (int i = 0; i < w->n && rc == 0; i++) {
-      bind_row(w->one, 0, &w->rows[i].r);
+      bind_row(w, w->one, 0, &w->rows[i].r);
       rc = run(w->one);
     }
   }

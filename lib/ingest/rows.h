@@ -17,10 +17,11 @@
 
 typedef struct LrRows LrRows;
 
-/* A writer into db's allocations table (main schema). NULL if a statement
+/* A writer into db's allocations table (main schema) for process `proc`:
+** each row's id and stack_id shifted by alloc_off and stack_off. NULL if a statement
 ** cannot be prepared (sqlite3_errmsg(db) says why) or memory runs out
 ** (*oom set to 1). */
-LrRows *lr_rows_new(sqlite3 *db, int *oom);
+LrRows *lr_rows_new(sqlite3 *db, int64_t proc, int64_t alloc_off, int64_t stack_off, int *oom);
 
 /* Keeps a copy of row (its strings included), writing the batch when full.
 ** 0, or -1 when writing failed (sqlite3_errmsg says why) or on out of

@@ -1,23 +1,35 @@
 /*
-** stage.h: one spool into one stage file (import.c), the first half of an
-** import; merge.c copies stage files into the run's trace (import.h).
+** stage.h: one spool into the run's trace (import.c), the first half of an
+** import; merge.c (import.h: lr_import_run) calls it once per process,
+** then builds that process's aggregates and its processes row.
 **
-** A stage file has the v1 layout (stage_sql.c: no process columns): the
-** importer, the symbolizer and the aggregate builder work on it exactly as
-** they did on a one-process trace, and merge.c adds the process column and
-** shifts the ids while copying.
+** The rows go straight into the trace's tables (schemas/trace.sql) with
+** process_id bound and every id shifted past the previous processes' (a
+** process's ids form one range: processes.*_first .. *_last). Nothing is
+** copied afterwards.
 */
 #ifndef LR_STAGE_H
 #define LR_STAGE_H
 
+#include <sqlite3.h>
+#include <stdint.h>
+
 #include "lowram/import.h"
 
-extern const char lr_stage_schema_sql[];
+/* Ids: the last one of each kind used so far (0: none). */
+typedef struct LrIdOff {
+  int64_t alloc, stack, frame, module, marker;
+} LrIdOff;
 
-/* Imports spool_path into the empty file `stage` (created by the caller)
-** with aggregates built; out_path only names the trace in messages. The
-** caller removes `stage`. 0, or -1 with *err set. */
-int lr_stage_import(const char *spool_path, const char *stage, const char *out_path,
-                    const LrImportOpts *opts, LrImportStats *stats, LrErr *err);
+/* Imports spool_path into db (a trace being built, schema applied, no
+** transaction open) as process `proc`: allocations, stacks, frames,
+** modules, markers, rss_samples, params, threads and process_meta rows,
+** ids past *off; commits. *last gets the last id of each kind after it
+** (equal to *off for a kind it has none of). No aggregates, no symbols:
+** the caller builds them. out_path only names the trace in messages.
+** 0, or -1 with *err set (the caller discards the file). */
+int lr_stage_import(sqlite3 *db, int64_t proc, const LrIdOff *off, LrIdOff *last,
+                    const char *spool_path, const char *out_path, const LrImportOpts *opts,
+                    LrImportStats *stats, LrErr *err);
 
 #endif

@@ -724,6 +724,10 @@ int lr_agg_build(sqlite3 *db, const char *trace_path, LrErr *err) {
   return build(db, trace_path, "main", err);
 }
 
+int lr_agg_build_temp(sqlite3 *db, const char *trace_path, LrErr *err) {
+  return build(db, trace_path, "temp", err);
+}
+
 sqlite3 *lr_qdb(LrTrace *t, LrErr *err) {
   assert(lr_trace_check(t));
   if (!t->agg_ready) {

@@ -53,6 +53,11 @@ int lr_agg_level(int64_t alloc_seq, int64_t free_seq);
 ** them). `trace_path` only names the file in error messages. */
 int lr_agg_build(sqlite3 *db, const char *trace_path, LrErr *err);
 
+/* The same, into the connection's `temp` schema whatever main holds: the
+** importer builds one process's aggregates there (reading TEMP VIEWs
+** allocations and markers of that process) and copies them into main. */
+int lr_agg_build_temp(sqlite3 *db, const char *trace_path, LrErr *err);
+
 /* For readers: if the trace holds no current aggregates (an unfinished
 ** trace), builds them in the connection's `temp` schema, leaving the file
 ** untouched. 0 on success. */
