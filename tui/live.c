@@ -16,8 +16,9 @@
 
 /* An import slower than this stops naming frames until the final one. */
 #define SLOW_IMPORT_S 0.5
-/* Reimport at least this often while the run goes on. */
-#define MAX_QUIET_S 1.0
+/* Reimport at least this often while the run goes on: records written into
+** a page already dirty change neither the size nor the mtime. */
+#define MAX_QUIET_S 0.5
 
 double lt_live_now(void) {
   struct timespec ts;

@@ -4,7 +4,7 @@
 **
 ** A few times a second the loop asks lt_live_poll for a newer trace: when
 ** the run's spools changed since the last look (their sizes and mtimes, or a
-** second passed: a record written into a page already touched does not
+** half a second passed: a record written into a page already touched does not
 ** change the mtime), the run is imported again, as it is now, into a new
 ** temporary trace in a private directory (mkdtemp under $TMPDIR), never
 ** under the run's own trace name. The loop swaps the model onto it
@@ -48,8 +48,8 @@ typedef struct LtLive {
 /* Makes the private temporary directory. 0, or -1 with *err. */
 int lt_live_init(LtLive *lv, LrErr *err);
 
-/* Imports the run now if force, or if its spools changed, or if a second
-** passed since the last import. 1 with *out (opened; the caller owns it)
+/* Imports the run now if force, or if its spools changed, or if half a
+** second passed since the last import. 1 with *out (opened; the caller owns it)
 ** when there is a newer trace, 0 when nothing is new (or no spool has a
 ** whole header yet), -1 with *err. */
 int lt_live_poll(LtLive *lv, int force, LrTrace **out, LrErr *err);

@@ -405,11 +405,18 @@ int lt_record_live(const LtRecordRun *r, int *status) {
   s->lv.adopter = r->adopter;
   s->lv.since_ns = r->since_ns;
   s->lv.root_only = r->root_only;
-  char c[200], l[600];
-  lt_escape(r->command, c, sizeof c, 1);
-  lt_escape(r->log, l, sizeof l, 1);
+  /* short names: the command's base name, the log from the current
+     directory when it is under it */
+  char c[200], l[600], cwd[4096];
+  const char *base = strrchr(r->command, '/') ? strrchr(r->command, '/') + 1 : r->command;
+  const char *log = r->log;
+  size_t cl = getcwd(cwd, sizeof cwd) ? strlen(cwd) : 0;
+  if (cl && !strncmp(log, cwd, cl) && log[cl] == '/') log += cl + 1;
+  lt_escape(base, c, sizeof c, 1);
+  lt_escape(log, l, sizeof l, 1);
+  snprintf(s->rec_log, sizeof s->rec_log, "%s", log);
   msg(s->m.live_note, sizeof s->m.live_note,
-           "%s's output: %s | q leaves (it keeps running) | ^C stops it", c, l);
+      "output: %s | q: leave, %s keeps running | ^C stops it", l, c);
   msg(s->wait_msg, sizeof s->wait_msg, "%s runs (pid %llu); its output goes to %s", c,
            (unsigned long long)r->pid, l);
   s->live = 1;
@@ -429,9 +436,9 @@ int lt_record_live(const LtRecordRun *r, int *status) {
     *status = s->status;
     return 1;
   }
-  fprintf(stderr, "lowram record: left the live view; %s (pid %llu) keeps running, its output "
-          "in %s; %s is imported when it ends (Ctrl-C stops it)\n", c,
-          (unsigned long long)r->pid, l, r->out);
+  fprintf(stderr, "lowram record: left the live view; %s keeps running (pid %llu, output in %s); "
+          "its trace is imported when it ends (Ctrl-C stops it)\n", c,
+          (unsigned long long)r->pid, l);
   if (s->have_model) lt_model_free(&s->m);
   s->have_model = 0;
   return 0;

@@ -6,10 +6,18 @@
 # `m` to a marker, `e` writes a CSV that sums to the live bytes, `/`
 # filters, a resize redraws to the new width, ASCII mode has no byte above
 # 0x7f, and after `q`, an error and SIGINT the shell is back with no
-# alternate screen. Prints "N passed, N failed"; exit 1 on any failure.
+# alternate screen. Processes: on a recording of `sh -c 'step; step'` the
+# view (7) lists the trace's pids and own peaks, and enter on one makes the
+# overview's peak `lowram report --pid`'s. Live: `record --tui` and `tui
+# --live SPOOL` on stepalloc (a block every 200 ms) show the peak growing
+# between two captures before the program ends, then the trace at its
+# name with the peak of a plain `lowram record`, and a clean terminal; q in
+# a live record leaves the program running and the trace still comes.
+# Prints "N passed, N failed"; exit 1 on any failure.
 set -u
 LOWRAM=${LOWRAM_BIN:?run through meson test}
 QRUN=${QRUN_BIN:-}
+STEP=${STEPALLOC_BIN:-}
 pass=0
 fail=0
 ok() { pass=$((pass + 1)); echo "ok   $1"; }
@@ -206,5 +214,106 @@ check "SIGINT exits 130" wait_for '^EXIT:130'
 check "SIGINT: no alternate screen left" alt_off
 check "SIGINT: the prompt is back" shows "tui-test\\$ *\$"
 check "SIGINT: cursor visible again" [ "$(T display -p -t t '#{cursor_flag}')" = 1 ]
+
+
+# ---- processes: a run of three (sh and two stepallocs) ----
+peak_of() { screen | sed -n 's/^Peak .* = \([0-9]*\) B.*/\1/p'; }
+if [ -n "$STEP" ] && [ -x "$STEP" ] && [ -n "${LOWRAM_SHIM:-}" ]; then
+  "$LOWRAM" record -o "$dir/mp.db" -- sh -c "'$STEP' 3 300000 0; '$STEP' 5 400000 0; true" \
+    >"$dir/mp.log" 2>&1 || bad "record sh -c (see $dir/mp.log)"
+  nproc=$(sqlite3 "$dir/mp.db" "SELECT count(*) FROM processes")
+  small=$(sqlite3 "$dir/mp.db" "SELECT pid FROM processes WHERE json_extract(argv, '\$[2]') = '300000'")
+  big=$(sqlite3 "$dir/mp.db" "SELECT pid FROM processes WHERE json_extract(argv, '\$[2]') = '400000'")
+  small_peak=$("$LOWRAM" report --pid "$small" "$dir/mp.db" | sed -n 's/^Peak .* live = \([0-9]*\) bytes.*/\1/p')
+  big_peak=$("$LOWRAM" report "$dir/mp.db" | sed -n 's/^Peak .* live = \([0-9]*\) bytes.*/\1/p')
+  echo "processes: $nproc; small pid $small peak $small_peak; big pid $big peak $big_peak"
+  tui mp.db
+  check "multi-process: the overview shows the highest peak ($big_peak B)" wait_for "^Peak .* = $big_peak B"
+  check "the run line names the process shown and the count" shows "^Run of $nproc processes .*pid $big"
+  keys 7
+  check "7 shows the processes view" wait_for '^Processes: '
+  # rows: between the column header and Detail
+  prows() { screen | sed -n '/own peak .*pid exec/,/^Detail/p' | sed '1d;$d' | grep -v '^ *$'; }
+  n=$(prows | wc -l)
+  check "one row per process ($n = $nproc)" [ "$n" = "$nproc" ]
+  ok_pids=1
+  for pid in $(sqlite3 "$dir/mp.db" "SELECT pid FROM processes"); do
+    prows | grep -q " $pid " || ok_pids=0
+  done
+  check "every pid of the trace listed" [ "$ok_pids" = 1 ]
+  first_child=$(prows | sed -n 2p)
+  check "the highest peak first among siblings (row 2: pid $big)" eval 'echo "$first_child" | grep -q " $big "'
+  check "the shown process is marked" eval 'prows | grep -q "^\* .* $big "'
+  line=$(prows | grep -n " $small " | cut -d: -f1)
+  i=1
+  while [ "$i" -lt "${line:-1}" ]; do keys Down; i=$((i + 1)); done
+  keys Enter
+  check "enter: the status says pid $small is shown" wait_for "showing pid $small"
+  keys 1
+  check "overview peak becomes lowram report --pid $small's ($small_peak B)" wait_for "^Peak .* = $small_peak B"
+  check "the run line names pid $small" shows "shown: pid $small "
+  keys P
+  check "P shows the processes view, the new process marked" eval 'prows | grep -q "^\* .* $small "'
+  keys q
+  check "processes: q exits 0" wait_for '^EXIT:0'
+
+  # ---- live: record --tui ----
+  "$LOWRAM" record -o "$dir/plain.db" -- "$STEP" 12 100000 200 >/dev/null 2>&1
+  plain_peak=$(sqlite3 "$dir/plain.db" "SELECT max(peak) FROM processes")
+  keys "clear; $LOWRAM record --tui -o live.db -- '$STEP' 12 100000 200; echo EXIT:\$?" Enter
+  check "record --tui: LIVE in the status line" wait_for '^LIVE [0-9]* events'
+  check "record --tui: says where the output goes" shows "output: live.log"
+  wait_for '^Peak' >/dev/null
+  p1=$(peak_of)
+  sleep 1.5
+  p2=$(peak_of)
+  check "record --tui: the peak grows while it runs ($p1 -> $p2 B)" eval '[ -n "$p1" ] && [ -n "$p2" ] && [ "$p2" -gt "$p1" ]'
+  check "record --tui: the process is running" shows "ended: running"
+  check "record --tui: ends as the ordinary browser" wait_for 'ended (exit 0): the trace is live.db' 15
+  check "record --tui: no LIVE once ended" eval '! shows "^LIVE"'
+  check "record --tui: the final peak on screen ($plain_peak B)" shows "^Peak .* = $plain_peak B"
+  keys q
+  check "record --tui: q exits with the program's status 0" wait_for '^EXIT:0'
+  check "record --tui: no alternate screen left" alt_off
+  check "record --tui: cursor visible again" [ "$(T display -p -t t '#{cursor_flag}')" = 1 ]
+  check "record --tui: the summary after the browser" shows 'lowram record: live.db: 1 process'
+  live_peak=$(sqlite3 "$dir/live.db" "SELECT max(peak) FROM processes" 2>/dev/null)
+  check "record --tui: the trace equals a plain record's (peak $live_peak = $plain_peak)" [ "$live_peak" = "$plain_peak" ]
+  check "record --tui: the program's output in live.log" grep -q 'block 12 of 100000 bytes' "$dir/live.log"
+  check "record --tui: no temporary trace left beside it" eval '[ -z "$(ls "$dir" | grep -e import -e "^live.*spool")" ]'
+
+  # q while live: the program keeps running, the trace still comes
+  keys "clear; $LOWRAM record --tui -o bg.db -- '$STEP' 8 100000 200; echo EXIT:\$?" Enter
+  wait_for '^LIVE' >/dev/null
+  keys q
+  check "q while live: says the program keeps running" wait_for 'left the live view; .* keeps running'
+  check "q while live: no alternate screen" alt_off
+  check "q while live: record returns when the program ends" wait_for '^EXIT:0' 15
+  bg_peak=$(sqlite3 "$dir/bg.db" "SELECT max(peak) FROM processes" 2>/dev/null)
+  check "q while live: the trace is imported (peak $bg_peak B)" [ "${bg_peak:-0}" -ge 800000 ]
+
+  # ---- live: tui --live SPOOL of a preloaded program ----
+  ( cd "$dir" && LD_PRELOAD=$LOWRAM_SHIM LOWRAM_OUT=$dir/pre.db "$STEP" 14 100000 200 >/dev/null 2>&1 ) &
+  bgpid=$!
+  i=0
+  while [ ! -s "$dir/pre.db.spool" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+  tui --live pre.db.spool
+  check "--live: LIVE in the status line" wait_for '^LIVE [0-9]* events'
+  wait_for '^Peak' >/dev/null
+  p1=$(peak_of)
+  sleep 1.5
+  p2=$(peak_of)
+  check "--live: the peak grows while it runs ($p1 -> $p2 B)" eval '[ -n "$p1" ] && [ -n "$p2" ] && [ "$p2" -gt "$p1" ]'
+  check "--live: ends as the ordinary browser" wait_for 'the run ended: its trace is pre.db' 15
+  wait "$bgpid"
+  pre_peak=$(sqlite3 "$dir/pre.db" "SELECT max(peak) FROM processes" 2>/dev/null)
+  check "--live: the trace at the spool's name ($pre_peak B)" [ "${pre_peak:-0}" -ge 1400000 ]
+  check "--live: the final peak on screen" shows "^Peak .* = $pre_peak B"
+  keys q
+  check "--live: q exits 0" wait_for '^EXIT:0'
+  check "--live: no alternate screen left" alt_off
+else
+  bad "STEPALLOC_BIN or LOWRAM_SHIM not set: processes and live tests not run"
+fi
 
 finish
