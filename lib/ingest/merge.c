@@ -130,13 +130,15 @@ static int finish_process(sqlite3 *db, const char *out, int64_t proc, const LrId
   if (bad) return -1;
   struct timespec a, b;
   clock_gettime(CLOCK_MONOTONIC, &a);
-  bad = lr_agg_build_temp(db, out, err) != 0;
+  bad = lr_agg_build_temp(db, out, proc, err) != 0;
   clock_gettime(CLOCK_MONOTONIC, &b);
   *agg_seconds += (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
   if (!bad) bad = xexec(db, out, "DROP VIEW temp.allocations; DROP VIEW temp.markers; BEGIN", err);
   if (bad) return -1;
+  /* agg_live is in main already (lr_agg_build_temp) */
   for (size_t i = 0; i < sizeof agg_tables / sizeof agg_tables[0] && !bad; i++)
-    bad = copy_agg(db, out, agg_tables[i], proc, err) != 0;
+    if (strcmp(agg_tables[i], "agg_live"))
+      bad = copy_agg(db, out, agg_tables[i], proc, err) != 0;
 #define M(k) "(SELECT value FROM temp.pm WHERE key = '" k "')"
   sql = bad ? NULL : sqlite3_mprintf(
       /* the schema's views read the process meta's process_id names */

@@ -684,7 +684,7 @@ out:
   return ret;
 }
 
-static int build(sqlite3 *db, const char *path, const char *schema, LrErr *err) {
+static int build(sqlite3 *db, const char *path, const char *schema, int64_t proc, LrErr *err) {
   Pass p;
   memset(&p, 0, sizeof p);
   p.db = db;
@@ -698,7 +698,13 @@ static int build(sqlite3 *db, const char *path, const char *schema, LrErr *err) 
   if (prep(&p, &p.ins_ckpt, "INSERT OR REPLACE INTO %s.agg_checkpoints VALUES(?1,?2,?3,?4,?5)"))
     goto out;
   if (prep(&p, &p.ins_map, "INSERT INTO %s.agg_maps VALUES(?1,?2,?3,?4,?5,?6,?7,?8)")) goto out;
-  if (!(p.live_w = lr_agglive_new(db, schema, p.path, err))) goto out;
+  /* the importer's agg_live rows go straight into the trace (agg.h) */
+  if (proc > 0 && exec(&p, "CREATE TABLE IF NOT EXISTS main.agg_live(process_id INTEGER NOT "
+                           "NULL, lvl INTEGER, alloc_seq INTEGER, id INTEGER, size INTEGER, "
+                           "stack_id INTEGER, free_seq INTEGER, PRIMARY KEY(process_id, lvl, "
+                           "alloc_seq, id)) WITHOUT ROWID"))
+    goto out;
+  if (!(p.live_w = lr_agglive_new(db, schema, proc, p.path, err))) goto out;
   if (load_markers(&p)) goto out;
   if (run_pass(&p)) goto out;
   if (store(&p)) goto out;
@@ -721,11 +727,11 @@ out:
 }
 
 int lr_agg_build(sqlite3 *db, const char *trace_path, LrErr *err) {
-  return build(db, trace_path, "main", err);
+  return build(db, trace_path, "main", 0, err);
 }
 
-int lr_agg_build_temp(sqlite3 *db, const char *trace_path, LrErr *err) {
-  return build(db, trace_path, "temp", err);
+int lr_agg_build_temp(sqlite3 *db, const char *trace_path, int64_t proc, LrErr *err) {
+  return build(db, trace_path, "temp", proc, err);
 }
 
 sqlite3 *lr_qdb(LrTrace *t, LrErr *err) {
@@ -746,5 +752,5 @@ int lr_agg_ensure(sqlite3 *db, const char *trace_path, LrErr *err) {
     sqlite3_finalize(st);
   }
   if (ok) return 0;
-  return build(db, trace_path, "temp", err);
+  return build(db, trace_path, "temp", 0, err);
 }

@@ -55,8 +55,10 @@ int lr_agg_build(sqlite3 *db, const char *trace_path, LrErr *err);
 
 /* The same, into the connection's `temp` schema whatever main holds: the
 ** importer builds one process's aggregates there (reading TEMP VIEWs
-** allocations and markers of that process) and copies them into main. */
-int lr_agg_build_temp(sqlite3 *db, const char *trace_path, LrErr *err);
+** allocations and markers of that process) and copies them into main;
+** but for agg_live, written straight into main.agg_live (created if
+** missing, process_id leading its key) with process_id = proc. */
+int lr_agg_build_temp(sqlite3 *db, const char *trace_path, int64_t proc, LrErr *err);
 
 /* For readers: if the trace holds no current aggregates (an unfinished
 ** trace), builds them in the connection's `temp` schema, leaving the file

@@ -46,7 +46,8 @@ static int dberr(LrAggLive *w) {
                     sqlite3_errmsg(w->db));
 }
 
-LrAggLive *lr_agglive_new(sqlite3 *db, const char *schema, const char *path, LrErr *err) {
+LrAggLive *lr_agglive_new(sqlite3 *db, const char *schema, int64_t proc, const char *path,
+                          LrErr *err) {
   LrAggLive *w = calloc(1, sizeof *w);
   if (!w) {
     lr_err_set(err, "%s: building aggregates: out of memory", path);
@@ -55,12 +56,20 @@ LrAggLive *lr_agglive_new(sqlite3 *db, const char *schema, const char *path, LrE
   w->db = db;
   w->path = path;
   w->err = err;
-  char sql[64 + LIVE_BATCH * 16];
-  snprintf(sql, sizeof sql, "INSERT INTO %s.agg_live VALUES(?,?,?,?,?,?)", schema);
+  char sql[160 + LIVE_BATCH * 40], row[48], head[160];
+  if (proc > 0) {
+    snprintf(head, sizeof head, "INSERT INTO main.agg_live(process_id, lvl, alloc_seq, id, "
+                                "size, stack_id, free_seq) VALUES");
+    snprintf(row, sizeof row, "(%lld,?,?,?,?,?,?)", (long long)proc);
+  } else {
+    snprintf(head, sizeof head, "INSERT INTO %s.agg_live VALUES", schema);
+    snprintf(row, sizeof row, "(?,?,?,?,?,?)");
+  }
+  snprintf(sql, sizeof sql, "%s%s", head, row);
   if (sqlite3_prepare_v2(db, sql, -1, &w->one, NULL) != SQLITE_OK) goto fail;
-  int n = snprintf(sql, sizeof sql, "INSERT INTO %s.agg_live VALUES", schema);
+  int n = snprintf(sql, sizeof sql, "%s", head);
   for (int i = 0; i < LIVE_BATCH && n > 0 && (size_t)n < sizeof sql; i++)
-    n += snprintf(sql + n, sizeof sql - (size_t)n, "%s(?,?,?,?,?,?)", i ? "," : "");
+    n += snprintf(sql + n, sizeof sql - (size_t)n, "%s%s", i ? "," : "", row);
   if (sqlite3_prepare_v2(db, sql, -1, &w->many, NULL) != SQLITE_OK) goto fail;
   return w;
 fail:

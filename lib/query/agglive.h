@@ -29,9 +29,12 @@
 
 typedef struct LrAggLive LrAggLive;
 
-/* A writer for `schema`.agg_live (the table must exist). `path` only names
-** the trace in error messages. NULL with *err set on failure. */
-LrAggLive *lr_agglive_new(sqlite3 *db, const char *schema, const char *path, LrErr *err);
+/* A writer for `schema`.agg_live (the table must exist); with proc > 0,
+** for main.agg_live of a run's trace instead, whose rows lead with
+** process_id = proc (the importer's, query/agg.h). `path` only names the
+** trace in error messages. NULL with *err set on failure. */
+LrAggLive *lr_agglive_new(sqlite3 *db, const char *schema, int64_t proc, const char *path,
+                          LrErr *err);
 
 /* One row; free_seq < 0 stands for NULL (never freed). lvl is
 ** lr_agg_level(alloc_seq, free_seq). Rows of one level must come in

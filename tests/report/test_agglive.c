@@ -93,7 +93,7 @@ static void test_extremes_round_trip(void) {
               " stack_id INTEGER, free_seq INTEGER, PRIMARY KEY(lvl, alloc_seq, id))"
               " WITHOUT ROWID");
   LrErr err = {{0}};
-  LrAggLive *w = lr_agglive_new(db, "main", "mem", &err);
+  LrAggLive *w = lr_agglive_new(db, "main", 0, "mem", &err);
   CU_ASSERT_PTR_NOT_NULL_FATAL(w);
   const int64_t v[] = {INT64_MIN, INT64_MIN + 1, -1, 0, 1, 127, 128, INT64_MAX - 1, INT64_MAX};
   const size_t nv = sizeof v / sizeof v[0];
