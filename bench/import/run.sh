@@ -12,6 +12,10 @@
 #   record malloc_heavy   `lowram record` of 2M malloc/free pairs (4M events)
 #                         end to end, and `lowram import` of its kept spool
 #   report                `lowram report` on the bench_report trace
+#   e2e.sh                lowram beside heaptrack on malloc_heavy_nofp at 1M
+#                         and 10M events: end to end (record + report vs
+#                         heaptrack + heaptrack_print), the import alone
+#                         (events/s, B/event, peak RSS), both files' sizes
 # Times are wall clock, best of 3; the machine should be otherwise idle.
 # same_output.sh checks that two builds import spools to identical traces.
 set -eu
@@ -53,6 +57,7 @@ one() { # BUILD
     "$TMP/mh.db.spool" -o "$TMP/x.db")"
   printf '  report (%s events): %s s\n' "$N" "$(best "$B/cli/lowram" report "$TMP/agg.db")"
   rm -f "$TMP/agg.db"
+  sh "$(dirname "$0")/e2e.sh" "$B" 1000000 10000000 | sed 's/^/  /'
 }
 one "$B1"
 [ -z "$B2" ] || one "$B2"
