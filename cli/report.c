@@ -277,6 +277,13 @@ static void print_text(const char *path, const LrReport *r, const LrReportOpts *
   printf("  at %s, seq %lld, %s\n", T(p->ns), (long long)p->seq, where);
   printf("  file-backed mappings live then: %s (not in the peak; highest %s)\n",
          B(p->live.file), B(r->file_peak));
+  if (r->reserved_peak > 0)
+    printf("  reserved, not committed: %s (PROT_NONE address space, not in the peak; highest %s)\n",
+           B(r->peak_reserved), B(r->reserved_peak));
+  if (r->released_calls > 0)
+    printf("  released pages: %s in %lld madvise call%s (RSS given back, still committed)\n",
+           B(r->released_bytes), (long long)r->released_calls,
+           r->released_calls == 1 ? "" : "s");
   printf("  heap-only peak (what massif measures): %s at seq %lld\n", B(r->heap_peak),
          (long long)r->heap_peak_seq);
   const LrMoment *a = &r->at;
@@ -430,6 +437,10 @@ static void print_json(const char *path, const LrReport *r, const LrReportOpts *
   printf(",\"heap_peak\":%lld,\"heap_peak_seq\":%lld,\"file_peak\":%lld,\"by\":\"%s\",",
          (long long)r->heap_peak, (long long)r->heap_peak_seq, (long long)r->file_peak,
          lr_peak_by_name(o->by));
+  printf("\"reserved_at_peak\":%lld,\"reserved_peak\":%lld,\"released_bytes\":%lld,"
+         "\"released_calls\":%lld,",
+         (long long)r->peak_reserved, (long long)r->reserved_peak, (long long)r->released_bytes,
+         (long long)r->released_calls);
   const LrRss *s = &r->rss_at;
   if (s->found)
     printf("\"rss_at\":{\"seq\":%lld,\"ns\":%lld,\"rss\":%lld,\"anon\":%lld,\"file\":%lld,"

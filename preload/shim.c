@@ -6,7 +6,8 @@
 ** call calloc/malloc before the real ones are known; those calls are served
 ** from a static pool whose blocks free() recognises and ignores.
 **
-** Hooked: the malloc family, the mmap family, dlopen/dlclose (module
+** Hooked: the malloc family, the mmap family, mprotect/pkey_mprotect and
+** madvise (committed memory), dlopen/dlclose (module
 ** map), execve (exec index), pthread_setname_np (thread names), exit/_exit/_Exit and __libc_start_main (how
 ** the run ended), pipe2/read/close (libunwind's pipe, see "libunwind's own
 ** fds"); fork and fatal signals are handled in shim_session.c.
@@ -57,6 +58,13 @@
 #else
 #define LR_HOOK_MMAP64(X)
 #endif
+/* pkey_mprotect: glibc 2.27 and later (bionic has no wrapper) */
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 27))
+#define LR_HAVE_PKEY_MPROTECT 1
+#define LR_HOOK_PKEY(X) X(int, pkey_mprotect, (void *, size_t, int, int))
+#else
+#define LR_HOOK_PKEY(X)
+#endif
 
 /* return type, name, parameter types */
 #define LR_HOOKS(X)                                                             \
@@ -72,6 +80,8 @@
   X(void *, mmap, (void *, size_t, int, int, int, off_t))                       \
   X(int, munmap, (void *, size_t))                                              \
   X(void *, mremap, (void *, size_t, size_t, int, ...))                         \
+  X(int, mprotect, (void *, size_t, int))                                       \
+  X(int, madvise, (void *, size_t, int))                                        \
   X(void *, dlopen, (const char *, int))                                        \
   X(int, execve, (const char *, char *const[], char *const[]))                  \
   X(int, pthread_setname_np, (pthread_t, const char *))                          \
@@ -83,7 +93,8 @@
   X(void, _exit, (int))                                                         \
   X(void, _Exit, (int))                                                         \
   LR_HOOK_PVALLOC(X)                                                            \
-  LR_HOOK_MMAP64(X)
+  LR_HOOK_MMAP64(X)                                                             \
+  LR_HOOK_PKEY(X)
 
 #define LR_REAL_FIELD(ret, name, params) ret(*name) params;
 static struct { LR_HOOKS(LR_REAL_FIELD) } real;
@@ -640,6 +651,80 @@ LR_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
   }
   lr_shim_leave(t, e);
   return p;
+}
+
+/* ---- committed memory: mprotect, madvise ------------------------------
+
+A range mapped PROT_NONE is reserved address space, not memory; mprotect
+making part of it accessible commits those bytes, mprotect(PROT_NONE)
+decommits them (lifetimes.c keeps the split exact to the page). Each call
+that succeeded is one event, as cheap as an mmap's: no syscall of our own,
+a stack only when bytes may become accessible (prot != PROT_NONE). madvise
+is recorded only for the advice that hands pages back to the kernel
+(MADV_DONTNEED, MADV_FREE, MADV_REMOVE): it lowers RSS, not committed bytes;
+any other advice passes straight through. Like munmap, mprotect(PROT_NONE)
+and madvise take their sequence number before the real call (they give
+memory back), mprotect that opens bytes after it. */
+
+static void record_protect(LrTls *t, unsigned kind, uint64_t seq, void *addr, size_t len,
+                           int prot, int pkey) {
+  LrEvent ev = {.kind = kind, .seq = seq, .addr = (uintptr_t)addr, .size = len,
+                .prot = (unsigned)prot, .offset = (uint64_t)(unsigned)pkey};
+  record(t, &ev, prot != PROT_NONE);
+}
+
+LR_EXPORT int mprotect(void *addr, size_t len, int prot) {
+  if (booting()) resolve();
+  LrTls *t = lr_shim_enter();
+  if (!t) return real.mprotect(addr, len, prot);
+  uint64_t seq = prot == PROT_NONE ? lr_shim_next_seq() : 0; /* releases: before */
+  int r = real.mprotect(addr, len, prot);
+  int e = *t->errp;
+  if (r == 0) record_protect(t, LR_EV_MPROTECT, seq, addr, len, prot, 0);
+  lr_shim_leave(t, e);
+  return r;
+}
+
+#ifdef LR_HAVE_PKEY_MPROTECT
+LR_EXPORT int pkey_mprotect(void *addr, size_t len, int prot, int pkey) {
+  if (booting()) resolve();
+  LrTls *t = lr_shim_enter();
+  if (!t) return real.pkey_mprotect(addr, len, prot, pkey);
+  uint64_t seq = prot == PROT_NONE ? lr_shim_next_seq() : 0;
+  int r = real.pkey_mprotect(addr, len, prot, pkey);
+  int e = *t->errp;
+  if (r == 0) record_protect(t, LR_EV_PKEY_MPROTECT, seq, addr, len, prot, pkey);
+  lr_shim_leave(t, e);
+  return r;
+}
+#endif
+
+static inline int releases_pages(int advice) {
+  if (advice == MADV_DONTNEED) return 1;
+#ifdef MADV_FREE
+  if (advice == MADV_FREE) return 1;
+#endif
+#ifdef MADV_REMOVE
+  if (advice == MADV_REMOVE) return 1;
+#endif
+  return 0;
+}
+
+LR_EXPORT int madvise(void *addr, size_t len, int advice) {
+  if (booting()) resolve();
+  if (!releases_pages(advice)) return real.madvise(addr, len, advice);
+  LrTls *t = lr_shim_enter();
+  if (!t) return real.madvise(addr, len, advice);
+  uint64_t seq = lr_shim_next_seq();
+  int r = real.madvise(addr, len, advice);
+  int e = *t->errp;
+  if (r == 0) {
+    LrEvent ev = {.kind = LR_EV_MADVISE, .seq = seq, .addr = (uintptr_t)addr, .size = len,
+                  .flags = (unsigned)advice};
+    record(t, &ev, 0);
+  }
+  lr_shim_leave(t, e);
+  return r;
 }
 
 /* ---- libunwind's own fds ------------------------------------------------

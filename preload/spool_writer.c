@@ -160,6 +160,7 @@ int lr_spool_create(LrSpool **out, int fd, const LrSpoolOpts *o) {
   h->rss_interval_ms = o->rss_interval_ms;
   h->unwinder = o->unwinder;
   h->exec_index = o->exec_index;
+  h->minor_version = LR_SPOOL_MINOR;
   /* the magic last: a header with a magic is a complete header */
   __atomic_thread_fence(__ATOMIC_RELEASE);
   memcpy(h->magic, LR_SPOOL_MAGIC, 8);
@@ -351,6 +352,16 @@ int lr_sw_event(LrSpoolWriter *w, const LrEvent *ev) {
     p = lr_put_uv(p, ev->flags);
     p = lr_put_uv(p, ev->offset);
     p = lr_sw_str(p, ev->path ? ev->path : "", ev->path ? ev->path_len : 0);
+    break;
+  case LR_EV_MPROTECT: case LR_EV_PKEY_MPROTECT:
+    p = lr_put_uv(p, ev->size);
+    p = lr_put_uv(p, ev->stack);
+    p = lr_put_uv(p, ev->prot);
+    if (ev->kind == LR_EV_PKEY_MPROTECT) p = lr_put_uv(p, ev->offset); /* the pkey */
+    break;
+  case LR_EV_MADVISE:
+    p = lr_put_uv(p, ev->size);
+    p = lr_put_uv(p, ev->flags); /* the advice */
     break;
   case LR_EV_MREMAP:
     p = lr_put_uv(p, ev->size);

@@ -4,8 +4,17 @@
 ** The spool is what liblowram.so writes inside the profiled process and what
 ** `lowram import` reads. It is the trace's truth until it has been imported,
 ** so this header is the single definition both sides compile against; the
-** prose description (with a worked example) is schemas/SPOOL.md. Any change
-** to the layout bumps LR_SPOOL_VERSION.
+** prose description (with a worked example) is schemas/SPOOL.md. A change
+** that older readers cannot skip bumps LR_SPOOL_VERSION; new record kinds
+** that a reader of this version decodes bump LR_SPOOL_MINOR (stored in the
+** header's minor_version, zero in spools written before minors existed).
+**
+** Minor versions of version 1:
+**   0  the malloc family, mmap, munmap, mremap and the other records
+**   1  LR_EV_MPROTECT, LR_EV_PKEY_MPROTECT, LR_EV_MADVISE (committed memory)
+** A reader of minor 1 reads every minor-0 spool unchanged; a reader of
+** minor 0 stops a chunk at the first record of a kind it does not know
+** (counted as truncated) and keeps what came before.
 **
 ** Layout of the file:
 **
@@ -43,6 +52,7 @@
 
 #define LR_SPOOL_MAGIC       "LRSPOOL1"   /* 8 bytes, no NUL stored */
 #define LR_SPOOL_VERSION     1u
+#define LR_SPOOL_MINOR       1u           /* LrSpoolHeader.minor_version */
 #define LR_SPOOL_HEADER_SIZE 4096u         /* chunks start page-aligned */
 #define LR_CHUNK_MAGIC       0x4b43524cu   /* "LRCK" little-endian */
 #define LR_SPOOL_SUFFIX      ".spool"      /* trace "run.db" -> "run.db.spool" */
@@ -84,7 +94,8 @@ typedef struct LrSpoolHeader {
   int64_t  end_code;
   uint64_t end_ns;            /* relative to start_mono_ns */
   uint64_t exec_index;        /* 0 for a fresh process, n for its n-th exec'd image */
-  uint8_t  reserved[40];      /* zero */
+  uint32_t minor_version;     /* LR_SPOOL_MINOR of the writer (0: before minors) */
+  uint8_t  reserved[36];      /* zero */
 } LrSpoolHeader;              /* sizeof == 160, padded to header_size on disk */
 
 /* LrChunkHeader.flags */
@@ -127,6 +138,14 @@ typedef struct LrChunkHeader {
 **   mremap:                              dseq dns daddr uv(new_length) uv(stack)
 **                                        sv(old_addr - addr) uv(old_length)
 **                                        uv(flags) uv(seq - free_seq)
+**   mprotect:                            dseq dns daddr uv(length) uv(stack) uv(prot)
+**   pkey_mprotect:                       dseq dns daddr uv(length) uv(stack) uv(prot)
+**                                        uv(pkey)
+**       (minor 1; stack 0 when prot is PROT_NONE: the bytes stop being
+**        committed and no stack is taken)
+**   madvise:                             dseq dns daddr uv(length) uv(advice)
+**       (minor 1; only MADV_DONTNEED 4, MADV_FREE 8 and MADV_REMOVE 9 are
+**        recorded: advice that gives pages back to the kernel)
 ** Only calls that succeeded are recorded. For calls that release memory
 ** (free, munmap, the old half of realloc/mremap) the sequence number is
 ** taken before the real call, for calls that obtain memory after it, so
@@ -164,6 +183,9 @@ typedef enum LrEventKind {
   LR_EV_MMAP64 = 12,
   LR_EV_MUNMAP = 13,
   LR_EV_MREMAP = 14,
+  LR_EV_MPROTECT = 15,      /* minor 1 */
+  LR_EV_PKEY_MPROTECT = 16, /* minor 1 */
+  LR_EV_MADVISE = 17,       /* minor 1 */
   LR_EV__COUNT
 } LrEventKind;
 
@@ -192,7 +214,7 @@ static inline const char *lr_event_kind_name(unsigned kind) {
   static const char *const names[LR_EV__COUNT] = {
     0, "malloc", "calloc", "realloc", "reallocarray", "free",
     "posix_memalign", "aligned_alloc", "memalign", "valloc", "pvalloc",
-    "mmap", "mmap64", "munmap", "mremap",
+    "mmap", "mmap64", "munmap", "mremap", "mprotect", "pkey_mprotect", "madvise",
   };
   return kind < LR_EV__COUNT ? names[kind] : 0;
 }

@@ -116,15 +116,16 @@ CREATE TABLE threads (
 
 CREATE TABLE allocations (
   id        INTEGER PRIMARY KEY,
-  kind      TEXT NOT NULL,    -- 'malloc','calloc','realloc',...,'mmap','mmap64','mremap'
-  region    TEXT NOT NULL,    -- 'heap' (malloc family), 'anon' (anonymous or shared-anon mmap), 'file' (file mmap)
+  kind      TEXT NOT NULL,    -- 'malloc','calloc','realloc',...,'mmap','mmap64','mremap','mprotect','pkey_mprotect'
+  region    TEXT NOT NULL,    -- 'heap' (malloc family), 'anon' (anonymous or shared-anon mmap, committed), 'file' (file mmap),
+                              -- 'reserved' (anonymous PROT_NONE address space: not memory, never in the peak)
   address   INTEGER NOT NULL,
   size      INTEGER NOT NULL, -- bytes requested (mmap: length)
   alloc_seq INTEGER NOT NULL,
   free_seq  INTEGER,          -- NULL while live (and at exit: a leak)
   alloc_ns  INTEGER NOT NULL,
   free_ns   INTEGER,
-  free_kind TEXT,             -- 'free','realloc','munmap','mremap','mmap' (MAP_FIXED over it), NULL if live
+  free_kind TEXT,             -- 'free','realloc','munmap','mremap','mmap' (MAP_FIXED over it), 'mprotect' (committed <-> reserved), NULL if live
   thread_id INTEGER NOT NULL,
   stack_id  INTEGER REFERENCES stacks(id),
   alignment INTEGER,          -- memalign family only

@@ -94,6 +94,10 @@ typedef struct LrReport {
   LrMoment peak;       /* the run's peak */
   LrMoment at;         /* the moment asked for (the peak by default) */
   int64_t heap_peak, heap_peak_seq, file_peak;
+  int64_t peak_reserved;  /* PROT_NONE address space live at the peak (not in it) */
+  int64_t reserved_peak;  /* the most of it live at once */
+  int64_t released_bytes, released_calls; /* madvise DONTNEED/FREE/REMOVE over
+                                             committed anonymous mappings */
   LrRss rss_at;        /* the RSS sample nearest to `at` by seq */
   LrRss rss_max;       /* the highest RSS sample */
   LrGroups contributors;

@@ -612,6 +612,8 @@ static void write_meta(Imp *im, const char *spool_path, int killed_by) {
   meta_int(im, "unmatched_frees", (int64_t)ls->unmatched_frees);
   meta_int(im, "unmatched_munmaps", (int64_t)ls->unmatched_munmaps);
   meta_int(im, "unmatched_allocs", (int64_t)ls->unmatched_allocs);
+  meta_int(im, "released_bytes", (int64_t)ls->released_bytes);
+  meta_int(im, "released_calls", (int64_t)ls->released_calls);
   meta_int(im, "peak_heap", ls->peak_heap);
   meta_int(im, "peak_heap_seq", (int64_t)ls->peak_heap_seq);
   meta_int(im, "peak_rss", im->peak_rss);

@@ -48,8 +48,8 @@ struct LrLife {
 };
 
 const char *lr_life_region_name(unsigned region) {
-  static const char *const names[] = {"heap", "anon", "file"};
-  return region < 3 ? names[region] : "?";
+  static const char *const names[] = {"heap", "anon", "file", "reserved"};
+  return region < 4 ? names[region] : "?";
 }
 
 
@@ -297,6 +297,71 @@ static void map_start(LrLife *l, Map m) {
   l->nmaps++;
 }
 
+/* Anonymous memory mapped with no access (PROT_READ|WRITE|EXEC all clear). */
+static unsigned anon_region(uint64_t prot) {
+  return (prot & 7) ? LR_REGION_ANON : LR_REGION_RESERVED;
+}
+
+/* mprotect over [addr, addr+len): every anonymous piece inside whose region
+** changes (reserved <-> committed) ends at seq ("mprotect") over exactly
+** the pages inside, and a piece of the new region starts there; the parts
+** outside stay as they were (new rows from seq, as for a partial munmap). */
+static void map_protect(LrLife *l, const LrSpoolRec *r) {
+  uint64_t start = r->addr & ~(l->page - 1);
+  uint64_t end = page_up(l, r->addr + r->size < r->addr ? UINT64_MAX : r->addr + r->size);
+  unsigned want = anon_region(r->prot);
+  if (end <= start) return;
+  Map *todo = NULL;
+  size_t n = 0, cap = 0;
+  for (size_t i = 0; i < l->nmaps; i++) {
+    const Map *m = &l->maps[i];
+    if (m->end <= start || m->start >= end) continue;
+    if ((m->region != LR_REGION_ANON && m->region != LR_REGION_RESERVED) || m->region == want)
+      continue;
+    Map *t = lr_grow(todo, &cap, n + 1, sizeof *t);
+    if (!t) {
+      l->oom = 1;
+      break;
+    }
+    todo = t;
+    Map c = *m;
+    c.start = m->start > start ? m->start : start;
+    c.end = m->end < end ? m->end : end;
+    c.offset = m->offset + (c.start - m->start);
+    todo[n++] = c;
+  }
+  for (size_t i = 0; i < n && !l->oom; i++) {
+    Map c = todo[i];
+    map_cut(l, c.start, c.end - c.start, r->seq, r->ns, "mprotect");
+    c.seq = r->seq;
+    c.ns = r->ns;
+    c.tid = r->tid;
+    c.stack = r->stack;
+    c.prot = r->prot;
+    c.kind = (uint8_t)r->type;
+    c.region = (uint8_t)want;
+    map_start(l, c);
+  }
+  free(todo);
+}
+
+/* madvise that gives pages back: the bytes of committed anonymous pieces
+** inside the range (RSS released; the bytes stay committed). */
+static void map_release(LrLife *l, const LrSpoolRec *r) {
+  uint64_t start = r->addr & ~(l->page - 1);
+  uint64_t end = page_up(l, r->addr + r->size < r->addr ? UINT64_MAX : r->addr + r->size);
+  uint64_t got = 0;
+  for (size_t i = 0; i < l->nmaps; i++) {
+    const Map *m = &l->maps[i];
+    if (m->end <= start || m->start >= end || m->region != LR_REGION_ANON) continue;
+    got += (m->end < end ? m->end : end) - (m->start > start ? m->start : start);
+  }
+  if (got) {
+    l->st.released_bytes += got;
+    l->st.released_calls++;
+  }
+}
+
 static const Map *map_at(LrLife *l, uint64_t addr) {
   for (size_t i = 0; i < l->nmaps; i++)
     if (l->maps[i].start <= addr && addr < l->maps[i].end) return &l->maps[i];
@@ -412,10 +477,16 @@ int lr_life_event(LrLife *l, const LrSpoolRec *r) {
     m.tid = r->tid;
     m.kind = (uint8_t)r->type;
     m.file = r->str.len ? intern_file(l, r->str) : -1;
-    m.region = r->str.len ? LR_REGION_FILE : LR_REGION_ANON;
+    m.region = r->str.len ? LR_REGION_FILE : anon_region(r->prot);
     map_start(l, m);
     break;
   }
+  case LR_EV_MPROTECT: case LR_EV_PKEY_MPROTECT:
+    map_protect(l, r);
+    break;
+  case LR_EV_MADVISE:
+    map_release(l, r);
+    break;
   case LR_EV_MUNMAP:
     if (!map_cut(l, r->addr, r->size, r->seq, r->ns, "munmap")) l->st.unmatched_munmaps++;
     break;

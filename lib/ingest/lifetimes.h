@@ -26,9 +26,17 @@
 
 #include "ingest/spool_read.h"
 
-enum { LR_REGION_HEAP, LR_REGION_ANON, LR_REGION_FILE };
+/* LR_REGION_RESERVED: anonymous address space that is mapped PROT_NONE
+** (mmap PROT_NONE, or mprotect(PROT_NONE) of committed bytes): reserved,
+** not committed, never part of the peak. mprotect that makes reserved
+** bytes accessible ends that piece of the reservation and starts an 'anon'
+** piece (kind mprotect) over exactly those pages, and back; MAP_FIXED over
+** a reservation does the same through the mmap rules (invariant 2). A
+** change of protection that keeps the region (RW to R, a file mapping's)
+** makes no row: prot stays what the mapping started with. */
+enum { LR_REGION_HEAP, LR_REGION_ANON, LR_REGION_FILE, LR_REGION_RESERVED };
 
-/* The name of an LR_REGION_* ("heap", "anon", "file"). */
+/* The name of an LR_REGION_* ("heap", "anon", "file", "reserved"). */
 const char *lr_life_region_name(unsigned region);
 
 typedef struct LrLifeRow {
@@ -57,6 +65,10 @@ typedef struct LrLifeStats {
   uint64_t unmatched_frees;   /* free/realloc of an address not live */
   uint64_t unmatched_munmaps; /* munmap/mremap of a range with no mapping */
   uint64_t unmatched_allocs;  /* allocation at an address still live */
+  uint64_t released_bytes;    /* madvise DONTNEED/FREE/REMOVE over committed anonymous
+                                 mappings: the pages' bytes inside them (RSS given
+                                 back; committed bytes unchanged) */
+  uint64_t released_calls;    /* such madvise calls that touched one */
   uint64_t rows;
 } LrLifeStats;
 

@@ -349,6 +349,13 @@ static int decode(LrSpoolCursor *c, Rd *r, LrSpoolRec *o) {
       return 0;
     o->old_addr = o->addr + (uint64_t)sv;
     return rd_uv(r, &o->old_size) && rd_uv(r, &o->flags) && rd_free_seq(r, o);
+  case LR_EV_MPROTECT: case LR_EV_PKEY_MPROTECT: /* minor 1 */
+    return rd_seq_ns(c, r, o, 1) && rd_addr(c, r, o) && rd_uv(r, &o->size) &&
+           rd_uv(r, &o->stack) && rd_uv(r, &o->prot) &&
+           (o->type != LR_EV_PKEY_MPROTECT || rd_uv(r, &o->offset));
+  case LR_EV_MADVISE: /* minor 1 */
+    return rd_seq_ns(c, r, o, 1) && rd_addr(c, r, o) && rd_uv(r, &o->size) &&
+           rd_uv(r, &o->flags);
   case LR_REC_STACK: {
     if (!rd_uv(r, &o->stack) || !rd_uv(r, &n) || n > LR_SPOOL_MAX_FRAMES) return 0;
     uint64_t ip = 0;

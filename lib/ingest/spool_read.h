@@ -1,5 +1,5 @@
 /*
-** spool_read.h: a bounds-checked reader of lowram spools (format v1,
+** spool_read.h: a bounds-checked reader of lowram spools (format v1, minors 0 and 1,
 ** schemas/lr_spool_format.h).
 **
 ** The spool comes from a process that may have died at any instruction, or
@@ -58,7 +58,9 @@ typedef struct LrSpoolRec {
   uint64_t old_addr;    /* realloc, mremap */
   uint64_t old_size;    /* mremap: old_length */
   uint64_t free_seq;    /* realloc, mremap: when the old block stopped */
-  uint64_t prot, flags, offset; /* mmap (flags also for mremap) */
+  uint64_t prot, flags, offset; /* mmap (flags also for mremap); mprotect and
+                           pkey_mprotect: prot (offset: the pkey); madvise:
+                           flags is the advice */
   LrSpoolStr str;       /* mmap path, MARK/PARAM/THREAD name, MODULE path */
   LrSpoolStr str2;      /* MODULE: build-id bytes; PARAM: text value */
   uint64_t param_type;  /* PARAM: LR_PARAM_INT or LR_PARAM_STR */

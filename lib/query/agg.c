@@ -29,7 +29,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { R_HEAP, R_ANON, R_FILE };
+/* R_RESERVED: PROT_NONE anonymous address space (region 'reserved'):
+** tracked, never in the peak, the largest blocks, stacks or live sets. */
+enum { R_HEAP, R_ANON, R_FILE, R_RESERVED };
 
 /* Byte sums wrap modulo 2^64 instead of overflowing: a damaged or hostile
 ** spool can claim sizes near 2^63, and signed overflow would be undefined
@@ -90,8 +92,9 @@ typedef struct Pass {
   size_t nph, capph;
   Big big[LR_AGG_LARGEST];
   size_t nbig;
-  int64_t live[3];
+  int64_t live[4];
   int64_t peak, peak_seq, peak_ns, peak_heap, peak_anon, peak_file;
+  int64_t peak_reserved, reserved_peak;
   int64_t heap_peak, heap_peak_seq, file_peak, file_peak_seq;
   int64_t first_seq, last_seq, last_ns, groups, nalloc, nfree;
   sqlite3_stmt *ins_ckpt, *ins_map;
@@ -354,6 +357,7 @@ static int region_code(const unsigned char *r) {
   if (!r) return R_HEAP;
   if (!strcmp((const char *)r, "file")) return R_FILE;
   if (!strcmp((const char *)r, "anon")) return R_ANON;
+  if (!strcmp((const char *)r, "reserved")) return R_RESERVED;
   return R_HEAP;
 }
 
@@ -371,7 +375,9 @@ static int end_group(Pass *p, int64_t seq, int64_t ns, size_t *open_phase) {
     p->peak_heap = p->live[R_HEAP];
     p->peak_anon = p->live[R_ANON];
     p->peak_file = p->live[R_FILE];
+    p->peak_reserved = p->live[R_RESERVED];
   }
+  if (p->live[R_RESERVED] > p->reserved_peak) p->reserved_peak = p->live[R_RESERVED];
   if (p->live[R_HEAP] > p->heap_peak) {
     p->heap_peak = p->live[R_HEAP];
     p->heap_peak_seq = seq;
@@ -458,6 +464,7 @@ static int run_pass(Pass *p) {
         Pending e = {fseq < aseq ? aseq : fseq, fns, size, region};
         if (pend_push(p, e)) goto nomem;
       }
+      if (region == R_RESERVED) goto next_row; /* address space, not memory */
       StackStat *s = stack_stat(p, stack);
       if (!s) goto nomem;
       s->calls++;
@@ -498,6 +505,7 @@ static int run_pass(Pass *p) {
         }
         sqlite3_reset(p->ins_map);
       }
+    next_row:
       have = 0;
       rc = sqlite3_step(st);
       if (rc == SQLITE_ROW) {
@@ -600,7 +608,8 @@ static int store(Pass *p) {
   const struct { const char *k; int64_t v; } info[] = {
     {"version", LR_AGG_VERSION}, {"peak", p->peak}, {"peak_seq", p->peak_seq},
     {"peak_ns", p->peak_ns}, {"peak_heap", p->peak_heap}, {"peak_anon", p->peak_anon},
-    {"peak_file", p->peak_file}, {"heap_peak", p->heap_peak},
+    {"peak_file", p->peak_file}, {"peak_reserved", p->peak_reserved},
+    {"reserved_peak", p->reserved_peak}, {"heap_peak", p->heap_peak},
     {"heap_peak_seq", p->heap_peak_seq}, {"file_peak", p->file_peak},
     {"file_peak_seq", p->file_peak_seq}, {"first_seq", p->first_seq},
     {"last_seq", p->last_seq}, {"last_ns", p->last_ns}, {"groups", p->groups},

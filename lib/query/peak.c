@@ -110,6 +110,7 @@ static int live_at(sqlite3 *db, int64_t seq, LrLive *out, LrErr *err) {
       int64_t v = sqlite3_column_int64(st, 1);
       if (r && !strcmp(r, "file")) out->file += v;
       else if (r && !strcmp(r, "anon")) out->anon += v;
+      else if (r && !strcmp(r, "reserved")) continue; /* address space, not memory */
       else out->heap += v;
     }
     sqlite3_finalize(st);

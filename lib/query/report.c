@@ -438,12 +438,17 @@ int lr_report_build(LrTrace *t, const LrReportOpts *o, LrReport **out, LrErr *er
   r->heap_peak = one_int(&c, "SELECT value FROM agg_info WHERE key = 'heap_peak'", 0);
   r->heap_peak_seq = one_int(&c, "SELECT value FROM agg_info WHERE key = 'heap_peak_seq'", 0);
   r->file_peak = one_int(&c, "SELECT value FROM agg_info WHERE key = 'file_peak'", 0);
+  r->peak_reserved = one_int(&c, "SELECT value FROM agg_info WHERE key = 'peak_reserved'", 0);
+  r->reserved_peak = one_int(&c, "SELECT value FROM agg_info WHERE key = 'reserved_peak'", 0);
+  r->released_bytes = one_int(&c, "SELECT value FROM meta WHERE key = 'released_bytes'", 0);
+  r->released_calls = one_int(&c, "SELECT value FROM meta WHERE key = 'released_calls'", 0);
   if (rss_info(&c)) goto fail;
   if (lr_peak_contributors(t, r->stacks, r->at.seq, o->by, o->min_size, &r->contributors, err))
     goto fail;
   if (lr_peak_group_sql(db, r->stacks,
                         "SELECT stack_id, sum(size), count(*) FROM allocations "
-                        "WHERE free_seq IS NULL AND region <> 'file' GROUP BY stack_id",
+                        "WHERE free_seq IS NULL AND region NOT IN ('file', 'reserved') "
+                        "GROUP BY stack_id",
                         o->by, &r->leaks, err))
     goto fail;
   r->temp_calls = one_int(&c, "SELECT sum(temp_calls) FROM agg_stacks", 0);

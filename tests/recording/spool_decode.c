@@ -99,6 +99,11 @@ static int chunk(LrtSpool *s, const uint8_t *pay, uint32_t used, uint32_t tid, u
         e->old_size = uv(&c); e->flags = uv(&c);
         e->free_seq = e->seq - uv(&c);
         break;
+      case LR_EV_MPROTECT: case LR_EV_PKEY_MPROTECT:
+        e->size = uv(&c); e->stack = uv(&c); e->prot = uv(&c);
+        if (type == LR_EV_PKEY_MPROTECT) e->offset = uv(&c);
+        break;
+      case LR_EV_MADVISE: e->size = uv(&c); e->flags = uv(&c); break;
       default: e->size = uv(&c); e->stack = uv(&c); break;
       }
       if (!c.bad) s->nev++;
