@@ -7,6 +7,7 @@
 ** a finished trace from unstripped copies (symbolize.h).
 */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -194,8 +195,69 @@ static int finished_trace(const char *path, LrErr *err) {
   return 1;
 }
 
+/* Reads KEY<TAB>VALUE lines (blank lines and '#' comments skipped) into
+** kv pairs; -1 with *err naming the file and line on anything else. */
+static int read_meta(const char *path, char ***kv, size_t *n, LrErr *err) {
+  *kv = NULL;
+  *n = 0;
+  /* O_NONBLOCK: a FIFO must not block the open before fstat refuses it */
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return lr_err_set(err, "%s: %m", path);
+  struct stat st;
+  FILE *f = NULL;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || !(f = fdopen(fd, "r"))) {
+    close(fd);
+    return lr_err_set(err, "%s: not a regular file", path);
+  }
+  char line[8192];
+  size_t cap = 0;
+  int ln = 0, ret = 0;
+  while (!ret && fgets(line, sizeof line, f)) {
+    ln++;
+    size_t len = strlen(line);
+    if (len && line[len - 1] == '\n') line[--len] = '\0';
+    else if (!feof(f)) {
+      ret = lr_err_set(err, "%s:%d: line longer than %zu bytes", path, ln, sizeof line - 2);
+      break;
+    }
+    if (!len || line[0] == '#') continue;
+    char *tab = strchr(line, '\t');
+    if (!tab) {
+      ret = lr_err_set(err, "%s:%d: no TAB between key and value", path, ln);
+      break;
+    }
+    *tab = '\0';
+    char where[4200];
+    snprintf(where, sizeof where, "%s:%d", path, ln);
+    if (lr_import_meta_key_check(where, line, err)) {
+      ret = -1;
+      break;
+    }
+    if (*n == cap) {
+      cap = cap ? 2 * cap : 32;
+      char **nk = realloc(*kv, 2 * cap * sizeof *nk);
+      if (!nk) {
+        ret = lr_err_set(err, "%s: out of memory", path);
+        break;
+      }
+      *kv = nk;
+    }
+    (*kv)[2 * *n] = strdup(line);
+    (*kv)[2 * *n + 1] = strdup(tab + 1);
+    (*n)++;
+    if (!(*kv)[2 * *n - 2] || !(*kv)[2 * *n - 1]) ret = lr_err_set(err, "%s: out of memory", path);
+  }
+  fclose(f);
+  return ret;
+}
+
+static void free_meta(char **kv, size_t n) {
+  for (size_t i = 0; i < 2 * n; i++) free(kv[i]);
+  free(kv);
+}
+
 static int do_import(const char *cmd, const char *path, const char *out_opt, const char *syms,
-                     int follow) {
+                     int follow, const char *meta_file) {
   LrErr err = {{0}};
   char out[4096], spool[4096];
   struct stat st;
@@ -240,6 +302,13 @@ static int do_import(const char *cmd, const char *path, const char *out_opt, con
     lr_cli_error(cmd, "%s", err.msg);
     return 1;
   }
+  char **meta = NULL;
+  size_t nmeta = 0;
+  if (meta_file && read_meta(meta_file, &meta, &nmeta, &err)) {
+    free_meta(meta, nmeta);
+    lr_cli_error(cmd, "%s", err.msg);
+    return 1;
+  }
   LrImportOpts opts = {.symbols_dir = syms};
   if (isatty(2)) {
     opts.progress = lr_cli_import_progress;
@@ -258,6 +327,8 @@ static int do_import(const char *cmd, const char *path, const char *out_opt, con
   }
   int rc = nr < 0 ? -1 : lr_import_run(run, (size_t)nr, out, &opts, &s, &err);
   free(run);
+  if (rc == 0 && nmeta) rc = lr_import_annotate(out, (const char *const *)meta, nmeta, &err);
+  free_meta(meta, nmeta);
   if (opts.progress) lr_cli_import_progress(NULL, NULL);
   if (rc != 0) {
     lr_cli_error(cmd, "%s", err.msg);
@@ -277,10 +348,11 @@ static int import_like(const char *cmd, int argc, char **argv, int allow_out) {
     {"symbols", required_argument, 0, 's'},
     {"follow", no_argument, 0, 'f'},
     {"no-follow", no_argument, 0, 'n'},
+    {"meta-file", required_argument, 0, 'm'},
     {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0},
   };
-  const char *out = NULL, *syms = NULL;
+  const char *out = NULL, *syms = NULL, *meta = NULL;
   int c, follow = -1;
   optind = 1;
   while ((c = getopt_long(argc, argv, allow_out ? "o:h" : "h", longs, NULL)) != -1) {
@@ -292,12 +364,15 @@ static int import_like(const char *cmd, int argc, char **argv, int allow_out) {
     case 's': syms = optarg; break;
     case 'f': follow = 1; break;
     case 'n': follow = 0; break;
+    case 'm': meta = optarg; break;
     case 'h':
       printf("usage: lowram %s PATH%s [--symbols DIR] [--follow|--no-follow]\n"
              "  PATH is a spool, or the trace name LOWRAM_OUT gave (its spool is PATH%s);\n"
              "  the spools its descendants left beside it (PATH.PID.db.spool...) go into\n"
              "  the same trace (--follow), unless -o names the trace of that one spool\n"
-             "  (or --no-follow)\n",
+             "  (or --no-follow)\n"
+             "  --meta-file F  KEY<TAB>VALUE lines stored in the trace's meta table (the\n"
+             "                 device facts and kill lines lowram-adb collects)\n",
              cmd, allow_out ? " [-o OUT.db]" : "", LR_SPOOL_SUFFIX);
       return 0;
     default: goto usage;
@@ -305,7 +380,7 @@ static int import_like(const char *cmd, int argc, char **argv, int allow_out) {
   }
   if (optind + 1 != argc) goto usage;
   /* -o names one trace for one spool; without it the run is gathered */
-  return do_import(cmd, argv[optind], out, syms, follow >= 0 ? follow : out == NULL);
+  return do_import(cmd, argv[optind], out, syms, follow >= 0 ? follow : out == NULL, meta);
 usage:
   fprintf(stderr, "usage: lowram %s PATH%s [--symbols DIR] [--follow|--no-follow]\n", cmd,
           allow_out ? " [-o OUT.db]" : "");

@@ -253,7 +253,71 @@ static void print_timeline(const LrReport *r) {
   }
 }
 
-static void print_text(const char *path, const LrReport *r, const LrReportOpts *o) {
+/* The low-memory killer's verdict, when the import was given one (meta
+** kill.*, from lowram-adb's facts file): who killed the process, why, what
+** it freed, and what the trace held just before. Only for the process that
+** was killed (kill.pid), or when the facts name no pid. */
+static void print_kill(LrTrace *t, const LrReport *r) {
+  const LrRun *u = &r->run;
+  char by[64], reason[512], pid[32], rss[32], swap[32], when[32], adj[32], model[128];
+  if (lr_trace_meta_text(t, "kill.by", by, sizeof by) != 0 || !by[0]) return;
+  if (lr_trace_meta_text(t, "kill.pid", pid, sizeof pid) == 0 && pid[0] &&
+      strtoll(pid, NULL, 10) != u->pid)
+    return;
+  if (lr_trace_meta_text(t, "kill.reason", reason, sizeof reason) != 0) reason[0] = '\0';
+  int64_t kill_ns = -1;
+  if (lr_trace_meta_text(t, "kill.time_ns_since_start", when, sizeof when) == 0 && when[0])
+    kill_ns = strtoll(when, NULL, 10);
+  printf("\nKilled by %s", lr_cli_esc(by));
+  if (kill_ns >= 0) printf(" at %s", T(kill_ns));
+  printf("%s%s\n", reason[0] ? ": " : "", reason[0] ? lr_cli_esc(reason) : "");
+  int have_rss = lr_trace_meta_text(t, "kill.rss_kb", rss, sizeof rss) == 0 && rss[0];
+  int have_swap = lr_trace_meta_text(t, "kill.swap_kb", swap, sizeof swap) == 0 && swap[0];
+  if (have_rss || have_swap) {
+    printf("  it freed");
+    if (have_rss) printf(" %s of RSS", B(strtoll(rss, NULL, 10) * 1024));
+    if (have_swap) printf("%s %s of swap", have_rss ? " and" : "", B(strtoll(swap, NULL, 10) * 1024));
+    if (lr_trace_meta_text(t, "kill.oom_score_adj", adj, sizeof adj) == 0 && adj[0])
+      printf(" (oom_score_adj %s)", lr_cli_esc(adj));
+    printf("\n");
+  }
+  /* what was live: the last event before the kill, and 100 ms earlier */
+  char spec[48];
+  LrMoment m, m100;
+  LrErr err = {{0}};
+  /* the kill comes after the last event the trace holds: clamp to the
+  ** timeline's end (ns_end is one past the last event's time) */
+  int64_t end = r->ntimeline ? r->timeline[r->ntimeline - 1].ns_end - 1 : 0;
+  int64_t at = kill_ns >= 0 && kill_ns < end ? kill_ns : end;
+  snprintf(spec, sizeof spec, "%lldns", (long long)at);
+  if (r->ntimeline && lr_peak_moment(t, spec, &m, &err) == 0) {
+    printf("  live in the trace then: %s (heap %s + anon mmap %s) at seq %lld, %s\n",
+           B(m.live.heap + m.live.anon), B(m.live.heap), B(m.live.anon), (long long)m.seq,
+           T(m.ns));
+    snprintf(spec, sizeof spec, "%lldns", (long long)(m.ns > 100000000 ? m.ns - 100000000 : 0));
+    if (lr_peak_moment(t, spec, &m100, &err) == 0)
+      printf("  100 ms before: %s\n", B(m100.live.heap + m100.live.anon));
+    LrStacks *c = lr_peak_stacks_new(t);
+    LrGroups g;
+    if (c && lr_peak_contributors(t, c, m.seq, LR_BY_FUNCTION, 0, &g, &err) == 0) {
+      for (size_t i = 0; i < g.n && i < 3; i++)
+        printf("    %10s  %s\n", B(g.v[i].bytes), lr_cli_esc(g.v[i].key));
+      lr_peak_groups_free(&g);
+    }
+    lr_peak_stacks_free(c);
+  }
+  if (lr_trace_meta_text(t, "device.model", model, sizeof model) == 0 && model[0]) {
+    char tot[32], avail[32];
+    printf("  device: %s", lr_cli_esc(model));
+    if (lr_trace_meta_text(t, "device.memtotal_kb", tot, sizeof tot) == 0 && tot[0])
+      printf(", MemTotal %s", B(strtoll(tot, NULL, 10) * 1024));
+    if (lr_trace_meta_text(t, "device.memavailable_kb", avail, sizeof avail) == 0 && avail[0])
+      printf(", MemAvailable %s at start", B(strtoll(avail, NULL, 10) * 1024));
+    printf("\n");
+  }
+}
+
+static void print_text(LrTrace *t, const char *path, const LrReport *r, const LrReportOpts *o) {
   const LrRun *u = &r->run;
   printf("lowram report: %s\n", lr_cli_esc(path));
   printf("\nRun\n  command   %.88s\n", u->argv[0] ? lr_cli_esc(u->argv) : "?");
@@ -265,6 +329,7 @@ static void print_text(const char *path, const LrReport *r, const LrReportOpts *
          (long long)u->samples);
   if (u->cut_short)
     printf("  note: the recording was cut short; numbers cover the events written until then\n");
+  print_kill(t, r);
   if (!u->allocs) {
     printf("\nNo allocations in this trace.\n");
     return;
@@ -597,7 +662,7 @@ int lr_cli_report(int argc, char **argv) {
     return 1;
   }
   if (json) print_json(tp, r, &o);
-  else print_text(tp, r, &o);
+  else print_text(t, tp, r, &o);
   lr_report_free(r);
   lr_trace_close(t);
   return fflush(stdout) == 0 ? 0 : 1;

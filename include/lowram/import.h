@@ -131,6 +131,15 @@ int lr_import_made_from(const char *trace_path, const char *spool_path, LrErr *e
 ** returns buf. */
 char *lr_import_progress_text(const LrImportProgress *p, char *buf, size_t len);
 
+/* Stores facts from outside the process (a phone's memory state, the
+** low-memory killer's verdict: keys device.*, run.*, kill.*, log.*) in the
+** trace's run-level meta table, right after import. kv holds n key/value
+** pairs (kv[2i], kv[2i+1]); keys are letters, digits, '.', '_', '-', and
+** never the trace's own (format, complete, ...). 0, or -1 with *err. */
+int lr_import_annotate(const char *trace_path, const char *const *kv, size_t n, LrErr *err);
+/* 0 when key may be stored by lr_import_annotate; else -1 with "WHERE: ...". */
+int lr_import_meta_key_check(const char *where, const char *key, LrErr *err);
+
 /* 1 when the file at path starts like a lowram spool, 0 otherwise. */
 int lr_import_is_spool(const char *path);
 
