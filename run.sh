@@ -33,7 +33,7 @@ PACKAGES=(
   libncurses-dev
   # the tests' tools: sqlite3 for SQL on traces, massif and heaptrack for the
   # cross-checks, readelf (binutils)
-  sqlite3 heaptrack valgrind time binutils
+  sqlite3 heaptrack valgrind time binutils libc6-dbg
   # lowram suggest on programs nobody here wrote (tests/suggest/test_foreign.c);
   # tesseract-ocr Depends on its English data
   python3-numpy tesseract-ocr

@@ -44,21 +44,24 @@ static const char *base(const char *p) {
   return s ? s + 1 : p ? p : "?";
 }
 
-/* "function file:line (module)", cut to fit `len`. */
+/* "function file:line (module)", cut to fit `len`; the module's whole file
+** name unless longer than 96 columns (then cut in its middle). */
 static char *frame_text(const LrFrame *f, char *buf, size_t len) {
-  char name[160];
+  char name[160], mod[160];
   lr_peak_frame_name(f, name, sizeof name);
+  lr_peak_module_name(f->module, 96, mod, sizeof mod);
   if (f->file)
-    snprintf(buf, len, "%.60s %.40s:%lld (%.30s)", lr_cli_esc(name), lr_cli_esc(base(f->file)),
-             (long long)f->line, lr_cli_esc(base(f->module)));
-  else snprintf(buf, len, "%.60s (%.30s)", lr_cli_esc(name), lr_cli_esc(base(f->module)));
+    snprintf(buf, len, "%.60s %.40s:%lld (%s)", lr_cli_esc(name), lr_cli_esc(base(f->file)),
+             (long long)f->line, lr_cli_esc(mod));
+  else snprintf(buf, len, "%.60s (%s)", lr_cli_esc(name), lr_cli_esc(mod));
   return buf;
 }
 
 /* The site frame and up to `callers` frames outside it, each on its own
-** line indented by `indent`. */
+** line indented by `indent`; then, when callers > 0 and the first frame of
+** the program's own module is further out, "<- ... <-" and that frame. */
 static void print_stack(const LrStack *s, int indent, int callers) {
-  char line[256];
+  char line[512];
   if (!s || s->nframes == 0) {
     printf("%s\n", s && s->id >= 0 ? "[empty stack]" : "[no stack]");
     return;
@@ -66,6 +69,8 @@ static void print_stack(const LrStack *s, int indent, int callers) {
   printf("%s\n", frame_text(&s->frames[s->site], line, sizeof line));
   for (size_t i = s->site + 1; i < s->nframes && (int)(i - s->site) <= callers; i++)
     printf("%*s<- %s\n", indent, "", frame_text(&s->frames[i], line, sizeof line));
+  if (callers > 0 && s->own > s->site + (size_t)callers && s->own < s->nframes)
+    printf("%*s<- ... <- %s\n", indent, "", frame_text(&s->frames[s->own], line, sizeof line));
 }
 
 static void pct(char *buf, int64_t part, int64_t whole) {

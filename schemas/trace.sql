@@ -210,3 +210,16 @@ CREATE VIEW live_bytes AS
          sum(delta) OVER (ORDER BY seq, delta ROWS UNBOUNDED PRECEDING) AS total_live,
          process_id
   FROM live_changes;
+
+-- Functions inlined at a frame's pc (DWARF DW_TAG_inlined_subroutine), one
+-- row each, depth 0 innermost; the frames row is the function they were
+-- inlined into, its file:line the call site in it. Written by the
+-- symbolizer (at import and by `lowram symbolize`).
+CREATE TABLE inline_frames (
+  frame_id INTEGER NOT NULL REFERENCES frames(id),
+  depth    INTEGER NOT NULL, -- 0 = innermost inlined function
+  function TEXT,
+  file     TEXT,
+  line     INTEGER,
+  PRIMARY KEY (frame_id, depth)
+) WITHOUT ROWID;

@@ -52,9 +52,15 @@ int lr_peak_moment_at_seq(LrTrace *t, int64_t seq, LrMoment *out, LrErr *err);
 
 /* ---- readable stacks ---- */
 
+/* A return address is one frame, or, where the compiler inlined functions
+** there (DWARF: the trace's inline_frames), one frame per inlined function,
+** innermost first, each with its own file:line and `inlined` set, then the
+** function they were inlined into (its line: the call site in it). All of
+** them share the address's module and rel_pc. */
 typedef struct LrFrame {
   const char *function, *file, *module; /* NULL when unknown */
   int64_t line, rel_pc;
+  int inlined; /* a function inlined into the next frame (same address) */
 } LrFrame;
 
 typedef struct LrStack {
@@ -62,9 +68,15 @@ typedef struct LrStack {
   size_t nframes;   /* frames[0] is innermost (malloc's caller) */
   LrFrame *frames;
   size_t site;      /* the frame --by function/module/file/line uses: the
-                       innermost one outside allocator wrappers and the C/C++
-                       runtime (operator new, strdup, libc, libstdc++...);
-                       frame 0 if every frame is such a wrapper */
+                       innermost one outside allocator wrappers, framework
+                       allocation layers (ggml_aligned_malloc, PyMem_*,
+                       PyDataMem_*, c10::alloc_cpu, std::vector growth...:
+                       the table in peak.c) and the C/C++ runtime (libc,
+                       libstdc++...); frame 0 if every frame is such */
+  size_t own;       /* the innermost frame at or outside site in the
+                       program's own module (that of the outermost frame
+                       outside the runtime: main's), not the outermost
+                       frame (_start); site if none */
 } LrStack;
 
 typedef struct LrStacks LrStacks; /* a cache of loaded stacks */
@@ -74,6 +86,11 @@ void lr_peak_stacks_free(LrStacks *c);
 /* Loaded once, owned by the cache; NULL (and *err) on failure. */
 const LrStack *lr_peak_stack(LrStacks *c, int64_t id, LrErr *err);
 
+/* A module's file name for people: the basename whole, or, longer than max
+** bytes, its start and its end (max/3 bytes, more to keep all from ".so"
+** on, at most max/2) with "…" between, max columns in all; "?" for NULL.
+** Returns buf. */
+char *lr_peak_module_name(const char *path, size_t max, char *buf, size_t len);
 /* A frame's name: the function, else "module+0xrel_pc", else "0xpc". */
 char *lr_peak_frame_name(const LrFrame *f, char *buf, size_t len);
 /* The group key of a stack: "#id" for LR_BY_STACK, else the site frame's

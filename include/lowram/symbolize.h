@@ -13,9 +13,27 @@
 ** Where files are looked for, in order:
 **   1. DIR/.build-id/xx/yyyy.debug (the usual separate debug-info layout),
 **   2. any DIR/<path>/<name> where <name> is the module's file name,
-**   3. the module's own path (at import, on the machine that ran it).
+**   3. this machine's debug files, no network: /usr/lib/debug/.build-id/
+**      xx/yyyy.debug (Debian's -dbg/-dbgsym packages), debuginfod's local
+**      cache ($DEBUGINFOD_CACHE_PATH, else ~/.cache/debuginfod_client:
+**      <build-id>/debuginfo), and the module's .gnu_debuglink name in
+**      /usr/lib/debug/<its dir>/ and <its dir>/.debug/,
+**   4. the module's own path (at import, on the machine that ran it).
 ** A frame takes its function name and its line from the first file that
 ** has them.
+**
+** Inlined code: where DWARF says the address is in functions inlined into
+** the one the symbol table names (DW_TAG_inlined_subroutine), the frame's
+** file:line is the line of that outer function (the call site of the
+** outermost inlined function), and table inline_frames gets one row per
+** inlined function, depth 0 innermost, each with its own file:line (the
+** innermost's from the line table, the others' from their callee's
+** DW_AT_call_file/call_line).
+**
+** Frames of code that ran before its library was registered (constructors
+** run inside dlopen, before it returns) carry no module; a pass first
+** gives each the module of its process that covers its pc and was loaded
+** first during the run, so they are named like any other.
 **
 ** C++ names are stored demangled in frames.function ("lrt::Box::make(int)",
 ** not "_ZN3lrt3Box4makeEi"), at import and by `lowram symbolize` alike, so
@@ -34,6 +52,7 @@ typedef struct LrSymStats {
   uint64_t frames;          /* frames looked at */
   uint64_t frames_named;    /* frames with a function name after the pass */
   uint64_t frames_lines;    /* frames with file:line after the pass */
+  uint64_t frames_inlined;  /* frames this pass found inlined functions at */
 } LrSymStats;
 
 /* `lowram symbolize`: opens the finished trace at trace_path read-write and

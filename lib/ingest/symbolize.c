@@ -31,8 +31,13 @@
 
 #include "lowram/trace.h"
 
-#define MAX_CANDIDATES 8
+#define MAX_CANDIDATES 16
+#define MAX_WALK 8 /* of those, at most this many found by walking DIR */
 #define MAX_DEPTH 12
+#define MAX_INLINE 32 /* inlined functions kept per return address */
+#ifndef LR_SYM_DEBUG_DIR
+#define LR_SYM_DEBUG_DIR "/usr/lib/debug" /* the distribution's debug files */
+#endif
 /* Longer names, mangled or demangled, stay mangled: template-heavy code
 ** can demangle to many kilobytes that no report can show anyway. */
 #define MAX_DEMANGLED 4096
@@ -40,7 +45,22 @@
 typedef struct Sym {
   uint64_t lo, hi;
   const char *name;
+  int rank; /* among aliases, the lowest names the function (sym_rank) */
 } Sym;
+
+/* Of several names for one address, the one a person knows: a plain name
+** or a default version's ("dlopen@@GLIBC_2.34", stored as "dlopen")
+** before an old version's ("memcpy@GLIBC_2.2.5"), before glibc's hidden
+** "__GI_" ones and "..._alias_N" ones, a global before a local one, fewer leading underscores
+** (malloc, not __libc_malloc). Debug files' .symtab holds them all. */
+static int sym_rank(const char *name, int local) {
+  int under = 0;
+  while (name[under] == '_' && under < 7) under++;
+  const char *at = strchr(name, '@');
+  return (at ? at[1] == '@' ? 2 : 64 : 0) + (!strncmp(name, "__GI_", 5) ? 32 : 0) +
+         (strstr(name, "_alias") ? 16 : 0) +
+         (local ? 8 : 0) + under;
+}
 
 /* An address range of one compile unit, for DWARF without .debug_aranges. */
 typedef struct CuRange {
@@ -98,7 +118,8 @@ static void load_syms(ElfFile *f) {
       continue;
     const char *name = elf_strptr(f->elf, picked.sh_link, s.st_name);
     if (!name || !*name) continue;
-    f->syms[f->nsyms++] = (Sym){s.st_value, s.st_value + s.st_size, name};
+    f->syms[f->nsyms++] = (Sym){s.st_value, s.st_value + s.st_size, name,
+                                sym_rank(name, GELF_ST_BIND(s.st_info) == STB_LOCAL)};
   }
   qsort(f->syms, f->nsyms, sizeof *f->syms, sym_cmp);
 }
@@ -150,9 +171,13 @@ static const char *func_at(const ElfFile *f, uint64_t a) {
     else hi = mid;
   }
   /* aliases share a start: look back over symbols starting at the same place */
+  const Sym *best = NULL;
   for (size_t i = lo; i-- > 0 && f->syms[i].lo == f->syms[lo - 1].lo;)
-    if (a < f->syms[i].hi) return f->syms[i].name;
-  return NULL;
+    if (a < f->syms[i].hi &&
+        (!best || f->syms[i].rank < best->rank ||
+         (f->syms[i].rank == best->rank && strcmp(f->syms[i].name, best->name) < 0)))
+      best = &f->syms[i];
+  return best ? best->name : NULL;
 }
 
 static int cu_cmp(const void *a, const void *b) {
@@ -203,7 +228,107 @@ static int cu_at(ElfFile *f, uint64_t a, Dwarf_Die *cu) {
   return 0;
 }
 
-static int line_at(ElfFile *f, uint64_t a, const char **file, int *line) {
+/* One function inlined at an address: its name and the file:line in it. */
+typedef struct Inl {
+  const char *function; /* from DWARF, maybe mangled */
+  const char *file;
+  int line;
+} Inl;
+
+/* A DIE's name through DW_AT_abstract_origin/specification: the linkage
+** (mangled) name when there is one, so C++ names demangle as symbols do. */
+static const char *die_name(Dwarf_Die *d) {
+  Dwarf_Attribute at;
+  const char *n = NULL;
+  if (dwarf_attr_integrate(d, DW_AT_linkage_name, &at) ||
+      dwarf_attr_integrate(d, DW_AT_MIPS_linkage_name, &at))
+    n = dwarf_formstring(&at);
+  if (!n && dwarf_attr_integrate(d, DW_AT_name, &at)) n = dwarf_formstring(&at);
+  return n && *n ? n : NULL;
+}
+
+/* The inlined functions whose code is at a, innermost first, into inl (at
+** most MAX_INLINE); *n is how many. inl[0] takes the line table's file:line
+** at a, inl[k] the call site of inl[k-1]; *outer_file and *outer_line become
+** the call site of the outermost one, the line in the function the code
+** was compiled into. 0 when a has no inlined function. */
+static int inline_at(Dwarf_Die *cu, uint64_t a, const char *file, int line, Inl *inl, int *n,
+                     const char **outer_file, int *outer_line, const char **outer_fn) {
+  *n = 0;
+  *outer_fn = NULL;
+  Dwarf_Files *files = NULL;
+  size_t nfiles = 0;
+  if (dwarf_getsrcfiles(cu, &files, &nfiles) != 0) files = NULL;
+  /* dwarf_getscopes finds the innermost inlined instance at a; its
+  ** callers are its enclosing scopes (dwarf_getscopes_die), as
+  ** eu-addr2line -i walks them */
+  Dwarf_Die *scopes = NULL, cur;
+  int ns = dwarf_getscopes(cu, a, &scopes), found = 0;
+  for (int i = 0; i < ns; i++) {
+    int tag = dwarf_tag(&scopes[i]);
+    if (tag == DW_TAG_subprogram) {
+      *outer_fn = die_name(&scopes[i]);
+      break;
+    }
+    if (tag == DW_TAG_inlined_subroutine) {
+      cur = scopes[i];
+      found = 1;
+      break;
+    }
+  }
+  free(scopes);
+  if (!found) return 0;
+  while (found && *n < MAX_INLINE) {
+    Dwarf_Attribute at;
+    Dwarf_Word cf = 0, cl = 0;
+    const char *cfile = NULL;
+    if (dwarf_attr(&cur, DW_AT_call_file, &at)) dwarf_formudata(&at, &cf);
+    if (dwarf_attr(&cur, DW_AT_call_line, &at)) dwarf_formudata(&at, &cl);
+    if (files && cf < nfiles) cfile = dwarf_filesrc(files, cf, NULL, NULL);
+    inl[*n] = (Inl){die_name(&cur), file, line};
+    (*n)++;
+    file = cfile;
+    line = (int)cl;
+    found = 0;
+    ns = dwarf_getscopes_die(&cur, &scopes); /* scopes[0] is cur itself */
+    for (int i = 1; i < ns; i++) {
+      int tag = dwarf_tag(&scopes[i]);
+      if (tag == DW_TAG_subprogram) {
+        *outer_fn = die_name(&scopes[i]);
+        break;
+      }
+      if (tag == DW_TAG_inlined_subroutine) {
+        cur = scopes[i];
+        found = 1;
+        break;
+      }
+    }
+    free(scopes);
+  }
+  /* gcc's partial inlining (foo.part.0) and nested inlined blocks show one
+  ** function as inlined into itself: shown once, at the innermost line */
+  int k = 0;
+  for (int j = 0; j < *n; j++)
+    if (!k || !inl[j].function || !inl[k - 1].function ||
+        strcmp(inl[j].function, inl[k - 1].function))
+      inl[k++] = inl[j];
+  *n = k;
+  while (*n && *outer_fn && inl[*n - 1].function && !strcmp(inl[*n - 1].function, *outer_fn)) {
+    (*n)--;
+    file = inl[*n].file;
+    line = inl[*n].line;
+  }
+  *outer_file = file;
+  *outer_line = file && line > 0 ? line : 0;
+  return 1;
+}
+
+/* file:line at a, and the inlined functions there; *fn becomes the name
+** DWARF gives the function the code was compiled into (NULL if none). */
+static int line_at(ElfFile *f, uint64_t a, const char **file, int *line, Inl *inl, int *ninl,
+                   const char **fn) {
+  *ninl = 0;
+  *fn = NULL;
   if (!f->dw) return 0;
   Dwarf_Die cu;
   if (!cu_at(f, a, &cu)) return 0;
@@ -212,6 +337,12 @@ static int line_at(ElfFile *f, uint64_t a, const char **file, int *line) {
   const char *src = dwarf_linesrc(l, NULL, NULL);
   if (!src || dwarf_lineno(l, line) != 0 || *line <= 0) return 0;
   *file = src;
+  const char *of;
+  int ol;
+  if (inline_at(&cu, a, src, *line, inl, ninl, &of, &ol, fn) && of) {
+    *file = of;
+    *line = ol;
+  }
   return 1;
 }
 
@@ -258,37 +389,89 @@ static void add_cand(Cands *c, const char *p) {
   if (c->n < MAX_CANDIDATES && (c->path[c->n] = strdup(p))) c->n++;
 }
 
-/* Every regular file named `name` under dir (not following links to dirs). */
-static void walk(Cands *c, const char *dir, const char *name, int depth) {
-  if (depth > MAX_DEPTH || c->n >= MAX_CANDIDATES) return;
+/* Every regular file named `name` under dir (not following links to dirs),
+** until c holds `limit` candidates. */
+static void walk(Cands *c, const char *dir, const char *name, int depth, int limit) {
+  if (depth > MAX_DEPTH || c->n >= limit) return;
   DIR *d = opendir(dir);
   if (!d) return;
   struct dirent *e;
   char p[PATH_MAX];
-  while ((e = readdir(d)) && c->n < MAX_CANDIDATES) {
+  while ((e = readdir(d)) && c->n < limit) {
     if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
     if (snprintf(p, sizeof p, "%s/%s", dir, e->d_name) >= (int)sizeof p) continue;
     struct stat st;
     if (lstat(p, &st) != 0) continue;
-    if (S_ISDIR(st.st_mode)) walk(c, p, name, depth + 1);
+    if (S_ISDIR(st.st_mode)) walk(c, p, name, depth + 1, limit);
     else if (!strcmp(e->d_name, name) && (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)))
       add_cand(c, p);
   }
   closedir(d);
 }
 
-static void name_module(sqlite3 *db, sqlite3_stmt *frames, sqlite3_stmt *upd, int64_t mod_id,
-                        uint64_t base, const char *path, const char *build_id,
-                        const char *dir, int use_path, LrSymStats *st) {
-  Cands c = {{0}, 0};
-  if (dir && *build_id && strlen(build_id) > 2) {
-    char p[PATH_MAX];
-    snprintf(p, sizeof p, "%s/.build-id/%.2s/%s.debug", dir, build_id, build_id + 2);
-    add_cand(&c, p);
+static void add_build_id(Cands *c, const char *dir, const char *build_id) {
+  char p[PATH_MAX];
+  if (!*build_id || strlen(build_id) <= 2) return;
+  if (snprintf(p, sizeof p, "%s/.build-id/%.2s/%s.debug", dir, build_id, build_id + 2) <
+      (int)sizeof p)
+    add_cand(c, p);
+}
+
+/* The debug files this machine holds for a module, without any network:
+** the distribution's /usr/lib/debug (by build-id, then by the module's
+** .gnu_debuglink name beside its path, as gdb looks) and debuginfod's
+** local cache ($DEBUGINFOD_CACHE_PATH, else $XDG_CACHE_HOME or
+** ~/.cache/debuginfod_client: <build-id>/debuginfo). */
+static void add_system_debug(Cands *c, const char *path, const char *build_id) {
+  char p[PATH_MAX];
+  add_build_id(c, LR_SYM_DEBUG_DIR, build_id);
+  if (*build_id) {
+    const char *cache = getenv("DEBUGINFOD_CACHE_PATH"), *xdg = getenv("XDG_CACHE_HOME");
+    const char *home = getenv("HOME");
+    int w = -1;
+    if (cache && *cache) w = snprintf(p, sizeof p, "%s/%s/debuginfo", cache, build_id);
+    else if (xdg && *xdg)
+      w = snprintf(p, sizeof p, "%s/debuginfod_client/%s/debuginfo", xdg, build_id);
+    else if (home && *home)
+      w = snprintf(p, sizeof p, "%s/.cache/debuginfod_client/%s/debuginfo", home, build_id);
+    if (w > 0 && w < (int)sizeof p && access(p, R_OK) == 0) add_cand(c, p);
   }
+  if (!*path) return;
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return;
+  struct stat st;
+  Elf *elf = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? elf_begin(fd, ELF_C_READ_MMAP, NULL)
+                                                        : NULL;
+  GElf_Word crc;
+  const char *link = elf ? dwelf_elf_gnu_debuglink(elf, &crc) : NULL;
+  if (link && *link && !strchr(link, '/')) {
+    char dir[PATH_MAX], real[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", realpath(path, real) ? real : path);
+    char *slash = strrchr(dir, '/');
+    if (slash) {
+      *slash = 0;
+      if (snprintf(p, sizeof p, "%s%s/%s", LR_SYM_DEBUG_DIR, dir, link) < (int)sizeof p)
+        add_cand(c, p);
+      if (snprintf(p, sizeof p, "%s/.debug/%s", dir, link) < (int)sizeof p) add_cand(c, p);
+    }
+  }
+  if (elf) elf_end(elf);
+  close(fd);
+}
+
+/* The statements a naming pass uses (lr_sym_trace prepares them). */
+typedef struct SymStmts {
+  sqlite3_stmt *frames, *upd, *inl_del, *inl_add;
+} SymStmts;
+
+static void name_module(const SymStmts *q, int64_t mod_id, uint64_t base, const char *path,
+                        const char *build_id, const char *dir, int use_path, LrSymStats *st) {
+  Cands c = {{0}, 0};
+  if (dir) add_build_id(&c, dir, build_id);
   const char *slash = strrchr(path, '/');
   const char *base_name = slash ? slash + 1 : path;
-  if (dir && *base_name) walk(&c, dir, base_name, 0);
+  if (dir && *base_name) walk(&c, dir, base_name, 0, c.n + MAX_WALK);
+  if (use_path) add_system_debug(&c, path, build_id);
   if (use_path && *path) add_cand(&c, path);
   ElfFile files[MAX_CANDIDATES];
   int nf = 0;
@@ -299,37 +482,156 @@ static void name_module(sqlite3 *db, sqlite3_stmt *frames, sqlite3_stmt *upd, in
   st->modules++;
   if (!nf) return;
   st->modules_matched++;
-  (void)db;
-  sqlite3_bind_int64(frames, 1, mod_id);
-  while (sqlite3_step(frames) == SQLITE_ROW) {
-    int64_t id = sqlite3_column_int64(frames, 0);
-    uint64_t rel = (uint64_t)sqlite3_column_int64(frames, 1);
+  sqlite3_bind_int64(q->frames, 1, mod_id);
+  while (sqlite3_step(q->frames) == SQLITE_ROW) {
+    int64_t id = sqlite3_column_int64(q->frames, 0);
+    uint64_t rel = (uint64_t)sqlite3_column_int64(q->frames, 1);
     const char *fn = NULL, *file = NULL;
-    int line = 0;
+    int line = 0, ninl = 0;
+    Inl inl[MAX_INLINE];
+    const char *dwfn = NULL;
     for (int i = 0; i < nf && (!fn || !file); i++) {
       /* a return address: the call is the byte before it */
       uint64_t a = (files[i].is_exec ? base + rel : rel) - (rel ? 1 : 0);
       if (!fn) fn = func_at(&files[i], a);
-      if (!file) line_at(&files[i], a, &file, &line);
+      if (!file) line_at(&files[i], a, &file, &line, inl, &ninl, &dwfn);
     }
     st->frames++;
     if (!fn && !file) continue;
+    char plain[512];
+    const char *at = fn ? strchr(fn, '@') : NULL;
+    if (at && at > fn && (size_t)(at - fn) < sizeof plain) { /* the version goes */
+      memcpy(plain, fn, (size_t)(at - fn));
+      plain[at - fn] = 0;
+      fn = plain;
+    }
+    /* a compiler's clone (foo.constprop.0, foo.isra.0, foo.part.0,
+    ** foo.cold): DWARF names the source function */
+    if (dwfn && fn && strchr(fn, '.') && !strchr(dwfn, '.')) fn = dwfn;
     char *readable = lr_sym_demangle(fn);
     if (readable) fn = readable;
-    if (fn) sqlite3_bind_text(upd, 1, fn, -1, SQLITE_TRANSIENT);
+    if (fn) sqlite3_bind_text(q->upd, 1, fn, -1, SQLITE_TRANSIENT);
     if (file) {
-      sqlite3_bind_text(upd, 2, file, -1, SQLITE_TRANSIENT);
-      sqlite3_bind_int(upd, 3, line);
+      sqlite3_bind_text(q->upd, 2, file, -1, SQLITE_TRANSIENT);
+      sqlite3_bind_int(q->upd, 3, line);
     }
-    sqlite3_bind_int64(upd, 4, id);
-    sqlite3_step(upd);
-    sqlite3_reset(upd);
-    sqlite3_clear_bindings(upd);
+    sqlite3_bind_int64(q->upd, 4, id);
+    sqlite3_step(q->upd);
+    sqlite3_reset(q->upd);
+    sqlite3_clear_bindings(q->upd);
     free(readable);
+    if (!file || !q->inl_del) continue;
+    /* DWARF described this address: its inlined functions replace any
+    ** an earlier pass stored */
+    sqlite3_bind_int64(q->inl_del, 1, id);
+    sqlite3_step(q->inl_del);
+    sqlite3_reset(q->inl_del);
+    for (int k = 0; k < ninl; k++) {
+      char *dn = lr_sym_demangle(inl[k].function);
+      const char *name = dn ? dn : inl[k].function;
+      sqlite3_bind_int64(q->inl_add, 1, id);
+      sqlite3_bind_int(q->inl_add, 2, k);
+      if (name) sqlite3_bind_text(q->inl_add, 3, name, -1, SQLITE_TRANSIENT);
+      if (inl[k].file) {
+        sqlite3_bind_text(q->inl_add, 4, inl[k].file, -1, SQLITE_TRANSIENT);
+        if (inl[k].line > 0) sqlite3_bind_int(q->inl_add, 5, inl[k].line);
+      }
+      sqlite3_step(q->inl_add);
+      sqlite3_reset(q->inl_add);
+      sqlite3_clear_bindings(q->inl_add);
+      free(dn);
+    }
+    if (ninl) st->frames_inlined++;
   }
-  sqlite3_reset(frames);
+  sqlite3_reset(q->frames);
   for (int i = 0; i < nf; i++) elf_close(&files[i]);
 }
+
+/* Frames whose pc was in no module known when their stack was recorded
+** but that a module of the same process covers: code of a library whose
+** constructors (or IFUNC resolvers) run inside dlopen, before dlopen
+** returns and the shim registers the library. Such a frame is given to
+** the covering module loaded during the run first (load_seq > 0, the
+** smallest), its rel_pc made relative, unless that (module, rel_pc) frame
+** already exists, in which case it takes that frame's names after the
+** naming pass (adopt_names). Within one process: modules and frames of a
+** process are contiguous id ranges (processes.*_first/_last); a stage
+** file holds one process and has no processes table. */
+static int adopt_modules(sqlite3 *db) {
+  int multi = sqlite3_exec(db, "SELECT frame_first, module_first FROM processes LIMIT 0", NULL,
+                           NULL, NULL) == SQLITE_OK;
+  const char *sql =
+      multi ? "SELECT f.id, (SELECT m.id FROM modules m, processes p WHERE f.id BETWEEN "
+              "p.frame_first AND p.frame_last AND m.id BETWEEN p.module_first AND "
+              "p.module_last AND f.rel_pc >= m.base AND f.rel_pc - m.base < m.size AND "
+              "m.load_seq > 0 ORDER BY m.load_seq, m.id LIMIT 1) AS mid FROM frames f "
+              "WHERE f.module_id IS NULL AND mid IS NOT NULL"
+            : "SELECT f.id, (SELECT m.id FROM modules m WHERE f.rel_pc >= m.base AND "
+              "f.rel_pc - m.base < m.size AND m.load_seq > 0 ORDER BY m.load_seq, m.id "
+              "LIMIT 1) AS mid FROM frames f WHERE f.module_id IS NULL AND mid IS NOT NULL";
+  sqlite3_stmt *sel = NULL, *upd = NULL;
+  int rc = -1;
+  if (sqlite3_prepare_v2(db, sql, -1, &sel, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2(db,
+                         "UPDATE frames SET module_id = ?2, rel_pc = rel_pc - (SELECT base FROM "
+                         "modules WHERE id = ?2) WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM "
+                         "frames g WHERE g.module_id = ?2 AND g.rel_pc = frames.rel_pc - "
+                         "(SELECT base FROM modules WHERE id = ?2))",
+                         -1, &upd, NULL) != SQLITE_OK)
+    goto out;
+  /* collect first: the updates change the rows the select walks */
+  int64_t *v = NULL;
+  size_t n = 0, cap = 0;
+  while (sqlite3_step(sel) == SQLITE_ROW) {
+    if (n + 2 > cap) {
+      cap = cap ? cap * 2 : 64;
+      int64_t *nv = realloc(v, cap * sizeof *nv);
+      if (!nv) break;
+      v = nv;
+    }
+    v[n++] = sqlite3_column_int64(sel, 0);
+    v[n++] = sqlite3_column_int64(sel, 1);
+  }
+  for (size_t i = 0; i + 1 < n; i += 2) {
+    sqlite3_bind_int64(upd, 1, v[i]);
+    sqlite3_bind_int64(upd, 2, v[i + 1]);
+    sqlite3_step(upd);
+    sqlite3_reset(upd);
+  }
+  free(v);
+  rc = 0;
+out:
+  sqlite3_finalize(sel);
+  sqlite3_finalize(upd);
+  return rc;
+}
+
+/* After naming: frames still without a module whose pc a twin frame
+** (same module, same relative pc) covers take the twin's names. */
+static void adopt_names(sqlite3 *db) {
+  sqlite3_exec(db,
+               "UPDATE frames SET (function, file, line) = (SELECT g.function, g.file, g.line "
+               "FROM modules m JOIN frames g ON g.module_id = m.id AND g.rel_pc = frames.rel_pc "
+               "- m.base WHERE frames.rel_pc >= m.base AND frames.rel_pc - m.base < m.size AND "
+               "m.load_seq > 0 AND g.function IS NOT NULL ORDER BY m.load_seq, m.id LIMIT 1) "
+               "WHERE module_id IS NULL AND function IS NULL AND EXISTS (SELECT 1 FROM modules m "
+               "JOIN frames g ON g.module_id = m.id AND g.rel_pc = frames.rel_pc - m.base WHERE "
+               "frames.rel_pc >= m.base AND frames.rel_pc - m.base < m.size AND m.load_seq > 0 "
+               "AND g.function IS NOT NULL)",
+               NULL, NULL, NULL);
+}
+
+/* Its text is schemas/trace.sql's: traces made before the table existed,
+** and the importer's stage files, gain it on their first naming pass. */
+static const char inline_frames_sql[] =
+    "CREATE TABLE IF NOT EXISTS inline_frames (\n"
+    "  frame_id INTEGER NOT NULL REFERENCES frames(id),\n"
+    "  depth    INTEGER NOT NULL, -- 0 = innermost inlined function\n"
+    "  function TEXT,\n"
+    "  file     TEXT,\n"
+    "  line     INTEGER,\n"
+    "  PRIMARY KEY (frame_id, depth)\n"
+    ") WITHOUT ROWID";
 
 int lr_sym_trace(sqlite3 *db, const char *trace_path, const char *symbols_dir,
                  int use_module_paths, LrSymStats *st, LrErr *err) {
@@ -337,18 +639,27 @@ int lr_sym_trace(sqlite3 *db, const char *trace_path, const char *symbols_dir,
   if (!st) st = &local;
   memset(st, 0, sizeof *st);
   elf_version(EV_CURRENT);
-  sqlite3_stmt *mods = NULL, *frames = NULL, *upd = NULL;
+  sqlite3_stmt *mods = NULL;
+  SymStmts q = {0};
   int rc = -1;
-  if (sqlite3_prepare_v2(db,
+  if (sqlite3_exec(db, inline_frames_sql, NULL, NULL, NULL) != SQLITE_OK ||
+      adopt_modules(db) != 0 ||
+      sqlite3_prepare_v2(db,
                          "SELECT id, base, path, coalesce(build_id, '') FROM modules m "
                          "WHERE EXISTS (SELECT 1 FROM frames f WHERE f.module_id = m.id)",
                          -1, &mods, NULL) != SQLITE_OK ||
-      sqlite3_prepare_v2(db, "SELECT id, rel_pc FROM frames WHERE module_id = ?", -1, &frames,
+      sqlite3_prepare_v2(db, "SELECT id, rel_pc FROM frames WHERE module_id = ?", -1, &q.frames,
                          NULL) != SQLITE_OK ||
       sqlite3_prepare_v2(db,
                          "UPDATE frames SET function = coalesce(?1, function), "
                          "file = coalesce(?2, file), line = coalesce(?3, line) WHERE id = ?4",
-                         -1, &upd, NULL) != SQLITE_OK) {
+                         -1, &q.upd, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2(db, "DELETE FROM inline_frames WHERE frame_id = ?1", -1, &q.inl_del,
+                         NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2(db,
+                         "INSERT INTO inline_frames(frame_id, depth, function, file, line) "
+                         "VALUES(?1, ?2, ?3, ?4, ?5)",
+                         -1, &q.inl_add, NULL) != SQLITE_OK) {
     lr_err_set(err, "%s: %s", trace_path, sqlite3_errmsg(db));
     goto out;
   }
@@ -359,10 +670,10 @@ int lr_sym_trace(sqlite3 *db, const char *trace_path, const char *symbols_dir,
     const char *mb = (const char *)sqlite3_column_text(mods, 3);
     snprintf(path, sizeof path, "%s", mp ? mp : "");
     snprintf(bid, sizeof bid, "%s", mb ? mb : "");
-    name_module(db, frames, upd, sqlite3_column_int64(mods, 0),
-                (uint64_t)sqlite3_column_int64(mods, 1), path, bid, symbols_dir,
-                use_module_paths, st);
+    name_module(&q, sqlite3_column_int64(mods, 0), (uint64_t)sqlite3_column_int64(mods, 1), path,
+                bid, symbols_dir, use_module_paths, st);
   }
+  adopt_names(db);
   sqlite3_stmt *cnt = NULL;
   if (sqlite3_prepare_v2(db, "SELECT count(function), count(file) FROM frames", -1, &cnt,
                          NULL) == SQLITE_OK &&
@@ -374,8 +685,10 @@ int lr_sym_trace(sqlite3 *db, const char *trace_path, const char *symbols_dir,
   rc = 0;
 out:
   sqlite3_finalize(mods);
-  sqlite3_finalize(frames);
-  sqlite3_finalize(upd);
+  sqlite3_finalize(q.frames);
+  sqlite3_finalize(q.upd);
+  sqlite3_finalize(q.inl_del);
+  sqlite3_finalize(q.inl_add);
   return rc;
 }
 

@@ -377,26 +377,107 @@ static const char *base_name(const char *p) {
   return s ? s + 1 : p;
 }
 
-/* Frames inside allocator wrappers or the C/C++ runtime are not the place
-** a person would change; the site is the first frame outside them. */
-static int is_wrapper(const LrFrame *f) {
+/* Modules of the C/C++ runtime and of allocators: never a site, never the
+** program's own module. */
+static int runtime_module(const char *m) {
   static const char *const mods[] = {"libc.so", "libc-", "libstdc++", "libc++", "ld-linux",
                                      "ld-musl", "liblowram", "libjemalloc", "libtcmalloc",
-                                     "libmimalloc", "libgcc_s"};
-  static const char *const fns[] = {"malloc", "calloc", "realloc", "free", "strdup",
-                                    "strndup", "asprintf", "vasprintf", "posix_memalign",
-                                    "aligned_alloc", "memalign", "valloc", "pvalloc",
-                                    "reallocarray", "xmalloc", "xcalloc", "xrealloc",
-                                    "xstrdup", "mmap", "mmap64", "mremap"};
-  const char *m = base_name(f->module);
+                                     "libmimalloc", "libgcc_s", "libm.so", "libpthread",
+                                     "libdl.so"};
   for (size_t i = 0; m && i < sizeof mods / sizeof mods[0]; i++)
     if (!strncmp(m, mods[i], strlen(mods[i]))) return 1;
-  const char *fn = f->function;
-  if (!fn) return 0;
-  for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++)
-    if (!strcmp(fn, fns[i])) return 1;
-  return !strncmp(fn, "operator new", 12) || !strncmp(fn, "_Znw", 4) ||
-         !strncmp(fn, "_Zna", 4) || !strncmp(fn, "__libc_", 7) || !strncmp(fn, "__GI_", 5);
+  return 0;
+}
+
+/* Functions that allocate on behalf of their caller, so never the place a
+** person would change: the C allocator's entry points and the allocation
+** layers of the frameworks inference programs are built on. A name is a
+** wrapper when it equals an entry ending without '*', or starts with one
+** ending in '*'. Add a framework's allocation layer here, not its API
+** (llama_kv_cache::llama_kv_cache is the site, ggml_aligned_malloc is not). */
+static const char *const wrapper_fns[] = {
+  /* C allocator and friends */
+  "malloc", "calloc", "realloc", "free", "strdup", "strndup", "asprintf", "vasprintf",
+  "posix_memalign", "aligned_alloc", "memalign", "valloc", "pvalloc", "reallocarray",
+  "xmalloc", "xcalloc", "xrealloc", "xstrdup", "mmap", "mmap64", "mremap",
+  "operator new*", "_Znw*", "_Zna*", "__libc_*", "__GI_*",
+  /* C++ containers growing: std::vector, std::string, their allocators */
+  "std::vector<*", "std::_Vector_base<*", "std::__new_allocator<*",
+  "__gnu_cxx::new_allocator<*", "std::allocator_traits<*", "std::allocator<*",
+  "std::__cxx11::basic_string<*", "std::basic_string<*", "std::__detail::_Hashtable_alloc<*",
+  /* ggml (llama.cpp, whisper.cpp): buffers and tensors */
+  "ggml_aligned_malloc", "ggml_malloc", "ggml_calloc", "ggml_backend_buft_alloc_buffer",
+  "ggml_backend_buffer_init", "ggml_backend_cpu_buffer_type_alloc_buffer",
+  "ggml_backend_cpu_buffer_from_ptr", "alloc_tensor_range", "ggml_backend_alloc_ctx_tensors*",
+  "ggml_gallocr_*", "ggml_new_object", "ggml_new_tensor*", "ggml_init",
+  /* CPython's allocators: PyMem_*, PyObject_*alloc, obmalloc's arenas */
+  "PyMem_*", "_PyMem_*", "PyObject_Malloc", "PyObject_Calloc", "PyObject_Realloc",
+  "PyObject_GC_*", "_PyObject_*", "pymalloc_*", "new_arena", "allocate_from_new_pool",
+  "PyType_GenericAlloc", "_PyType_AllocNoTrack", "gc_alloc",
+  /* numpy's data allocator */
+  "PyDataMem_*", "default_malloc", "default_calloc", "default_realloc", "npy_alloc_cache*",
+  "_npy_alloc_cache", "npy_alloc_cache_zero",
+  /* PyTorch's c10 CPU allocator */
+  "c10::alloc_cpu*", "c10::DefaultCPUAllocator::*", "c10::DefaultMobileCPUAllocator*",
+  "c10::ProfiledCPUMemoryReporter::*", "c10::memset_junk*",
+  /* onnxruntime */
+  "onnxruntime::CPUAllocator::Alloc*", "onnxruntime::AllocatorDefaultAlloc*",
+};
+
+static int is_wrapper_name(const char *fn) {
+  for (size_t i = 0; i < sizeof wrapper_fns / sizeof wrapper_fns[0]; i++) {
+    const char *w = wrapper_fns[i];
+    size_t n = strlen(w);
+    if (w[n - 1] == '*' ? !strncmp(fn, w, n - 1) : !strcmp(fn, w)) return 1;
+  }
+  return 0;
+}
+
+/* Frames inside allocator or framework wrappers, or the C/C++ runtime, are
+** not the place a person would change; the site is the first frame outside
+** them. */
+static int is_wrapper(const LrFrame *f) {
+  if (runtime_module(base_name(f->module))) return 1;
+  return f->function && is_wrapper_name(f->function);
+}
+
+/* The program's own module: the one of the outermost frame outside the
+** runtime (main's, or a thread's start function's). */
+static size_t own_frame(const LrStack *s) {
+  const char *own = NULL;
+  for (size_t i = s->nframes; i-- > 0;)
+    if (s->frames[i].module && !runtime_module(base_name(s->frames[i].module))) {
+      own = s->frames[i].module;
+      break;
+    }
+  if (!own) return s->site;
+  /* the outermost frame is the entry (_start), which tells nothing */
+  for (size_t i = s->site; i + 1 < s->nframes; i++)
+    if (s->frames[i].module && !strcmp(s->frames[i].module, own)) return i;
+  return s->site;
+}
+
+char *lr_peak_module_name(const char *path, size_t max, char *buf, size_t len) {
+  const char *b = base_name(path);
+  if (!b) b = "?";
+  size_t n = strlen(b);
+  if (max < 8 || n <= max) {
+    snprintf(buf, len, "%s", b);
+    return buf;
+  }
+  /* keep the start and the end (a third of max, at least the extension from
+  ** ".so" on, at most half), "…" between */
+  const char *ext = strstr(b, ".so");
+  size_t tail = ext ? n - (size_t)(ext - b) : 0;
+  if (tail < max / 3) tail = max / 3; /* ".cpython-311-x86_64-linux-gnu.so" */
+  if (tail > max / 2) tail = max / 2;
+  size_t head = max - 1 - tail; /* the ellipsis counts one column */
+  /* cut between UTF-8 characters */
+  while (head > 0 && ((unsigned char)b[head] & 0xC0) == 0x80) head--;
+  const char *t = b + n - tail;
+  while (*t && ((unsigned char)*t & 0xC0) == 0x80) t++;
+  snprintf(buf, len, "%.*s\xe2\x80\xa6%s", (int)head, b, t);
+  return buf;
 }
 
 static char *dup_col(sqlite3_stmt *st, int i) {
@@ -404,15 +485,39 @@ static char *dup_col(sqlite3_stmt *st, int i) {
   return t ? strdup((const char *)t) : NULL;
 }
 
+static LrFrame *push_frame(LrStack *s, size_t *cap) {
+  if (s->nframes == *cap) {
+    size_t nc = *cap ? *cap * 2 : 16;
+    LrFrame *nf = realloc(s->frames, nc * sizeof *nf);
+    if (!nf) return NULL;
+    s->frames = nf;
+    *cap = nc;
+  }
+  LrFrame *f = &s->frames[s->nframes++];
+  memset(f, 0, sizeof *f);
+  return f;
+}
+
+/* One row per frame, or per inlined function at it (innermost first) and
+** then the frame itself; traces made before inline_frames existed use the
+** view alone. */
+static const char stack_sql_inline[] =
+    "SELECT e.depth, i.depth, i.function, i.file, i.line, f.function, f.file, f.line, m.path, "
+    "f.rel_pc FROM stack_entries e JOIN frames f ON f.id = e.frame_id "
+    "LEFT JOIN modules m ON m.id = f.module_id "
+    "LEFT JOIN inline_frames i ON i.frame_id = f.id "
+    "WHERE e.stack_id = ?1 ORDER BY e.depth, i.depth";
+static const char stack_sql_plain[] =
+    "SELECT depth, NULL, NULL, NULL, NULL, function, file, line, module, rel_pc "
+    "FROM stack_frames WHERE stack_id = ?1 ORDER BY depth";
+
 static LrStack *load_stack(LrStacks *c, int64_t id, LrErr *err) {
   LrStack *s = calloc(1, sizeof *s);
   if (!s) goto nomem;
   s->id = id;
   if (id < 0) return s;
-  if (!c->q && sqlite3_prepare_v2(c->db,
-                                  "SELECT function, file, line, module, rel_pc FROM stack_frames "
-                                  "WHERE stack_id = ?1 ORDER BY depth",
-                                  -1, &c->q, NULL) != SQLITE_OK) {
+  if (!c->q && sqlite3_prepare_v2(c->db, stack_sql_inline, -1, &c->q, NULL) != SQLITE_OK &&
+      sqlite3_prepare_v2(c->db, stack_sql_plain, -1, &c->q, NULL) != SQLITE_OK) {
     lr_err_set(err, "stacks: %s", sqlite3_errmsg(c->db));
     free(s);
     return NULL;
@@ -421,20 +526,37 @@ static LrStack *load_stack(LrStacks *c, int64_t id, LrErr *err) {
   sqlite3_bind_int64(c->q, 1, id);
   size_t cap = 0;
   int rc;
-  while ((rc = sqlite3_step(c->q)) == SQLITE_ROW) {
-    if (s->nframes == cap) {
-      cap = cap ? cap * 2 : 16;
-      LrFrame *nf = realloc(s->frames, cap * sizeof *nf);
-      if (!nf) goto nomem;
-      s->frames = nf;
+  int64_t cur = -1; /* the stack depth whose own frame is still to come */
+  LrFrame pend = {0};
+  for (;;) {
+    rc = sqlite3_step(c->q);
+    int64_t depth = rc == SQLITE_ROW ? sqlite3_column_int64(c->q, 0) : -1;
+    if (cur >= 0 && depth != cur) { /* the frame after its inlined functions */
+      LrFrame *f = push_frame(s, &cap);
+      if (!f) goto nomem_pend;
+      *f = pend;
+      memset(&pend, 0, sizeof pend);
+      cur = -1;
     }
-    LrFrame *f = &s->frames[s->nframes++];
-    memset(f, 0, sizeof *f);
-    f->function = dup_col(c->q, 0);
-    f->file = dup_col(c->q, 1);
-    f->line = sqlite3_column_int64(c->q, 2);
-    f->module = dup_col(c->q, 3);
-    f->rel_pc = sqlite3_column_int64(c->q, 4);
+    if (rc != SQLITE_ROW) break;
+    if (cur < 0) {
+      cur = depth;
+      pend.function = dup_col(c->q, 5);
+      pend.file = dup_col(c->q, 6);
+      pend.line = sqlite3_column_int64(c->q, 7);
+      pend.module = dup_col(c->q, 8);
+      pend.rel_pc = sqlite3_column_int64(c->q, 9);
+    }
+    if (sqlite3_column_type(c->q, 1) != SQLITE_NULL) {
+      LrFrame *f = push_frame(s, &cap);
+      if (!f) goto nomem_pend;
+      f->function = dup_col(c->q, 2);
+      f->file = dup_col(c->q, 3);
+      f->line = sqlite3_column_int64(c->q, 4);
+      f->module = pend.module ? strdup(pend.module) : NULL;
+      f->rel_pc = pend.rel_pc;
+      f->inlined = 1;
+    }
   }
   sqlite3_reset(c->q);
   if (rc != SQLITE_DONE) {
@@ -448,7 +570,13 @@ static LrStack *load_stack(LrStacks *c, int64_t id, LrErr *err) {
       s->site = i;
       break;
     }
+  s->own = own_frame(s);
   return s;
+nomem_pend:
+  free((char *)pend.function);
+  free((char *)pend.file);
+  free((char *)pend.module);
+  sqlite3_reset(c->q);
 nomem:
   stack_free(s);
   lr_err_set(err, "stacks: out of memory");
