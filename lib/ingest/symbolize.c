@@ -459,26 +459,44 @@ static void add_system_debug(Cands *c, const char *path, const char *build_id) {
   close(fd);
 }
 
-/* The statements a naming pass uses (lr_sym_trace prepares them). */
+/* The statements a naming pass uses (lr_sym_trace prepares them), and the
+** files of the last module named: the same library in every process of a
+** run is opened once (a debug file's compressed DWARF is inflated once). */
 typedef struct SymStmts {
   sqlite3_stmt *frames, *upd, *inl_del, *inl_add;
+  char key[PATH_MAX + 200];
+  ElfFile files[MAX_CANDIDATES];
+  int nf;
 } SymStmts;
 
-static void name_module(const SymStmts *q, int64_t mod_id, uint64_t base, const char *path,
+static void close_files(SymStmts *q) {
+  for (int i = 0; i < q->nf; i++) elf_close(&q->files[i]);
+  q->nf = 0;
+  q->key[0] = 0;
+}
+
+static void name_module(SymStmts *q, int64_t mod_id, uint64_t base, const char *path,
                         const char *build_id, const char *dir, int use_path, LrSymStats *st) {
-  Cands c = {{0}, 0};
-  if (dir) add_build_id(&c, dir, build_id);
-  const char *slash = strrchr(path, '/');
-  const char *base_name = slash ? slash + 1 : path;
-  if (dir && *base_name) walk(&c, dir, base_name, 0, c.n + MAX_WALK);
-  if (use_path) add_system_debug(&c, path, build_id);
-  if (use_path && *path) add_cand(&c, path);
-  ElfFile files[MAX_CANDIDATES];
-  int nf = 0;
-  for (int i = 0; i < c.n; i++) {
-    if (elf_open(&files[nf], c.path[i], build_id) == 0) nf++;
-    free(c.path[i]);
+  char key[sizeof q->key];
+  snprintf(key, sizeof key, "%s\n%s", build_id, path);
+  /* no build-id: a file of that name could have changed between runs */
+  if (!*build_id || strcmp(key, q->key)) {
+    close_files(q);
+    Cands c = {{0}, 0};
+    if (dir) add_build_id(&c, dir, build_id);
+    const char *slash = strrchr(path, '/');
+    const char *base_name = slash ? slash + 1 : path;
+    if (dir && *base_name) walk(&c, dir, base_name, 0, c.n + MAX_WALK);
+    if (use_path) add_system_debug(&c, path, build_id);
+    if (use_path && *path) add_cand(&c, path);
+    for (int i = 0; i < c.n; i++) {
+      if (elf_open(&q->files[q->nf], c.path[i], build_id) == 0) q->nf++;
+      free(c.path[i]);
+    }
+    snprintf(q->key, sizeof q->key, "%s", key);
   }
+  ElfFile *files = q->files;
+  int nf = q->nf;
   st->modules++;
   if (!nf) return;
   st->modules_matched++;
@@ -544,7 +562,6 @@ static void name_module(const SymStmts *q, int64_t mod_id, uint64_t base, const 
     if (ninl) st->frames_inlined++;
   }
   sqlite3_reset(q->frames);
-  for (int i = 0; i < nf; i++) elf_close(&files[i]);
 }
 
 /* Frames whose pc was in no module known when their stack was recorded
@@ -640,26 +657,28 @@ int lr_sym_trace(sqlite3 *db, const char *trace_path, const char *symbols_dir,
   memset(st, 0, sizeof *st);
   elf_version(EV_CURRENT);
   sqlite3_stmt *mods = NULL;
-  SymStmts q = {0};
+  SymStmts *q = calloc(1, sizeof *q); /* big: its file cache */
+  if (!q) return lr_err_set(err, "%s: out of memory", trace_path);
   int rc = -1;
   if (sqlite3_exec(db, inline_frames_sql, NULL, NULL, NULL) != SQLITE_OK ||
       adopt_modules(db) != 0 ||
       sqlite3_prepare_v2(db,
                          "SELECT id, base, path, coalesce(build_id, '') FROM modules m "
-                         "WHERE EXISTS (SELECT 1 FROM frames f WHERE f.module_id = m.id)",
+                         "WHERE EXISTS (SELECT 1 FROM frames f WHERE f.module_id = m.id) "
+                         "ORDER BY build_id, path, id",
                          -1, &mods, NULL) != SQLITE_OK ||
-      sqlite3_prepare_v2(db, "SELECT id, rel_pc FROM frames WHERE module_id = ?", -1, &q.frames,
+      sqlite3_prepare_v2(db, "SELECT id, rel_pc FROM frames WHERE module_id = ?", -1, &q->frames,
                          NULL) != SQLITE_OK ||
       sqlite3_prepare_v2(db,
                          "UPDATE frames SET function = coalesce(?1, function), "
                          "file = coalesce(?2, file), line = coalesce(?3, line) WHERE id = ?4",
-                         -1, &q.upd, NULL) != SQLITE_OK ||
-      sqlite3_prepare_v2(db, "DELETE FROM inline_frames WHERE frame_id = ?1", -1, &q.inl_del,
+                         -1, &q->upd, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2(db, "DELETE FROM inline_frames WHERE frame_id = ?1", -1, &q->inl_del,
                          NULL) != SQLITE_OK ||
       sqlite3_prepare_v2(db,
                          "INSERT INTO inline_frames(frame_id, depth, function, file, line) "
                          "VALUES(?1, ?2, ?3, ?4, ?5)",
-                         -1, &q.inl_add, NULL) != SQLITE_OK) {
+                         -1, &q->inl_add, NULL) != SQLITE_OK) {
     lr_err_set(err, "%s: %s", trace_path, sqlite3_errmsg(db));
     goto out;
   }
@@ -670,7 +689,7 @@ int lr_sym_trace(sqlite3 *db, const char *trace_path, const char *symbols_dir,
     const char *mb = (const char *)sqlite3_column_text(mods, 3);
     snprintf(path, sizeof path, "%s", mp ? mp : "");
     snprintf(bid, sizeof bid, "%s", mb ? mb : "");
-    name_module(&q, sqlite3_column_int64(mods, 0), (uint64_t)sqlite3_column_int64(mods, 1), path,
+    name_module(q, sqlite3_column_int64(mods, 0), (uint64_t)sqlite3_column_int64(mods, 1), path,
                 bid, symbols_dir, use_module_paths, st);
   }
   adopt_names(db);
@@ -685,10 +704,12 @@ int lr_sym_trace(sqlite3 *db, const char *trace_path, const char *symbols_dir,
   rc = 0;
 out:
   sqlite3_finalize(mods);
-  sqlite3_finalize(q.frames);
-  sqlite3_finalize(q.upd);
-  sqlite3_finalize(q.inl_del);
-  sqlite3_finalize(q.inl_add);
+  sqlite3_finalize(q->frames);
+  sqlite3_finalize(q->upd);
+  sqlite3_finalize(q->inl_del);
+  sqlite3_finalize(q->inl_add);
+  close_files(q);
+  free(q);
   return rc;
 }
 
