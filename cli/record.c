@@ -155,6 +155,158 @@ static void usage(FILE *f) {
              "  to OUT's name with .log; q leaves the view and CMD keeps running\n");
 }
 
+/* ---- RSS from outside (schemas/SPOOL.md, "Outside samples") ----------
+**
+** While CMD and its descendants run, lowram samples /proc/PID/status of
+** each of them every interval, from outside: no thread, no syscall and no
+** byte of memory in the traced program. The samples go to one file for the
+** run ("PID MONO_NS VM_RSS RSS_ANON RSS_FILE RSS_SHMEM VM_SWAP" lines);
+** once the run has ended they are dealt out to the spools (each image gets
+** the samples of its pid from its start to the next image's), as SPOOL.rss
+** beside each spool, which the importer merges by time. */
+typedef struct Sampler {
+  int on;
+  FILE *f;
+  char path[PATH_MAX + 64];
+  uint64_t interval_ns, next_ns, taken;
+} Sampler;
+
+static uint64_t mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* VmRSS, RssAnon, RssFile, RssShmem, VmSwap of pid, in bytes; -1 if it has
+** none (gone, or a zombie). */
+static int read_status(long pid, uint64_t v[5]) {
+  static const char *const keys[5] = {"VmRSS:", "RssAnon:", "RssFile:", "RssShmem:", "VmSwap:"};
+  char path[64], line[256];
+  snprintf(path, sizeof path, "/proc/%ld/status", pid);
+  FILE *f = fopen(path, "re");
+  if (!f) return -1;
+  int got = 0;
+  memset(v, 0, 5 * sizeof *v);
+  while (fgets(line, sizeof line, f))
+    for (int k = 0; k < 5; k++) {
+      size_t kl = strlen(keys[k]);
+      if (!strncmp(line, keys[k], kl)) {
+        v[k] = strtoull(line + kl, NULL, 10) * 1024u;
+        got |= 1 << k;
+      }
+    }
+  fclose(f);
+  return got & 1 ? 0 : -1;
+}
+
+/* lowram's descendants, breadth first, from /proc/P/task/T/children. */
+static size_t descendants(long *out, size_t cap) {
+  size_t n = 0, i = 0;
+  out[n++] = (long)getpid();
+  while (i < n) {
+    char dpath[64];
+    snprintf(dpath, sizeof dpath, "/proc/%ld/task", out[i++]);
+    DIR *d = opendir(dpath);
+    if (!d) continue;
+    for (struct dirent *e; (e = readdir(d));) {
+      if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+      char cpath[64 + sizeof e->d_name + 16];
+      snprintf(cpath, sizeof cpath, "%s/%.*s/children", dpath, 24, e->d_name);
+      FILE *f = fopen(cpath, "re");
+      if (!f) continue;
+      for (long c; n < cap && fscanf(f, "%ld", &c) == 1;) out[n++] = c;
+      fclose(f);
+    }
+    closedir(d);
+  }
+  return n;
+}
+
+static void sample_tree(Sampler *s) {
+  long pids[4096];
+  size_t n = descendants(pids, sizeof pids / sizeof pids[0]);
+  for (size_t i = 1; i < n; i++) {
+    uint64_t v[5], t = mono_ns();
+    if (read_status(pids[i], v) != 0) continue;
+    fprintf(s->f, "%ld %llu %llu %llu %llu %llu %llu\n", pids[i], (unsigned long long)t,
+            (unsigned long long)v[0], (unsigned long long)v[1], (unsigned long long)v[2],
+            (unsigned long long)v[3], (unsigned long long)v[4]);
+    s->taken++;
+  }
+}
+
+/* waitpid(which) that samples while it waits: returns 0 with *status once
+** `which` ended, or (which -1) once no child is left; -1 on error. */
+static int wait_sampling(Sampler *s, pid_t which, int *status) {
+  for (;;) {
+    int st;
+    pid_t r = waitpid(which, &st, s->on ? WNOHANG : 0);
+    if (r > 0) {
+      if (which == -1) continue;
+      *status = st;
+      return 0;
+    }
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return which == -1 && errno == ECHILD ? 0 : -1;
+    }
+    uint64_t now = mono_ns();
+    if (now >= s->next_ns) {
+      sample_tree(s);
+      s->next_ns += s->interval_ns;
+      if (s->next_ns <= now) s->next_ns = now + s->interval_ns;
+    }
+    /* wake at the next sample, or within 5 ms to see an exit */
+    uint64_t nap = s->next_ns > now ? s->next_ns - now : 0;
+    if (nap > 5000000u) nap = 5000000u;
+    struct timespec ts = {0, (long)nap};
+    nanosleep(&ts, NULL);
+  }
+}
+
+/* Deals the run's samples out to its spools: SPOOL.rss with the samples of
+** the spool's pid from its image's start to the next image's. */
+static void deal_samples(Sampler *s, const LrRunSpool *sp, size_t n) {
+  if (!s->f) return;
+  fflush(s->f);
+  uint64_t *start = calloc(n ? n : 1, sizeof *start);
+  FILE **out = calloc(n ? n : 1, sizeof *out);
+  for (size_t i = 0; start && out && i < n; i++) {
+    LrSpoolHeader h;
+    int fd = open(sp[i].path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0 && pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h) start[i] = h.start_mono_ns;
+    if (fd >= 0) close(fd);
+  }
+  rewind(s->f);
+  char line[256];
+  while (start && out && fgets(line, sizeof line, s->f)) {
+    long pid;
+    unsigned long long t;
+    int at;
+    if (sscanf(line, "%ld %llu %n", &pid, &t, &at) != 2) continue;
+    size_t best = n;
+    for (size_t i = 0; i < n; i++) /* the latest image of pid started by t */
+      if (sp[i].pid == (uint64_t)pid && start[i] && start[i] <= t &&
+          (best == n || start[i] > start[best]))
+        best = i;
+    if (best == n) continue;
+    if (!out[best]) {
+      char p[sizeof sp[best].path + 8];
+      snprintf(p, sizeof p, "%s.rss", sp[best].path);
+      out[best] = fopen(p, "we");
+      if (!out[best]) continue;
+    }
+    fprintf(out[best], "%llu %s", t, line + at);
+  }
+  for (size_t i = 0; out && i < n; i++)
+    if (out[i]) fclose(out[i]);
+  free(start);
+  free(out);
+  fclose(s->f);
+  s->f = NULL;
+  unlink(s->path);
+}
+
 static int parse_num(const char *s, long lo, long hi, long *out) {
   char *end;
   errno = 0;
@@ -266,6 +418,27 @@ int lr_cli_record(int argc, char **argv) {
   else if (strlen(prefix) > 3 && !strcmp(prefix + strlen(prefix) - 3, ".db"))
     prefix[strlen(prefix) - 3] = 0;
 
+  /* RSS from outside at the interval (--rss-interval, else the shim's
+  ** LOWRAM_RSS_INTERVAL, else its 10 ms); the shim then takes only its
+  ** start and end samples. --tui waits in the live view: the shim samples. */
+  Sampler smp = {0};
+  long rss_ms = 10;
+  const char *rss_env = getenv("LOWRAM_RSS_INTERVAL");
+  if (rss) parse_num(rss, 0, 60000, &rss_ms);
+  else if (rss_env && parse_num(rss_env, 0, 60000, &rss_ms)) rss_ms = 10;
+  if (!tui && rss_ms > 0) {
+    snprintf(smp.path, sizeof smp.path, "%s/.%s-XXXXXX.rss", dir, prefix);
+    int sfd = mkstemps(smp.path, 4);
+    smp.f = sfd >= 0 ? fdopen(sfd, "w+") : NULL;
+    if (!smp.f) {
+      if (sfd >= 0) close(sfd), unlink(smp.path);
+      lr_cli_error("record", "cannot make a file for RSS samples in %s: %s (RSS sampled by "
+                   "the shim instead)", dir, strerror(errno));
+    } else {
+      smp.on = 1;
+      smp.interval_ns = (uint64_t)rss_ms * 1000000u;
+    }
+  }
   size_t n = 0;
   while (environ[n]) n++;
   char **env = malloc((n + 1) * sizeof *env);
@@ -278,7 +451,8 @@ int lr_cli_record(int argc, char **argv) {
   if (env_set(&env, &n, "LD_PRELOAD", preload) || env_set(&env, &n, "LOWRAM_OUT", tmpl) ||
       env_set(&env, &n, "LOWRAM_EXEC_INDEX", NULL) ||
       (depth && env_set(&env, &n, "LOWRAM_DEPTH", depth)) ||
-      (rss && env_set(&env, &n, "LOWRAM_RSS_INTERVAL", rss)) ||
+      (smp.on && env_set(&env, &n, "LOWRAM_RSS_INTERVAL", "0")) ||
+      (!smp.on && rss && env_set(&env, &n, "LOWRAM_RSS_INTERVAL", rss)) ||
       (unwind && env_set(&env, &n, "LOWRAM_UNWIND", unwind))) {
     lr_cli_error("record", "out of memory");
     return 1;
@@ -347,6 +521,7 @@ int lr_cli_record(int argc, char **argv) {
     for (size_t i = 0; i < nsigs; i++) sigaction(sigs[i], &dfl, NULL);
     lr_cli_error("record", "%s: cannot run: %s", cmd[0], strerror(rc));
     if (tui) close(log_fd), unlink(log_tmp);
+    if (smp.f) fclose(smp.f), unlink(smp.path);
     return 127;
   }
   /* the trace goes where the user said: OUT, its %p made CMD's pid */
@@ -378,18 +553,17 @@ int lr_cli_record(int argc, char **argv) {
                       cmd[0], log_path, trace};
     live = lt_record_live(&lr, &status); /* 1: everything ended and was reaped */
   }
-  while (live != 1 && waitpid(pid, &status, 0) < 0)
-    if (errno != EINTR) {
-      lr_cli_error("record", "waiting for %s: %s", cmd[0], strerror(errno));
-      return 1;
-    }
+  smp.next_ns = mono_ns();
+  if (live != 1 && wait_sampling(&smp, pid, &status) != 0) {
+    lr_cli_error("record", "waiting for %s: %s", cmd[0], strerror(errno));
+    return 1;
+  }
   /* invariant 3: nothing left to forward to; a signal now ends lowram */
   for (size_t i = 0; i < nsigs; i++) sigaction(sigs[i], &dfl, NULL);
   g_child = 0;
   /* invariant 2: descendants re-parented to us; their spools are complete
   ** only once they have exited */
-  for (int st; waitpid(-1, &st, 0) >= 0 || errno == EINTR;)
-    ;
+  wait_sampling(&smp, -1, NULL);
   int code = WIFEXITED(status) ? WEXITSTATUS(status)
              : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
 
@@ -399,6 +573,7 @@ int lr_cli_record(int argc, char **argv) {
                                   &spools, &err);
   if (found < 0) {
     lr_cli_error("record", "%s", err.msg);
+    deal_samples(&smp, NULL, 0);
     return code ? code : 1;
   }
   size_t ns = (size_t)found, all = ns;
@@ -410,6 +585,7 @@ int lr_cli_record(int argc, char **argv) {
       else if (!keep) unlink(spools[i].path);
     ns = k;
   }
+  deal_samples(&smp, spools, ns);
   if (!ns) {
     lr_cli_error("record", "%s left no spool in %s (a static or setuid program, or the shim "
                  "could not start; see its messages above)", cmd[0], dir);
@@ -437,7 +613,12 @@ int lr_cli_record(int argc, char **argv) {
     failed = 1;
   } else {
     if (!keep)
-      for (size_t i = 0; i < ns; i++) unlink(spools[i].path);
+      for (size_t i = 0; i < ns; i++) {
+        char side[sizeof spools[i].path + 8];
+        snprintf(side, sizeof side, "%s.rss", spools[i].path);
+        unlink(spools[i].path);
+        unlink(side);
+      }
     const char *shown = strncmp(trace, cwd, strlen(cwd)) || trace[strlen(cwd)] != '/'
                             ? trace : trace + strlen(cwd) + 1;
     if (live == 1) lt_record_browse(shown); /* the summary prints once it is left */

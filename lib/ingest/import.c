@@ -344,6 +344,12 @@ static void do_argv(Imp *im, const LrSpoolRec *r) {
 /* ---- one record ---- */
 
 static void process(Imp *im, const LrSpoolRec *r) {
+  /* samples the recorder took from outside before this record's time: at
+  ** the seq of the last event before them (spool_read.h) */
+  LrSpoolRec side;
+  while (r->has_seq && r->type != LR_REC_RSS &&
+         lr_spool_side_next(im->sp, r->ns, im->max_seq, &side))
+    process(im, &side);
   if (r->has_seq && r->seq > im->max_seq) im->max_seq = r->seq;
   if (r->ns > im->max_ns) im->max_ns = r->ns;
   if (r->type < LR_EV__COUNT) {
@@ -708,6 +714,8 @@ static int run(Imp *im, const char *spool_path, const LrImportOpts *opts) {
   if (im->failed) return -1;
   if (build_streams(im) != 0) return lr_err_set(im->err, "%s: out of memory", spool_path);
   merge(im);
+  for (LrSpoolRec side; lr_spool_side_next(im->sp, UINT64_MAX, im->max_seq, &side);)
+    process(im, &side); /* outside samples after the last record */
   flush(im);
   write_meta(im, spool_path, opts ? opts->killed_by : 0);
   if (im->failed) return -1;

@@ -15,12 +15,20 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* A sample the recorder took from outside (SPOOL.md, "Outside samples"). */
+typedef struct SideSample {
+  uint64_t ns; /* relative to start_mono_ns */
+  uint64_t v[5]; /* vm_rss, rss_anon, rss_file, rss_shmem, vm_swap */
+} SideSample;
+
 struct LrSpool {
   const uint8_t *map;
   size_t size;
   LrSpoolHeader hdr;
   uint32_t nchunks;
   LrSpoolStats stats;
+  SideSample *side;  /* from PATH.rss, in time order */
+  size_t nside, side_next;
 };
 
 struct LrSpoolCursor {
@@ -94,6 +102,42 @@ int lr_spool_is_spool(const char *path) {
 
 static int pow2(uint64_t v) { return v && !(v & (v - 1)); }
 
+/* Loads PATH.rss if it is there: one sample per line, "MONO_NS VM_RSS
+** RSS_ANON RSS_FILE RSS_SHMEM VM_SWAP" (decimal; CLOCK_MONOTONIC ns, bytes).
+** Lines that do not parse, samples from before the spool's start and
+** samples out of time order are left out; a missing or unreadable file
+** is no samples. */
+static void load_side(LrSpool *sp, const char *path) {
+  char side[4200];
+  if (snprintf(side, sizeof side, "%s.rss", path) >= (int)sizeof side) return;
+  FILE *f = fopen(side, "re");
+  if (!f) return;
+  char line[256];
+  size_t cap = 0;
+  uint64_t last = 0;
+  while (fgets(line, sizeof line, f)) {
+    unsigned long long a[6];
+    char extra;
+    if (sscanf(line, "%llu %llu %llu %llu %llu %llu %c", &a[0], &a[1], &a[2], &a[3], &a[4],
+               &a[5], &extra) != 6)
+      continue;
+    if (a[0] < sp->hdr.start_mono_ns) continue;
+    uint64_t ns = a[0] - sp->hdr.start_mono_ns;
+    if (sp->nside && ns < last) continue;
+    if (sp->nside == cap) {
+      size_t nc = cap ? cap * 2 : 256;
+      SideSample *n = realloc(sp->side, nc * sizeof *n);
+      if (!n) break;
+      sp->side = n;
+      cap = nc;
+    }
+    SideSample *x = &sp->side[sp->nside++];
+    x->ns = last = ns;
+    for (int i = 0; i < 5; i++) x->v[i] = a[i + 1];
+  }
+  fclose(f);
+}
+
 LrSpool *lr_spool_open(const char *path, LrErr *err) {
   int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block */
   if (fd < 0) {
@@ -160,14 +204,32 @@ LrSpool *lr_spool_open(const char *path, LrErr *err) {
     sp->nchunks = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
   }
   sp->stats.chunks = sp->nchunks;
+  load_side(sp, path);
   return sp;
 }
 
 void lr_spool_close(LrSpool *sp) {
   if (!sp) return;
   munmap((void *)sp->map, sp->size);
+  free(sp->side);
   free(sp);
 }
+
+int lr_spool_side_next(LrSpool *sp, uint64_t before_ns, uint64_t seq, LrSpoolRec *out) {
+  if (sp->side_next >= sp->nside || sp->side[sp->side_next].ns >= before_ns) return 0;
+  const SideSample *x = &sp->side[sp->side_next++];
+  memset(out, 0, sizeof *out);
+  out->type = LR_REC_RSS;
+  out->has_seq = 1;
+  out->seq = seq;
+  out->ns = x->ns;
+  memcpy(out->rss, x->v, 4 * sizeof x->v[0]);
+  out->vm_swap = x->v[4];
+  out->has_swap = 1;
+  return 1;
+}
+
+size_t lr_spool_side_count(const LrSpool *sp) { return sp->nside; }
 
 const LrSpoolHeader *lr_spool_header(const LrSpool *sp) { return &sp->hdr; }
 uint64_t lr_spool_file_size(const LrSpool *sp) { return sp->size; }

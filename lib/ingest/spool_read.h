@@ -67,6 +67,8 @@ typedef struct LrSpoolRec {
   int64_t param_int;
   uint64_t thread_tid;  /* THREAD: the thread named */
   uint64_t rss[4];      /* RSS: vm_rss, rss_anon, rss_file, rss_shmem */
+  uint64_t vm_swap;     /* RSS: VmSwap, when has_swap */
+  int has_swap;
   uint32_t nframes;     /* STACK */
   const uint64_t *frames;
   uint32_t argc;        /* ARGV */
@@ -108,6 +110,18 @@ LrSpoolCursor *lr_spool_cursor(LrSpool *sp, uint32_t i);
 ** (whole or at the first invalid record, which is counted). */
 int lr_spool_next(LrSpoolCursor *c, LrSpoolRec *r);
 uint32_t lr_spool_cursor_tid(const LrSpoolCursor *c);
+
+/* Outside samples (SPOOL.md, "Outside samples"): `lowram record` samples
+** /proc/PID/status of every traced process from outside and leaves them
+** beside the spool, in PATH.rss, which lr_spool_open loads. The importer
+** merges them by time: before each record that has a seq, it asks for the
+** samples taken before that record's ns, each given `seq` = the last seq
+** it processed (the last event at or before the sample's time); after the
+** last record, for the rest (before_ns UINT64_MAX). 1 with *out filled
+** (an LR_REC_RSS record with has_swap), 0 when none is due. */
+int lr_spool_side_next(LrSpool *sp, uint64_t before_ns, uint64_t seq, LrSpoolRec *out);
+/* How many outside samples were loaded. */
+size_t lr_spool_side_count(const LrSpool *sp);
 void lr_spool_cursor_free(LrSpoolCursor *c);
 
 #endif

@@ -6,9 +6,11 @@
 ** (valgrind missing is a failure naming the package). argv[1]: rec_prog.
 */
 #include <CUnit/CUnit.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "query/agg.h"
@@ -235,6 +237,85 @@ static void test_massif_qrun(void) {
   lr_trace_close(t);
 }
 
+/* How many names in d end with suffix. */
+static int count_suffix(const char *d, const char *suffix) {
+  DIR *dd = opendir(d);
+  int n = 0;
+  size_t sl = strlen(suffix);
+  for (struct dirent *e; dd && (e = readdir(dd));) {
+    size_t l = strlen(e->d_name);
+    n += l >= sl && !strcmp(e->d_name + l - sl, suffix);
+  }
+  if (dd) closedir(dd);
+  return n;
+}
+
+/* RSS from outside (issue 15): qrun's demo run makes 41 events, nearly all
+** before decoding; under `lowram record` with LOWRAM_RSS_INTERVAL=5 the
+** recorder samples /proc/PID/status itself, so the trace has a timeline
+** (>= 10 samples) although the program has one thread and no sampler. Each
+** sample carries the seq of the last event before it (non-decreasing in
+** time, never past the last event); no sample file is left behind, and with
+** --keep-spool the spool's SPOOL.rss stays and `lowram import` of the kept
+** spool gives the same samples. */
+static void test_outside_rss(void) {
+  const char *qrun = getenv("QRUN_BIN");
+  char devnull[] = "/dev/null";
+  if (!qrun || !*qrun) {
+    fprintf(stderr, "test_record: QRUN_BIN not set: outside RSS check skipped\n");
+    return;
+  }
+  char sub[600], model[700], qt[700], kept[700], spool[800], side[800], q[300];
+  snprintf(sub, sizeof sub, "%s/outside", dir);
+  CU_ASSERT_FATAL(mkdir(sub, 0700) == 0);
+  snprintf(model, sizeof model, "%s/demo.qrun", sub);
+  snprintf(qt, sizeof qt, "%s/demo.db", sub);
+  char *gen[] = {(char *)qrun, "gen", "-o", model, "--dim", "288", "--layers", "6", "--heads",
+                 "6", "--kv-heads", "6", "--hidden", "768", "--vocab", "32000", "--max-seq",
+                 "512", "--quant", "q8", "--seed", "1", NULL};
+  CU_ASSERT_EQUAL_FATAL(lrt_run(gen, NULL, devnull, devnull), 0);
+  char *env[] = {"LOWRAM_RSS_INTERVAL=5", NULL};
+  char *rec[] = {(char *)lrt_env("LOWRAM_BIN"), "record", "-o", qt, "--", (char *)qrun, "run",
+                 "-m", model, "--seq-len", "512", "--batch", "4", "--prompt-len", "64",
+                 "--tokens", "32", NULL};
+  CU_ASSERT_EQUAL_FATAL(lrt_run(rec, env, devnull, devnull), 0);
+  int64_t events = lrt_sql_int(qt, "SELECT value FROM meta WHERE key = 'events'");
+  int64_t n = lrt_sql_int(qt, "SELECT count(*) FROM rss_samples");
+  fprintf(stderr, "test_record: qrun demo: %lld events, %lld RSS samples\n", (long long)events,
+          (long long)n);
+  CU_ASSERT(events == 41);
+  CU_ASSERT(n >= 10);
+  CU_ASSERT(lrt_sql_int(qt, "SELECT count(*) FROM threads") == 1);
+  CU_ASSERT(lrt_sql_int(qt, "SELECT value FROM meta WHERE key = 'rss_interval_ms'") == 0);
+  CU_ASSERT(lrt_sql_int(qt, "SELECT count(*) FROM rss_samples a JOIN rss_samples b "
+                            "ON a.ns < b.ns AND a.seq > b.seq") == 0);
+  CU_ASSERT(lrt_sql_int(qt, "SELECT count(*) FROM rss_samples WHERE seq > "
+                            "(SELECT value FROM meta WHERE key = 'last_seq')") == 0);
+  /* samples between the first and the last event, at their seqs */
+  CU_ASSERT(lrt_sql_int(qt, "SELECT count(DISTINCT seq) FROM rss_samples") >= 3);
+  CU_ASSERT(lrt_sql_int(qt, "SELECT count(*) FROM rss_samples WHERE rss <= 0 OR anon <= 0") ==
+            0);
+  CU_ASSERT(count_suffix(sub, ".rss") == 0);
+  CU_ASSERT(count_suffix(sub, ".spool") == 0);
+  /* kept: the spool's samples file stays beside it and imports the same */
+  snprintf(kept, sizeof kept, "%s/kept.db", sub);
+  char *rec2[] = {(char *)lrt_env("LOWRAM_BIN"), "record", "--keep-spool", "-o", kept, "--",
+                  (char *)qrun, "run", "-m", model, "--seq-len", "512", "--batch", "4",
+                  "--prompt-len", "64", "--tokens", "32", NULL};
+  CU_ASSERT_EQUAL_FATAL(lrt_run(rec2, env, devnull, devnull), 0);
+  snprintf(spool, sizeof spool, "%s/kept.db.spool", sub);
+  snprintf(side, sizeof side, "%s/kept.db.spool.rss", sub);
+  CU_ASSERT(access(side, R_OK) == 0);
+  CU_ASSERT(count_suffix(sub, ".rss") == 1);
+  int64_t n2 = lrt_sql_int(kept, "SELECT count(*) FROM rss_samples");
+  char again[800];
+  snprintf(again, sizeof again, "%s/again.db", sub);
+  char *imp[] = {(char *)lrt_env("LOWRAM_BIN"), "import", "-o", again, spool, NULL};
+  CU_ASSERT_EQUAL_FATAL(lrt_run(imp, NULL, devnull, devnull), 0);
+  snprintf(q, sizeof q, "SELECT count(*) FROM rss_samples");
+  CU_ASSERT(n2 >= 10 && lrt_sql_int(again, q) == n2);
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: test_record REC_PROG\n");
@@ -249,6 +330,7 @@ int main(int argc, char **argv) {
   CU_add_test(s, "killed at its peak", test_killed_at_peak);
   CU_add_test(s, "massif's heap peak agrees", test_massif_agrees);
   CU_add_test(s, "massif agrees on qrun", test_massif_qrun);
+  CU_add_test(s, "RSS sampled from outside, no thread in the target", test_outside_rss);
   int rc = lrt_main();
   return rc;
 }
