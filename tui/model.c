@@ -616,6 +616,10 @@ int lt_model_select_process(LtModel *m, int64_t id) {
     snprintf(m->status, sizeof m->status, "%s", err.msg);
     return -1;
   }
+  /* rebuild freed the process list p pointed into (ASan): find it again */
+  p = NULL;
+  for (size_t i = 0; i < m->nprocs; i++)
+    if (m->procs[i].id == id) p = &m->procs[i];
   char words[600], e[300], b[32];
   const LrMoment *pk = &m->r->peak;
   snprintf(m->status, sizeof m->status, "showing pid %lld %s in every view: peak %s",
