@@ -101,7 +101,8 @@ static int64_t next_address = 0x10000;
 int64_t tb_alloc(sqlite3 *db, const char *region, int64_t size, int64_t alloc_seq,
                  int64_t free_seq, int64_t tid, int64_t stack) {
   const char *kind = !strcmp(region, "heap") ? "malloc" : "mmap";
-  next_address += size + 16;
+  /* unsigned: sizes near INT64_MAX wrap the fake address instead of UB */
+  next_address = (int64_t)((uint64_t)next_address + (uint64_t)size + 16);
   run(db,
       "INSERT INTO allocations(kind, region, address, size, alloc_seq, free_seq, alloc_ns, "
       "free_ns, free_kind, thread_id, stack_id) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?5 * 1000, "
