@@ -214,9 +214,9 @@ chunk of its own, a wakeup per interval). */
 /* Reads "Key:  123 kB" values from /proc/self/status line by line through
 ** a small buffer (this runs on the program's stack, inside a hook; the
 ** Groups line can be longer than any buffer worth having there). */
-static __attribute__((noinline)) void read_status(uint64_t v[4]) {
-  static const char *const keys[4] = {"VmRSS:", "RssAnon:", "RssFile:", "RssShmem:"};
-  v[0] = v[1] = v[2] = v[3] = 0;
+static __attribute__((noinline)) void read_status(uint64_t v[5]) {
+  static const char *const keys[5] = {"VmRSS:", "RssAnon:", "RssFile:", "RssShmem:", "VmSwap:"};
+  v[0] = v[1] = v[2] = v[3] = v[4] = 0;
   int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return;
   char buf[1024], line[64];
@@ -234,7 +234,7 @@ static __attribute__((noinline)) void read_status(uint64_t v[4]) {
         continue;
       }
       line[ll] = 0;
-      for (int k = 0; k < 4 && !skip; k++) {
+      for (int k = 0; k < 5 && !skip; k++) {
         size_t kl = strlen(keys[k]);
         if (ll > kl && !memcmp(line, keys[k], kl)) {
           v[k] = proc_kb(line, ll, keys[k]);
@@ -244,17 +244,17 @@ static __attribute__((noinline)) void read_status(uint64_t v[4]) {
       ll = 0;
       skip = 0;
     }
-    if (found == 4) break;
+    if (found == 5) break;
   }
   close(fd);
 }
 
 /* Writes one RSS record into w; returns its time. */
 static uint64_t sample_rss(LrSpoolWriter *w) {
-  uint64_t v[4];
+  uint64_t v[5];
   read_status(v);
   uint64_t ns = lr_shim_now();
-  if (v[0]) lr_sw_rss(w, __atomic_load_n(&g_shim.seq, __ATOMIC_RELAXED), ns, v);
+  if (v[0]) lr_sw_rss_swap(w, __atomic_load_n(&g_shim.seq, __ATOMIC_RELAXED), ns, v);
   return ns;
 }
 

@@ -433,6 +433,17 @@ int lr_sw_rss(LrSpoolWriter *w, uint64_t seq, uint64_t ns, const uint64_t v[4]) 
   return 0;
 }
 
+int lr_sw_rss_swap(LrSpoolWriter *w, uint64_t seq, uint64_t ns, const uint64_t v[5]) {
+  uint8_t *p = lr_sw_begin(w, 71);
+  if (!p) return -1;
+  *p++ = LR_REC_RSS_SWAP;
+  p = lr_sw_dseq(w, p, seq);
+  p = lr_sw_dns(w, p, ns);
+  for (int i = 0; i < 5; i++) p = lr_put_uv(p, v[i]);
+  lr_sw_commit(w, p);
+  return 0;
+}
+
 int lr_sw_mark(LrSpoolWriter *w, uint64_t seq, uint64_t ns, const char *name, size_t n) {
   uint8_t *p = lr_sw_begin(w, 21 + str_max(n));
   if (!p) return -1;

@@ -169,6 +169,8 @@ int lr_sw_module(LrSpoolWriter *w, uint64_t seq, uint64_t base, uint64_t size,
                  size_t path_len);
 int lr_sw_unmodule(LrSpoolWriter *w, uint64_t seq, uint64_t base);
 int lr_sw_rss(LrSpoolWriter *w, uint64_t seq, uint64_t ns, const uint64_t vals[4]);
+/* The same with VmSwap (vals[4]): an LR_REC_RSS_SWAP record (minor 1). */
+int lr_sw_rss_swap(LrSpoolWriter *w, uint64_t seq, uint64_t ns, const uint64_t vals[5]);
 int lr_sw_mark(LrSpoolWriter *w, uint64_t seq, uint64_t ns, const char *name, size_t n);
 int lr_sw_param_int(LrSpoolWriter *w, uint64_t seq, uint64_t ns, const char *name,
                     size_t n, int64_t value);

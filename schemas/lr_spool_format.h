@@ -11,7 +11,8 @@
 **
 ** Minor versions of version 1:
 **   0  the malloc family, mmap, munmap, mremap and the other records
-**   1  LR_EV_MPROTECT, LR_EV_PKEY_MPROTECT, LR_EV_MADVISE (committed memory)
+**   1  LR_EV_MPROTECT, LR_EV_PKEY_MPROTECT, LR_EV_MADVISE (committed memory),
+**      LR_REC_RSS_SWAP (an RSS sample with VmSwap)
 ** A reader of minor 1 reads every minor-0 spool unchanged; a reader of
 ** minor 0 stops a chunk at the first record of a kind it does not know
 ** (counted as truncated) and keeps what came before.
@@ -163,6 +164,8 @@ typedef struct LrChunkHeader {
 **   LR_REC_RSS     dseq dns uv(vm_rss) uv(rss_anon) uv(rss_file) uv(rss_shmem)
 **                  (bytes; seq is the last number handed out when sampled,
 **                  not a new one)
+**   LR_REC_RSS_SWAP dseq dns uv(vm_rss) uv(rss_anon) uv(rss_file) uv(rss_shmem)
+**                  uv(vm_swap)   (minor 1: what the shim writes; RSS stays valid)
 **   LR_REC_MARK    dseq dns str(name)
 **   LR_REC_PARAM   dseq dns str(name) uv(type) then sv(int) if type 0, str if type 1
 **   LR_REC_ARGV    uv(argc) then argc x str
@@ -198,6 +201,7 @@ enum {
   LR_REC_PARAM = 37,
   LR_REC_ARGV = 38,
   LR_REC_THREAD = 39,
+  LR_REC_RSS_SWAP = 40, /* minor 1 */
 };
 
 #define LR_PARAM_INT 0u

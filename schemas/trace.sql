@@ -146,6 +146,7 @@ CREATE TABLE rss_samples (
   anon  INTEGER NOT NULL,     -- RssAnon
   file  INTEGER NOT NULL,     -- RssFile
   shmem INTEGER NOT NULL,     -- RssShmem
+  swap  INTEGER,              -- VmSwap (NULL: not sampled, spools of minor 0)
   process_id INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX rss_samples_seq ON rss_samples(process_id, seq);

@@ -362,7 +362,7 @@ static uint64_t peek_scan(const LrSpoolCursor *c, Rd *rr) {
       for (int i = 0; i < extra; i++)
         if (!rd_uv(&r, &v)) return seq;
       return rd_uv(&r, &d) && d <= seq ? seq - d : seq;
-    } else if ((t >= 1 && t < LR_EV__COUNT) || (t > LR_REC_STACK && t <= LR_REC_THREAD)) {
+    } else if ((t >= 1 && t < LR_EV__COUNT) || (t > LR_REC_STACK && t <= LR_REC_RSS_SWAP)) {
       return rd_uv(&r, &v) ? c->prev_seq + v : c->prev_seq;
     } else {
       break;
@@ -440,6 +440,11 @@ static int decode(LrSpoolCursor *c, Rd *r, LrSpoolRec *o) {
   case LR_REC_RSS:
     return rd_seq_ns(c, r, o, 1) && rd_uv(r, &o->rss[0]) && rd_uv(r, &o->rss[1]) &&
            rd_uv(r, &o->rss[2]) && rd_uv(r, &o->rss[3]);
+  case LR_REC_RSS_SWAP: /* minor 1: read as an RSS record with has_swap */
+    o->type = LR_REC_RSS;
+    o->has_swap = 1;
+    return rd_seq_ns(c, r, o, 1) && rd_uv(r, &o->rss[0]) && rd_uv(r, &o->rss[1]) &&
+           rd_uv(r, &o->rss[2]) && rd_uv(r, &o->rss[3]) && rd_uv(r, &o->vm_swap);
   case LR_REC_MARK:
     return rd_seq_ns(c, r, o, 1) && rd_str(r, &o->str);
   case LR_REC_PARAM:

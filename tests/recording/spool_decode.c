@@ -132,7 +132,9 @@ static int chunk(LrtSpool *s, const uint8_t *pay, uint32_t used, uint32_t tid, u
         m->unload = 1;
       }
       if (!c.bad) s->nmod++;
-    } else if (type >= LR_REC_RSS && type <= LR_REC_THREAD && type != LR_REC_ARGV) {
+    } else if (type >= LR_REC_RSS && type <= LR_REC_RSS_SWAP && type != LR_REC_ARGV) {
+      int swap = type == LR_REC_RSS_SWAP;
+      if (swap) type = LR_REC_RSS; /* minor 1: the same sample, with VmSwap in v[4] */
       GROW(s->oth, s->noth);
       LrtOther *o = &s->oth[s->noth];
       memset(o, 0, sizeof *o);
@@ -141,7 +143,8 @@ static int chunk(LrtSpool *s, const uint8_t *pay, uint32_t used, uint32_t tid, u
       o->seq = dseq(&c, &pseq);
       o->ns = pns += uv(&c);
       if (type == LR_REC_RSS) {
-        for (int i = 0; i < 4; i++) o->v[i] = uv(&c);
+        for (int i = 0; i < 4 + swap; i++) o->v[i] = uv(&c);
+        o->has_swap = swap;
       } else if (type == LR_REC_MARK) {
         str(&c, o->name, sizeof o->name, NULL);
       } else if (type == LR_REC_PARAM) {

@@ -38,7 +38,8 @@ typedef struct LrtModule {
 
 typedef struct LrtOther {  /* RSS, MARK, PARAM, THREAD */
   uint32_t type, tid;
-  uint64_t seq, ns, v[4];
+  uint64_t seq, ns, v[5];   /* RSS: v[4] is VmSwap when has_swap */
+  int has_swap;
   int64_t ival;
   char name[256], text[256];
 } LrtOther;

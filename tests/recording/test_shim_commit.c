@@ -74,8 +74,35 @@ static void test_commit(void) {
     if (s.ev[i].kind == LR_EV_MADVISE) {
       CU_ASSERT(s.ev[i].flags == MADV_DONTNEED && s.ev[i].size == 1 * MiB);
     }
+  /* every RSS sample of the shim carries VmSwap (minor 1) */
+  size_t nrss = 0, nswap = 0;
+  for (size_t i = 0; i < s.noth; i++)
+    if (s.oth[i].type == LR_REC_RSS) {
+      nrss++;
+      nswap += s.oth[i].has_swap;
+    }
+  CU_ASSERT(nrss >= 2 && nswap == nrss);
+  /* outside samples beside the spool (SPOOL.md, "Outside samples"), as
+  ** `lowram record` leaves them: one before the start (skipped), one 1 ns
+  ** after it (before every event: seq 0), a line that does not parse, one
+  ** long after the end (the last event's seq) */
+  char side[600];
+  snprintf(side, sizeof side, "%s/commit.db.spool.rss", sr_dir);
+  FILE *f = fopen(side, "w");
+  CU_ASSERT_FATAL(f != NULL);
+  unsigned long long t0 = (unsigned long long)s.hdr.start_mono_ns;
+  fprintf(f, "%llu 1 2 3 4 5\n%llu 1000 2000 3000 4000 12345\nnot a sample\n"
+             "%llu 1000 2000 3000 4000 777\n",
+          t0 - 5, t0 + 1, t0 + 1000000000000000ull);
+  fclose(f);
   lrt_spool_free(&s);
   if (!sr_import("commit")) return;
+  CU_ASSERT(sr_sql("commit", "SELECT count(*) FROM rss_samples") == (int64_t)nrss + 2);
+  CU_ASSERT(sr_sql("commit", "SELECT count(*) FROM rss_samples WHERE swap IS NULL") == 0);
+  CU_ASSERT(sr_sql("commit", "SELECT count(*) FROM rss_samples WHERE swap = 12345 AND seq = 0 "
+                             "AND ns = 1 AND rss = 1000 AND shmem = 4000") == 1);
+  CU_ASSERT(sr_sql("commit", "SELECT count(*) FROM rss_samples WHERE swap = 777 AND seq = 10 "
+                             "AND ns = 1000000000000000") == 1);
   /* seq: 1 reserve, 2-4 mprotect, 5 MAP_FIXED, 6 decommit, 7 munmap,
   ** 8 madvise, 9 straddling mprotect, 10 munmap of it all */
   CU_ASSERT(sr_sql("commit", "SELECT count(*) FROM allocations") == 15);

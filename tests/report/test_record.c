@@ -295,6 +295,9 @@ static void test_outside_rss(void) {
   CU_ASSERT(lrt_sql_int(qt, "SELECT count(DISTINCT seq) FROM rss_samples") >= 3);
   CU_ASSERT(lrt_sql_int(qt, "SELECT count(*) FROM rss_samples WHERE rss <= 0 OR anon <= 0") ==
             0);
+  /* VmSwap in every sample, the recorder's and the shim's (0 without swap) */
+  CU_ASSERT(lrt_sql_int(qt, "SELECT count(*) FROM rss_samples WHERE swap IS NULL OR swap < 0") ==
+            0);
   CU_ASSERT(count_suffix(sub, ".rss") == 0);
   CU_ASSERT(count_suffix(sub, ".spool") == 0);
   /* kept: the spool's samples file stays beside it and imports the same */
