@@ -307,6 +307,26 @@ static void deal_samples(Sampler *s, const LrRunSpool *sp, size_t n) {
   unlink(s->path);
 }
 
+/* CMD's last traced image whose spool says nothing of its end (its shim
+** did not see it: it exec'd a program that is not traced, `env -i CMD`,
+** or an exec path the shim does not hook) while waitpid saw CMD exit:
+** the spool gets that exit, at the time CMD was reaped. */
+static void end_by_status(const char *path, int status, uint64_t reaped_ns) {
+  if (!WIFEXITED(status)) return;
+  int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return;
+  LrSpoolHeader h;
+  if (pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h && !memcmp(h.magic, LR_SPOOL_MAGIC, 8) &&
+      !(h.flags & LR_SPOOL_ENDED)) {
+    h.end_reason = LR_END_EXIT;
+    h.end_code = WEXITSTATUS(status);
+    h.end_ns = reaped_ns > h.start_mono_ns ? reaped_ns - h.start_mono_ns : 0;
+    h.flags |= LR_SPOOL_ENDED;
+    if (pwrite(fd, &h, sizeof h, 0) != (ssize_t)sizeof h) { /* left as it was */ }
+  }
+  close(fd);
+}
+
 static int parse_num(const char *s, long lo, long hi, long *out) {
   char *end;
   errno = 0;
@@ -558,6 +578,7 @@ int lr_cli_record(int argc, char **argv) {
     lr_cli_error("record", "waiting for %s: %s", cmd[0], strerror(errno));
     return 1;
   }
+  uint64_t reaped_ns = mono_ns();
   /* invariant 3: nothing left to forward to; a signal now ends lowram */
   for (size_t i = 0; i < nsigs; i++) sigaction(sigs[i], &dfl, NULL);
   g_child = 0;
@@ -601,6 +622,14 @@ int lr_cli_record(int argc, char **argv) {
           last = 0;
       if (last) spools[i].killed_by = WTERMSIG(status);
     }
+  for (size_t i = 0; i < ns; i++) { /* an exit the last image's shim did not see */
+    if (spools[i].pid != (uint64_t)pid) continue;
+    int last = 1;
+    for (size_t j = 0; j < ns; j++)
+      if (spools[j].pid == (uint64_t)pid && spools[j].exec_index > spools[i].exec_index)
+        last = 0;
+    if (last) end_by_status(spools[i].path, status, reaped_ns);
+  }
   LrImportOpts opts = {0};
   if (isatty(2)) opts.progress = lr_cli_import_progress;
   LrImportStats s;

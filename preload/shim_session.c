@@ -553,7 +553,57 @@ static void on_fatal(int sig, siginfo_t *si, void *uc) {
   errno = e;
 }
 
+/* SIGTERM and SIGHUP when their action is the default (terminate): the
+** spool says which signal ended the run, then the signal is raised again
+** with the default action, so the process dies of it as it would have. A
+** program that installs its own handler later replaces this one (the shim
+** then does not see the ending: "killed", or the recorder's status).
+** SIGINT is left alone: Python, for one, installs its KeyboardInterrupt
+** handler only when it finds SIGINT at SIG_DFL. */
+static const int term_signals[] = {SIGTERM, SIGHUP};
+
+static void on_term(int sig, siginfo_t *si, void *uc) {
+  (void)si;
+  (void)uc;
+  int g = lr_tls.guard;
+  lr_tls.guard = 1;
+  if (g_shim.spool) lr_session_end(LR_END_SIGNAL, sig);
+  lr_tls.guard = g;
+  sigaction(sig, &old_actions[sig], NULL);
+  raise(sig); /* blocked until we return: then the default action */
+}
+
+/* A stack overflow faults on the guard page, where no handler can run: the
+** main thread gets an alternate signal stack (64 KiB of address space,
+** touched only by a fatal signal) unless the program set one. Other threads
+** have none: an overflow there ends the trace as "killed". */
+static void alt_stack(void) {
+  stack_t cur;
+  if (sigaltstack(NULL, &cur) != 0 || !(cur.ss_flags & SS_DISABLE)) return;
+  size_t sz = 64 * 1024;
+  void *p = (void *)syscall(SYS_mmap, NULL, sz, PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return;
+  stack_t ss = {.ss_sp = p, .ss_size = sz, .ss_flags = 0};
+  if (sigaltstack(&ss, NULL) != 0) syscall(SYS_munmap, p, sz);
+}
+
 void lr_session_install_signals(void) {
+  alt_stack();
+  struct sigaction st;
+  memset(&st, 0, sizeof st);
+  st.sa_sigaction = on_term;
+  st.sa_flags = SA_SIGINFO;
+  sigfillset(&st.sa_mask);
+  for (size_t i = 0; i < sizeof term_signals / sizeof *term_signals; i++) {
+    int s = term_signals[i];
+    struct sigaction old;
+    if (sigaction(s, NULL, &old) != 0 || (old.sa_flags & SA_SIGINFO) ||
+        old.sa_handler != SIG_DFL)
+      continue; /* ignored, or the program's own */
+    old_actions[s] = old;
+    sigaction(s, &st, NULL);
+  }
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_sigaction = on_fatal;

@@ -13,7 +13,13 @@
 **   R + 64 MiB   8 MiB   mmap MAP_FIXED   (D)
 **   peak: 14 MiB committed, 498 MiB reserved
 **   then R + 64 MiB - 512 KiB, 1 MiB mprotect RW: 512 KiB more committed
+**
+** With an argument, how a run ends (tests of the spool's end reason):
+**   term       sends itself SIGTERM (default action)
+**   overflow   recurses until the stack overflows (SIGSEGV on the guard page)
 */
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -25,7 +31,23 @@ static int fail(const char *m) {
   return 1;
 }
 
-int main(void) {
+static volatile int depth_limit = 1 << 30; /* never reached: the stack ends first */
+
+static int deep(volatile char *prev, int n) {
+  volatile char frame[4096];
+  frame[0] = (char)(prev ? prev[0] + 1 : 1);
+  if (n >= depth_limit) return frame[0];
+  return deep(frame, n + 1) + frame[1]; /* not a tail call */
+}
+
+int main(int argc, char **argv) {
+  if (argc > 1) {
+    void *p = malloc(100);
+    if (!strcmp(argv[1], "term")) kill(getpid(), SIGTERM);
+    if (!strcmp(argv[1], "overflow")) return deep(NULL, 0);
+    free(p);
+    return 3;
+  }
   char *r = mmap(NULL, 512 * MiB, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (r == MAP_FAILED) return fail("gt_commit: reserve failed\n");
   if (mprotect(r, 1 * MiB, PROT_READ | PROT_WRITE) || mprotect(r + 4 * MiB, 2 * MiB, PROT_READ | PROT_WRITE) ||

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mman.h>
 
 #include "lrtest.h"
@@ -167,6 +168,31 @@ static void test_commit(void) {
   free(txt);
 }
 
+/* End reasons under plain LD_PRELOAD (issue 15): a SIGTERM and a stack
+** overflow end the spool as "signal" with their number, and the process
+** still dies of them. */
+static void end_mode(const char *mode, int sig) {
+  char tag[64], name[80];
+  snprintf(tag, sizeof tag, "end-%s", mode);
+  char *av[] = {(char *)gt_commit, (char *)mode, NULL};
+  CU_ASSERT(sr_run_tag(tag, av, NULL) == 128 + sig);
+  LrtSpool s;
+  snprintf(name, sizeof name, "%s.db.spool", tag);
+  CU_ASSERT_FATAL(sr_load(name, &s) == 0);
+  CU_ASSERT(s.hdr.flags & LR_SPOOL_ENDED);
+  CU_ASSERT_EQUAL(s.hdr.end_reason, LR_END_SIGNAL);
+  CU_ASSERT_EQUAL(s.hdr.end_code, sig);
+  lrt_spool_free(&s);
+  if (!sr_import(tag)) return;
+  char q[200];
+  snprintf(q, sizeof q, "SELECT count(*) FROM meta WHERE key = 'end_reason' AND value = 'signal'");
+  CU_ASSERT(sr_sql(tag, q) == 1);
+  CU_ASSERT(sr_sql(tag, "SELECT value FROM meta WHERE key = 'end_code'") == sig);
+}
+
+static void test_end_sigterm(void) { end_mode("term", SIGTERM); }
+static void test_end_overflow(void) { end_mode("overflow", SIGSEGV); }
+
 int main(int argc, char **argv) {
   if (argc < 5) {
     fprintf(stderr, "usage: %s GT_COMMIT GT_PROG GT_PLUGIN SPOOL_DUMP [GT_CPP]\n", argv[0]);
@@ -178,5 +204,7 @@ int main(int argc, char **argv) {
   CU_initialize_registry();
   CU_pSuite s = CU_add_suite("shim_commit", NULL, NULL);
   CU_add_test(s, "committed memory: reserve, commit, decommit, release", test_commit);
+  CU_add_test(s, "end reason: SIGTERM says signal 15", test_end_sigterm);
+  CU_add_test(s, "end reason: a stack overflow says signal 11", test_end_overflow);
   return lrt_main();
 }

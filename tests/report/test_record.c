@@ -319,6 +319,20 @@ static void test_outside_rss(void) {
   CU_ASSERT(n2 >= 10 && lrt_sql_int(again, q) == n2);
 }
 
+/* `env -i /bin/true` under record: env's shim never sees its end (it execs
+** a program that is not traced, by a path the shim does not hook), and
+** the recorder saw the exit: the trace says exit 0, not killed. */
+static void test_env_exit(void) {
+  char t[600], devnull[] = "/dev/null";
+  snprintf(t, sizeof t, "%s/env-true.db", dir);
+  char *rec[] = {(char *)lrt_env("LOWRAM_BIN"), "record", "-o", t, "--", "env", "-i",
+                 "/bin/true", NULL};
+  CU_ASSERT_EQUAL_FATAL(lrt_run(rec, NULL, devnull, devnull), 0);
+  CU_ASSERT(lrt_sql_int(t, "SELECT count(*) FROM processes") == 1);
+  CU_ASSERT(lrt_sql_int(t, "SELECT count(*) FROM processes WHERE end_reason = 'exit' AND "
+                           "end_code = 0") == 1);
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: test_record REC_PROG\n");
@@ -334,6 +348,7 @@ int main(int argc, char **argv) {
   CU_add_test(s, "massif's heap peak agrees", test_massif_agrees);
   CU_add_test(s, "massif agrees on qrun", test_massif_qrun);
   CU_add_test(s, "RSS sampled from outside, no thread in the target", test_outside_rss);
+  CU_add_test(s, "env -i /bin/true under record ends by exit", test_env_exit);
   int rc = lrt_main();
   return rc;
 }
