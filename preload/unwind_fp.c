@@ -7,7 +7,10 @@
 */
 #include "unwind.h"
 
-#include <pthread.h>
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <string.h>
+#include <unistd.h>
 
 int lr_unwind_available(int backend) {
   if (backend == LR_UNWIND_FP) return 1;
@@ -15,18 +18,73 @@ int lr_unwind_available(int backend) {
   return 0;
 }
 
+/* Parses one hex number at *p; advances past it. */
+static uintptr_t hex_at(const char **p, const char *end) {
+  uintptr_t v = 0;
+  for (; *p < end; (*p)++) {
+    char c = **p;
+    int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (d < 0) break;
+    v = v << 4 | (uintptr_t)d;
+  }
+  return v;
+}
+
+/* The current thread's stack: the mapping of /proc/self/maps that holds
+** our stack pointer. Not pthread_getattr_np: glibc holds the thread's own
+** lock while that call reallocs, so a thread whose first allocation happens
+** inside the program's pthread_getattr_np would wait on itself forever here
+** (it did: gcc -fsanitize=thread programs hung on their first thread). This
+** takes no lock and allocates nothing: a stack buffer, open/read/close, once
+** per thread. */
 void lr_unwind_fp_bounds(uintptr_t *lo, uintptr_t *hi) {
-  pthread_attr_t a;
-  void *addr = 0;
-  size_t size = 0;
+  uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
   *lo = 0;
   *hi = 0;
-  if (pthread_getattr_np(pthread_self(), &a) != 0) return;
-  if (pthread_attr_getstack(&a, &addr, &size) == 0) {
-    *lo = (uintptr_t)addr;
-    *hi = (uintptr_t)addr + size;
+  int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  char buf[4096];
+  size_t have = 0;
+  int done = 0;
+  while (!done) {
+    ssize_t r = read(fd, buf + have, sizeof buf - have);
+    if (r <= 0) break;
+    have += (size_t)r;
+    const char *p = buf, *end = buf + have;
+    for (;;) {
+      const char *nl = memchr(p, '\n', (size_t)(end - p));
+      if (!nl) break;
+      const char *q = p;
+      uintptr_t a = hex_at(&q, nl);
+      if (q < nl && *q == '-') {
+        q++;
+        uintptr_t b = hex_at(&q, nl);
+        if (sp >= a && sp < b) {
+          *lo = a;
+          *hi = b;
+          /* the main thread's [stack] grows down past today's start: allow
+          ** what RLIMIT_STACK allows, as pthread_getattr_np would */
+          if (memmem(q, (size_t)(nl - q), "[stack]", 7)) {
+            struct rlimit rl;
+            uintptr_t room = 64u << 20;
+            if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+              room = (uintptr_t)rl.rlim_cur;
+            *lo = b > room ? b - room : 0;
+            if (*lo > a) *lo = a;
+          }
+          done = 1;
+          break;
+        }
+      }
+      p = nl + 1;
+    }
+    /* keep the unfinished line for the next read */
+    size_t rest = (size_t)(end - p);
+    if (rest == sizeof buf) break; /* a line longer than the buffer: give up */
+    memmove(buf, p, rest);
+    have = rest;
   }
-  pthread_attr_destroy(&a);
+  close(fd);
 }
 
 /* ARMv8.3 pointer authentication signs return addresses before they are
