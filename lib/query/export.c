@@ -247,7 +247,7 @@ int lr_export(LrTrace *t, const LrExportOpts *o, FILE *f, LrErr *err) {
     LrBy by = csv ? o->by : LR_BY_STACK;
     if (w == LR_EXPORT_CONTRIBUTORS) rc = lr_peak_contributors(t, c, m.seq, by, 0, &g, err);
     else rc = lr_peak_group_sql(db, c, "SELECT stack_id, sum(size), count(*) FROM allocations "
-                                "WHERE free_seq IS NULL AND region <> 'file' GROUP BY stack_id",
+                                "WHERE free_seq IS NULL AND region NOT IN ('file', 'reserved') GROUP BY stack_id",
                                 by, &g, err);
     if (!rc) {
       lr_export_groups(f, &g, csv, g.bytes);

@@ -382,6 +382,35 @@ static void test_export_quoting(void) {
   free(o);
 }
 
+/* Reserved address space (PROT_NONE, never committed) is not a leak: the
+** leaks export counts heap and committed anon blocks only. */
+static void test_export_leaks_not_reserved(void) {
+  char p[512];
+  snprintf(p, sizeof p, "%s/reserved.db", dir);
+  sqlite3 *db = tb_create(p);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+  tb_frame(db, 1, "/bin/r", "reserve", "r.c", 1);
+  tb_frame(db, 2, "/bin/r", "leak", "r.c", 2);
+  tb_stack(db, 1, (int64_t)1, (int64_t)0);
+  tb_stack(db, 2, (int64_t)2, (int64_t)0);
+  tb_alloc(db, "reserved", (int64_t)512 << 20, 1, -1, 1, 1);
+  tb_alloc(db, "anon", 65536, 2, -1, 1, 1);
+  tb_alloc(db, "heap", 300, 3, -1, 1, 2);
+  CU_ASSERT_EQUAL_FATAL(tb_finish(db, p, 1), 0);
+  CU_ASSERT_EQUAL_FATAL(lowram("export", p, "--what", "leaks", "--by", "function", NULL), 0);
+  char *o = out();
+  Csv c;
+  CU_ASSERT_EQUAL_FATAL(csv_parse(o, &c), 0);
+  CU_ASSERT_EQUAL_FATAL(c.nrows, 3);
+  int k = col(&c, "key"), b = col(&c, "bytes");
+  CU_ASSERT_STRING_EQUAL(c.rows[1][k], "reserve");
+  CU_ASSERT_STRING_EQUAL(c.rows[1][b], "65536");
+  CU_ASSERT_STRING_EQUAL(c.rows[2][k], "leak");
+  CU_ASSERT_STRING_EQUAL(c.rows[2][b], "300");
+  csv_free(&c);
+  free(o);
+}
+
 static void test_export_folded(void) {
   CU_ASSERT_EQUAL_FATAL(lowram("export", fx_path, "--what", "contributors", "--format", "folded",
                                "--at", "decode", NULL), 0);
@@ -446,6 +475,7 @@ int main(void) {
   CU_add_test(s, "export csv parsed back", test_export_contributors_csv);
   CU_add_test(s, "export quoting and formulas", test_export_quoting);
   CU_add_test(s, "export folded parsed back", test_export_folded);
+  CU_add_test(s, "export leaks: reserved address space is no leak", test_export_leaks_not_reserved);
   CU_add_test(s, "diff command", test_diff_cli);
   int rc = lrt_main();
   return rc;
