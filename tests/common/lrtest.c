@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sqlite3.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,4 +203,14 @@ int lrt_main(void) {
   }
   ntmpdirs = 0;
   return failed ? 1 : 0;
+}
+
+int lrt_lowram(const char *out_path, const char *err_path, const char *first, ...) {
+  char *argv[16] = {(char *)lrt_env("LOWRAM_BIN"), (char *)first};
+  va_list ap;
+  va_start(ap, first);
+  for (int i = 2; first && i < 15; i++)
+    if (!(argv[i] = va_arg(ap, char *))) break;
+  va_end(ap);
+  return lrt_run(argv, NULL, out_path, err_path);
 }

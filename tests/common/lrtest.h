@@ -21,6 +21,11 @@ const char *lrt_env(const char *name);
 int lrt_run(char *const argv[], char *const env[], const char *out_path,
             const char *err_path);
 
+/* Runs $LOWRAM_BIN with the arguments up to the first NULL (at most 14),
+** stdout and stderr to the files named; returns as lrt_run. */
+int lrt_lowram(const char *out_path, const char *err_path, const char *first, ...)
+    __attribute__((sentinel));
+
 /* The first column of the first row of `sql` on the trace at db_path, as an
 ** integer (INT64_MIN if no row, the db can't be opened, or the SQL fails;
 ** the reason is printed to stderr). */

@@ -19,17 +19,8 @@
 static char *dir;
 static char fx_path[512], out_path[512], err_path[512];
 
-/* Runs lowram with the arguments up to the first NULL. */
-static int lowram(const char *first, ...) __attribute__((sentinel));
-static int lowram(const char *first, ...) {
-  char *argv[16] = {(char *)lrt_env("LOWRAM_BIN"), (char *)first};
-  va_list ap;
-  va_start(ap, first);
-  for (int i = 2; first && i < 15; i++)
-    if (!(argv[i] = va_arg(ap, char *))) break;
-  va_end(ap);
-  return lrt_run(argv, NULL, out_path, err_path);
-}
+/* Runs lowram with the arguments up to NULL; output to out_path, err_path. */
+#define lowram(...) lrt_lowram(out_path, err_path, __VA_ARGS__)
 
 static char *out(void) { return lrt_read_file(out_path, NULL); }
 static char *errs(void) { return lrt_read_file(err_path, NULL); }

@@ -26,16 +26,8 @@ static char trace[512], out_path[512], err_path[512];
 #define C1 "csi\xc2\x9bX"
 #define BAD "bad\xff\xfe"
 
-static int lowram(const char *first, ...) __attribute__((sentinel));
-static int lowram(const char *first, ...) {
-  char *argv[16] = {(char *)lrt_env("LOWRAM_BIN"), (char *)first};
-  va_list ap;
-  va_start(ap, first);
-  for (int i = 2; first && i < 15; i++)
-    if (!(argv[i] = va_arg(ap, char *))) break;
-  va_end(ap);
-  return lrt_run(argv, NULL, out_path, err_path);
-}
+/* Runs lowram with the arguments up to NULL; output to out_path, err_path. */
+#define lowram(...) lrt_lowram(out_path, err_path, __VA_ARGS__)
 
 /* 1 when every byte is printable ASCII, '\n' (and "\r\n" when crlf), or
 ** part of valid UTF-8 that is not a C1 control; else 0 and the offset. */
