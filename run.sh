@@ -37,7 +37,7 @@ PACKAGES=(
   sqlite3 heaptrack valgrind time binutils libc6-dbg
   # lowram suggest on programs nobody here wrote (tests/suggest/test_foreign.c);
   # tesseract-ocr Depends on its English data
-  python3-numpy tesseract-ocr
+  python3-numpy tesseract-ocr tesseract-ocr-eng
   # the arm64 test: cross compiler, its libc (only a Recommends), qemu-aarch64
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
   # adb: the phone path over USB (tests/adb); tmux: driving tui/ in tests
