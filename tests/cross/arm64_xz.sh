@@ -25,37 +25,13 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d /tmp/lowram-arm64xz-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL arm64_xz: $*"; exit 1; }
-run() {
-  local log=$1 rc=0
-  shift
-  "$@" >"$log" 2>&1 || rc=$?
-  if [ $rc -ne 0 ]; then
-    cat "$log"
-    echo "---- exit $rc: $*"
-  fi
-  return $rc
-}
-need() { command -v "$1" >/dev/null || fail "$1 not found: install the Debian package $2"; }
-need aarch64-linux-gnu-gcc gcc-aarch64-linux-gnu
-need qemu-aarch64 qemu-user
-need readelf binutils
-need sqlite3 sqlite3
+. "$src/tests/cross/common.sh"
 need xz xz-utils
 need dpkg-deb dpkg
-[ -f /usr/aarch64-linux-gnu/lib/libc.so ] ||
-  fail "no aarch64 C library: install the Debian package libc6-dev-arm64-cross"
 lowram=$host/cli/lowram
-q=(qemu-aarch64 -cpu max -L /usr/aarch64-linux-gnu)
 
 # ---- 1. the device shim ----------------------------------------------------
-run "$work/setup.log" meson setup "$work/build" "$src" \
-  --cross-file "$src/cross/aarch64-linux-gnu.ini" \
-  -Danalyzer=false -Dtests=false -Dunwind=fp --werror \
-  -Dc_args=-mbranch-protection=pac-ret || {
-  tail -n 40 "$work/build/meson-logs/meson-log.txt" 2>/dev/null || true
-  fail "meson setup of the aarch64 cross build failed (output above)"
-}
-run "$work/ninja.log" ninja -C "$work/build" || fail "the aarch64 cross build failed (output above)"
+cross_build
 shim=$work/build/preload/liblowram.so
 needed=$(readelf -d "$shim" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')
 for lib in $needed; do
