@@ -13,6 +13,8 @@
 **   0  the malloc family, mmap, munmap, mremap and the other records
 **   1  LR_EV_MPROTECT, LR_EV_PKEY_MPROTECT, LR_EV_MADVISE (committed memory),
 **      LR_REC_RSS_SWAP (an RSS sample with VmSwap)
+**   2  Python frames: LR_REC_PYCODE, LR_REC_PYEVAL, and STACK records whose
+**      frames carry LR_PYFRAME_TAG / LR_PYREF_TAG values (see below)
 ** A reader of minor 1 reads every minor-0 spool unchanged; a reader of
 ** minor 0 stops a chunk at the first record of a kind it does not know
 ** (counted as truncated) and keeps what came before.
@@ -53,7 +55,7 @@
 
 #define LR_SPOOL_MAGIC       "LRSPOOL1"   /* 8 bytes, no NUL stored */
 #define LR_SPOOL_VERSION     1u
-#define LR_SPOOL_MINOR       1u           /* LrSpoolHeader.minor_version */
+#define LR_SPOOL_MINOR       2u           /* LrSpoolHeader.minor_version */
 #define LR_SPOOL_HEADER_SIZE 4096u         /* chunks start page-aligned */
 #define LR_CHUNK_MAGIC       0x4b43524cu   /* "LRCK" little-endian */
 #define LR_SPOOL_SUFFIX      ".spool"      /* trace "run.db" -> "run.db.spool" */
@@ -108,7 +110,8 @@ typedef struct LrChunkHeader {
   uint32_t tid;        /* the writer's kernel thread id */
   uint32_t used;       /* payload bytes of whole records (invariant 3) */
   uint32_t flags;      /* LR_CHUNK_SEALED */
-  uint32_t reserved;
+  uint32_t span;       /* minor 2: the chunk's length in chunk_size units
+                       ** (0 in older spools: one) */
   uint64_t sum;        /* lr_sum64 of the payload's first `used` bytes, once sealed */
 } LrChunkHeader;       /* 32 bytes */
 
@@ -170,6 +173,20 @@ typedef struct LrChunkHeader {
 **   LR_REC_PARAM   dseq dns str(name) uv(type) then sv(int) if type 0, str if type 1
 **   LR_REC_ARGV    uv(argc) then argc x str
 **   LR_REC_THREAD  dseq dns uv(tid) str(name)     (thread start or rename)
+**   LR_REC_PYCODE  uv(code_id) uv(first_line) str(function) str(file)
+**                  (minor 2: a Python code object, once per process; its
+**                  qualified name and file, as CPython gives them)
+**   LR_REC_PYEVAL  uv(lo) uv(hi)   (minor 2: CPython's frame evaluator
+**                  occupies [lo, hi): where Python frames join the native
+**                  ones, see "Python frames" in SPOOL.md)
+**
+** Python frames (minor 2). A STACK record of a thread running Python code
+** is  LR_PYREF_TAG | native_stack_id,  then the Python frames innermost
+** first, each  LR_PYFRAME_TAG | code_id << 24 | line.  The native stack is
+** an ordinary STACK record of the same process (its id is smaller, but its
+** record may come later in the merge: readers resolve these at the end).
+** The tags have the top nibble set: never a user-space address on x86-64
+** or arm64, whose user pcs are below 2^56.
 */
 typedef enum LrEventKind {
   LR_EV_MALLOC = 1,
@@ -202,7 +219,20 @@ enum {
   LR_REC_ARGV = 38,
   LR_REC_THREAD = 39,
   LR_REC_RSS_SWAP = 40, /* minor 1 */
+  LR_REC_PYCODE = 41,   /* minor 2 */
+  LR_REC_PYEVAL = 42,   /* minor 2 */
 };
+
+/* Python frames in STACK records (minor 2, see above). */
+#define LR_PYTAG_MASK    0xF000000000000000ull
+#define LR_PYFRAME_TAG   0xF000000000000000ull
+#define LR_PYREF_TAG     0xE000000000000000ull
+#define LR_PYLINE_BITS   24u
+#define LR_PYLINE_MAX    ((1ull << LR_PYLINE_BITS) - 1)  /* longer: stored as 0 */
+#define LR_PYCODE_MAX    ((1ull << 36) - 1)              /* code ids fit in 36 bits */
+static inline uint64_t lr_pyframe(uint64_t code_id, uint64_t line) {
+  return LR_PYFRAME_TAG | (code_id << LR_PYLINE_BITS) | (line <= LR_PYLINE_MAX ? line : 0);
+}
 
 #define LR_PARAM_INT 0u
 #define LR_PARAM_STR 1u
