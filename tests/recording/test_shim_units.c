@@ -308,6 +308,42 @@ static void test_stack_table(void) {
   lr_stack_table_free(t);
 }
 
+/* The shim's table (2^16 slots, 64 MiB of arena) maps 128 KiB of slots and
+** a 256 KiB segment at first; 30000 stacks of 40 frames (9.2 MiB of
+** frames) take every level and several segments, and each is still found
+** once under its first id. */
+static void test_stack_table_grows(void) {
+  LrStackTable *t = lr_stack_table_new(16, 64u << 20);
+  CU_ASSERT_FATAL(t != NULL);
+  size_t m0 = lr_stack_table_mapped(t);
+  CU_ASSERT(m0 >= (128u << 10) + (256u << 10) && m0 < (400u << 10));
+  enum { N = 30000, D = 40 };
+  static uintptr_t s[D];
+  int nw;
+  uint32_t slot;
+  for (uintptr_t i = 0; i < N; i++) {
+    for (int d = 0; d < D; d++) s[d] = i * 977 + (uintptr_t)d;
+    uint64_t id = lr_stack_intern(t, s, D, &nw, &slot);
+    CU_ASSERT(nw && id == i + 1 && slot != UINT32_MAX);
+    lr_stack_publish(t, slot, id);
+  }
+  size_t found = 0;
+  for (uintptr_t i = 0; i < N; i++) {
+    for (int d = 0; d < D; d++) s[d] = i * 977 + (uintptr_t)d;
+    if (lr_stack_intern(t, s, D, &nw, &slot) == i + 1 && !nw &&
+        lr_stack_find(t, s, D) == i + 1)
+      found++;
+  }
+  CU_ASSERT_EQUAL(found, N);
+  CU_ASSERT_EQUAL(lr_stack_count(t), N);
+  /* 30000 slots fill levels 2^12..2^14 to 3/4 (21504) and go on in 2^15:
+  ** 128+256+512+1024 KiB; 9.2 MiB of frames need segments up to the one
+  ** ending at 16 MiB (0.25+0.25+0.5+1+2+4+8 MiB), the 32 MiB one never */
+  size_t m1 = lr_stack_table_mapped(t);
+  CU_ASSERT(m1 >= (1920u << 10) + (16u << 20) && m1 < (1920u << 10) + (16u << 20) + 4096);
+  lr_stack_table_free(t);
+}
+
 typedef struct Racer {
   LrStackTable *t;
   uint64_t ids[50];
@@ -515,6 +551,7 @@ int main(void) {
   CU_add_test(s, "damaged spools", test_damaged);
   CU_add_test(s, "stack table dedup and overflow", test_stack_table);
   CU_add_test(s, "stack table under threads", test_stack_table_threads);
+  CU_add_test(s, "stack table grows on demand", test_stack_table_grows);
   CU_add_test(s, "config parsing", test_config);
   CU_add_test(s, "output names", test_names);
   CU_add_test(s, "unwinders", test_unwind);
