@@ -112,6 +112,25 @@ static int find_shim(char *out, size_t len) {
   return try_dir(out, len, LR_INSTALL_LIBDIR);
 }
 
+/* The directory of lowram's Python package beside the shim (issue 13:
+** Python frames): libdir/lowram-python when installed, python/ in the build
+** tree (the shim is preload/liblowram.so there). 0 with out set, -1 if none. */
+static int find_python_dir(const char *shim, char *out, size_t len) {
+  static const char *const rel[] = {"lowram-python", "../python"};
+  const char *slash = strrchr(shim, '/');
+  int dl = slash ? (int)(slash - shim) : 1;
+  for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
+    char probe[PATH_MAX];
+    int w = snprintf(probe, sizeof probe, "%.*s/%s/sitecustomize.py", dl, slash ? shim : ".",
+                     rel[i]);
+    if (w <= 0 || (size_t)w >= sizeof probe || access(probe, R_OK) != 0) continue;
+    probe[w - (int)sizeof "/sitecustomize.py" + 1] = 0;
+    if (!realpath(probe, out) || strlen(out) >= len) continue;
+    return 0;
+  }
+  return -1;
+}
+
 /* The NAME=value strings env_set made, freed once CMD has started. */
 static char *g_owned[8];
 static size_t g_nowned;
@@ -468,7 +487,16 @@ int lr_cli_record(int argc, char **argv) {
   char preload[2 * PATH_MAX];
   /* ours first, so allocations in another preloaded allocator are seen too */
   snprintf(preload, sizeof preload, "%s%s%s", shim, old && *old ? ":" : "", old ? old : "");
-  if (env_set(&env, &n, "LD_PRELOAD", preload) || env_set(&env, &n, "LOWRAM_OUT", tmpl) ||
+  /* Python programs load lowram's sitecustomize (Python frames), which
+  ** then runs the one it hides */
+  char pydir[PATH_MAX], pypath[2 * PATH_MAX + 2];
+  const char *oldpp = getenv("PYTHONPATH");
+  int has_py = find_python_dir(shim, pydir, sizeof pydir) == 0;
+  if (has_py)
+    snprintf(pypath, sizeof pypath, "%s%s%s", pydir, oldpp && *oldpp ? ":" : "",
+             oldpp ? oldpp : "");
+  if ((has_py && env_set(&env, &n, "PYTHONPATH", pypath)) ||
+      env_set(&env, &n, "LD_PRELOAD", preload) || env_set(&env, &n, "LOWRAM_OUT", tmpl) ||
       env_set(&env, &n, "LOWRAM_EXEC_INDEX", NULL) ||
       (depth && env_set(&env, &n, "LOWRAM_DEPTH", depth)) ||
       (smp.on && env_set(&env, &n, "LOWRAM_RSS_INTERVAL", "0")) ||

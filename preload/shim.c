@@ -42,6 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pyframes.h"
 #include "shim_internal.h"
 #include "unwind.h"
 
@@ -401,7 +402,7 @@ static __attribute__((noinline)) uint64_t stack_id(LrTls *t, LrSpoolWriter *w) {
 static __attribute__((noinline)) void record(LrTls *t, LrEvent *ev, int with_stack) {
   if (!ev->seq) ev->seq = lr_shim_next_seq();
   LrSpoolWriter *w = lr_shim_writer(t);
-  if (with_stack) ev->stack = stack_id(t, w);
+  if (with_stack) ev->stack = lr_py_stack_maybe(w, stack_id(t, w)); /* + Python frames */
   int fresh;
   ev->ns = lr_shim_event_ns(t, &fresh);
   lr_sw_event(w, ev);

@@ -43,6 +43,7 @@
 #include "query/agg.h"
 #include "core/grow.h"
 #include "ingest/lifetimes.h"
+#include "ingest/pyframes.h"
 #include "ingest/rows.h"
 #include "ingest/spool_read.h"
 #include "ingest/stage.h"
@@ -96,6 +97,7 @@ typedef struct Imp {
   uint32_t *thr_idx; /* open addressing on tid: slot = thr index + 1, 0 empty */
   size_t thr_icap;
   char *argv_json;
+  LrPyf *py;     /* Python frames (pyframes.h) */
   int64_t proc;  /* processes.id of this spool's rows */
   LrIdOff off;   /* ids of the previous processes: this one's start past them */
   uint64_t max_stack, max_alloc;
@@ -341,6 +343,30 @@ static void do_argv(Imp *im, const LrSpoolRec *r) {
   im->argv_json = j;
 }
 
+/* ---- Python frames (pyframes.h) ---- */
+
+/* 1 if the record was Python frames' (kept for the end of the import). */
+static int py_take(Imp *im, const LrSpoolRec *r) {
+  int t = -1;
+  if (im->py || (im->py = lr_pyf_new())) t = lr_pyf_take(im->py, r);
+  if (t < 0 && !im->failed) {
+    im->failed = 1;
+    lr_err_set(im->err, "%s: out of memory", im->spool_path);
+  }
+  return t != 0;
+}
+static uint64_t py_frame(void *ctx, uint64_t ip) { return frame_id(ctx, ip); }
+static uint64_t py_module(void *ctx, const char *path) {
+  Imp *im = ctx;
+  LrSpoolRec r;
+  memset(&r, 0, sizeof r); /* base 0, size 0: covers no pc */
+  r.type = LR_REC_MODULE;
+  r.str.p = path;
+  r.str.len = strlen(path);
+  do_module(im, &r);
+  return im->failed ? 0 : im->nmods;
+}
+
 /* ---- one record ---- */
 
 static void process(Imp *im, const LrSpoolRec *r) {
@@ -362,7 +388,11 @@ static void process(Imp *im, const LrSpoolRec *r) {
   }
   switch (r->type) {
   case LR_REC_STACK:
-    do_stack(im, r);
+    if (!py_take(im, r)) do_stack(im, r);
+    break;
+  case LR_REC_PYCODE:
+  case LR_REC_PYEVAL:
+    py_take(im, r);
     break;
   case LR_REC_MODULE:
     do_module(im, r);
@@ -649,6 +679,7 @@ static void flush(Imp *im) {
 
 static void imp_free(Imp *im) {
   lr_rows_free(im->rows);
+  lr_pyf_free(im->py);
   sqlite3_stmt *sts[] = {im->st_stack, im->st_entry, im->st_frame, im->st_module,
                          im->st_unmodule, im->st_rss, im->st_mark, im->st_param, im->st_meta};
   for (size_t i = 0; i < sizeof sts / sizeof sts[0]; i++) sqlite3_finalize(sts[i]);
@@ -718,6 +749,10 @@ static int run(Imp *im, const char *spool_path, const LrImportOpts *opts) {
   merge(im);
   for (LrSpoolRec side; lr_spool_side_next(im->sp, UINT64_MAX, im->max_seq, &side);)
     process(im, &side); /* outside samples after the last record */
+  LrPyfHost ph = {im, py_frame, py_module}; /* every native stack is in now */
+  if (!im->failed && lr_pyf_finish(im->py, im->db, &im->off, &ph, &im->stacks, &im->max_stack,
+                                   spool_path, im->err) != 0)
+    im->failed = 1;
   flush(im);
   write_meta(im, spool_path, opts ? opts->killed_by : 0);
   if (im->failed) return -1;

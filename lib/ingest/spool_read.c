@@ -362,6 +362,9 @@ static uint64_t peek_scan(const LrSpoolCursor *c, Rd *rr) {
       for (int i = 0; i < extra; i++)
         if (!rd_uv(&r, &v)) return seq;
       return rd_uv(&r, &d) && d <= seq ? seq - d : seq;
+    } else if (t == LR_REC_PYCODE || t == LR_REC_PYEVAL) { /* minor 2, no seq */
+      if (!rd_uv(&r, &v) || !rd_uv(&r, &n)) break;
+      if (t == LR_REC_PYCODE && (!rd_str(&r, &str) || !rd_str(&r, &str))) break;
     } else if ((t >= 1 && t < LR_EV__COUNT) || (t > LR_REC_STACK && t <= LR_REC_RSS_SWAP)) {
       return rd_uv(&r, &v) ? c->prev_seq + v : c->prev_seq;
     } else {
@@ -472,6 +475,17 @@ static int decode(LrSpoolCursor *c, Rd *r, LrSpoolRec *o) {
     return 1;
   case LR_REC_THREAD:
     return rd_seq_ns(c, r, o, 1) && rd_uv(r, &o->thread_tid) && rd_str(r, &o->str);
+  case LR_REC_PYCODE: /* minor 2: addr = code id, size = first line, str/str2 = names */
+  case LR_REC_PYEVAL: /* minor 2: [addr, addr + size) */
+    if (!rd_uv(r, &o->addr) || !rd_uv(r, &o->size)) return 0;
+    if (o->type == LR_REC_PYCODE && !(rd_str(r, &o->str) && rd_str(r, &o->str2))) return 0;
+    if (o->type == LR_REC_PYEVAL) {
+      if (o->size < o->addr) return 0;
+      o->size -= o->addr;
+    }
+    o->seq = peek_seq(c, *r);
+    o->ns = c->prev_ns;
+    return 1;
   default:
     return 0;
   }

@@ -1,5 +1,5 @@
 /*
-** spool_read.h: a bounds-checked reader of lowram spools (format v1, minors 0 and 1,
+** spool_read.h: a bounds-checked reader of lowram spools (format v1, minors 0 to 2,
 ** schemas/lr_spool_format.h).
 **
 ** The spool comes from a process that may have died at any instruction, or
@@ -51,8 +51,10 @@ typedef struct LrSpoolRec {
                            chunk (the one using it) began: its seq, or its
                            free_seq for realloc and mremap */
   uint64_t seq, ns;
-  uint64_t addr;        /* events: the address; MODULE/UNMODULE: base */
-  uint64_t size;        /* bytes, length, new_length; MODULE: size */
+  uint64_t addr;        /* events: the address; MODULE/UNMODULE: base;
+                           PYCODE: the code id; PYEVAL: lo */
+  uint64_t size;        /* bytes, length, new_length; MODULE: size;
+                           PYCODE: first line; PYEVAL: hi - lo */
   uint64_t stack;       /* stack id (events); STACK: its id */
   uint64_t alignment;   /* memalign family */
   uint64_t old_addr;    /* realloc, mremap */
@@ -61,8 +63,10 @@ typedef struct LrSpoolRec {
   uint64_t prot, flags, offset; /* mmap (flags also for mremap); mprotect and
                            pkey_mprotect: prot (offset: the pkey); madvise:
                            flags is the advice */
-  LrSpoolStr str;       /* mmap path, MARK/PARAM/THREAD name, MODULE path */
-  LrSpoolStr str2;      /* MODULE: build-id bytes; PARAM: text value */
+  LrSpoolStr str;       /* mmap path, MARK/PARAM/THREAD name, MODULE path,
+                           PYCODE function */
+  LrSpoolStr str2;      /* MODULE: build-id bytes; PARAM: text value;
+                           PYCODE file */
   uint64_t param_type;  /* PARAM: LR_PARAM_INT or LR_PARAM_STR */
   int64_t param_int;
   uint64_t thread_tid;  /* THREAD: the thread named */

@@ -665,6 +665,7 @@ int lr_sym_trace(sqlite3 *db, const char *trace_path, const char *symbols_dir,
       sqlite3_prepare_v2(db,
                          "SELECT id, base, path, coalesce(build_id, '') FROM modules m "
                          "WHERE EXISTS (SELECT 1 FROM frames f WHERE f.module_id = m.id) "
+                         "AND path <> '[python]' " /* named at import (pyframes.h) */
                          "ORDER BY build_id, path, id",
                          -1, &mods, NULL) != SQLITE_OK ||
       sqlite3_prepare_v2(db, "SELECT id, rel_pc FROM frames WHERE module_id = ?", -1, &q->frames,

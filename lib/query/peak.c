@@ -457,6 +457,29 @@ static size_t own_frame(const LrStack *s) {
   return s->site;
 }
 
+/* A Python program's stacks hold its Python frames (module "[python]",
+** ingest/pyframes.h). The line a person would change is then the
+** innermost Python frame of the program's own code: not the standard
+** library's, an installed package's (a path with /lib/python,
+** site-packages or dist-packages in it) nor a frozen module's
+** ("<frozen ...>"); else the innermost Python frame. It is both the site
+** and the own frame. Stacks without Python frames are left as they are. */
+static void python_site(LrStack *s) {
+  size_t first = s->nframes;
+  for (size_t i = 0; i < s->nframes; i++) {
+    const LrFrame *f = &s->frames[i];
+    if (!f->module || strcmp(f->module, "[python]") != 0) continue;
+    if (first == s->nframes) first = i;
+    const char *p = f->file;
+    if (p && *p && *p != '<' && !strstr(p, "/lib/python") && !strstr(p, "site-packages") &&
+        !strstr(p, "dist-packages")) {
+      s->site = s->own = i;
+      return;
+    }
+  }
+  if (first < s->nframes) s->site = s->own = first;
+}
+
 char *lr_peak_module_name(const char *path, size_t max, char *buf, size_t len) {
   const char *b = base_name(path);
   if (!b) b = "?";
@@ -571,6 +594,7 @@ static LrStack *load_stack(LrStacks *c, int64_t id, LrErr *err) {
       break;
     }
   s->own = own_frame(s);
+  python_site(s);
   return s;
 nomem_pend:
   free((char *)pend.function);
