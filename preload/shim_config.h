@@ -29,8 +29,9 @@
 **                        that keeps entries cheap (for tests)
 **   LOWRAM_STATS         1 = print the shim's counters (stack cache lookups,
 **                        hits, entries) on stderr when the process ends
-**   LOWRAM_CHUNK_KB      spool chunk size in KiB, 64..65536 (default 256:
-**                        each writer thread reserves at least one chunk)
+**   LOWRAM_CHUNK_KB      largest spool chunk in KiB, 64..65536 (default
+**                        256); a thread's first chunk is 16 KiB, each next
+**                        one twice the last (spool_writer.h)
 **   LOWRAM_EXEC_INDEX    set by the shim for exec'd images: "PID:N:SPOOL"
 */
 #ifndef LR_SHIM_CONFIG_H

@@ -18,9 +18,10 @@
 
 struct LrSpool {
   int fd;                      /* atomic: above the program's range (lr_fd_move_high) */
-  uint32_t chunk_size;
+  uint32_t chunk_size;         /* the unit: header chunk_size, a thread's first chunk */
+  uint32_t max_units;          /* the largest chunk, in units */
   LrSpoolHeader *hdr;          /* MAP_SHARED, LR_SPOOL_HEADER_SIZE bytes */
-  uint32_t next_chunk;         /* atomic */
+  uint32_t next_chunk;         /* atomic: units handed out */
   uint32_t cut_short;          /* atomic */
   uint64_t dev, ino;           /* what fd must name (fstat) before any use */
   int reopen_lock;             /* atomic: one thread reopens at a time */
@@ -100,8 +101,11 @@ int lr_spool_create(LrSpool **out, int fd, const LrSpoolOpts *o) {
   fd = lr_fd_move_high(fd);
   long pg = sysconf(_SC_PAGESIZE);
   if (pg <= 0) pg = 4096;
-  uint32_t cs = o->chunk_size < 65536 ? 65536 : o->chunk_size;
-  cs = (uint32_t)((cs + (uint32_t)pg - 1) / (uint32_t)pg * (uint32_t)pg);
+  /* the unit (a thread's first chunk) is LR_CHUNK_UNIT or a page; a
+  ** chunk is 1, 2, 4... units, up to the largest asked for */
+  uint32_t unit = LR_CHUNK_UNIT < (uint32_t)pg ? (uint32_t)pg : LR_CHUNK_UNIT;
+  uint32_t cs = o->chunk_size < unit ? unit : o->chunk_size;
+  uint32_t max_units = (cs + unit - 1) / unit;
   int r = reserve(fd, 0, LR_SPOOL_HEADER_SIZE);
   if (r) {
     close(fd);
@@ -130,12 +134,13 @@ int lr_spool_create(LrSpool **out, int fd, const LrSpoolOpts *o) {
     size_t pl = strlen(o->path);
     if (pl < sizeof s->path) memcpy(s->path, o->path, pl + 1);
   }
-  s->chunk_size = cs;
+  s->chunk_size = unit;
+  s->max_units = max_units;
   s->hdr = h;
   memset(h, 0, sizeof *h);
   h->version = LR_SPOOL_VERSION;
   h->header_size = LR_SPOOL_HEADER_SIZE;
-  h->chunk_size = cs;
+  h->chunk_size = unit;
   h->pid = o->pid;
   h->ppid = o->ppid;
   h->start_realtime_ns = o->start_realtime_ns;
@@ -208,6 +213,7 @@ void lr_spool_close(LrSpool *s) { lr_spool_abandon(s); }
 
 LrSpoolHeader *lr_spool_header(LrSpool *s) { return s->hdr; }
 uint32_t lr_spool_chunk_size(const LrSpool *s) { return s->chunk_size; }
+uint32_t lr_spool_chunk_max(const LrSpool *s) { return s->chunk_size * s->max_units; }
 
 int lr_spool_cut_short(const LrSpool *s) {
   return __atomic_load_n(&s->cut_short, __ATOMIC_RELAXED) != 0;
@@ -228,7 +234,9 @@ void lr_sw_init(LrSpoolWriter *w, LrSpool *s, uint32_t tid) {
   w->tid = tid;
 }
 
-static int claim(LrSpoolWriter *w) {
+/* Claims a chunk of at least min_units units (more if the thread has
+** earned a larger one, see lr_sw_begin_slow). */
+static int claim(LrSpoolWriter *w, uint32_t min_units) {
   LrSpool *s = w->spool;
   if (__atomic_load_n(&s->cut_short, __ATOMIC_RELAXED)) return -1;
   /* never reserve or map through an fd not checked to be the spool's */
@@ -238,11 +246,14 @@ static int claim(LrSpoolWriter *w) {
     __atomic_fetch_or(&s->hdr->flags, LR_SPOOL_CUT_SHORT | LR_SPOOL_FD_LOST, __ATOMIC_RELEASE);
     return -1;
   }
-  uint32_t idx = __atomic_fetch_add(&s->next_chunk, 1, __ATOMIC_RELAXED);
+  uint32_t units = w->next_units > min_units ? w->next_units : min_units;
+  if (units > s->max_units) units = s->max_units;
+  size_t len = (size_t)units * s->chunk_size;
+  uint32_t idx = __atomic_fetch_add(&s->next_chunk, units, __ATOMIC_RELAXED);
   off_t off = (off_t)LR_SPOOL_HEADER_SIZE + (off_t)idx * s->chunk_size;
   uint8_t *c = MAP_FAILED;
-  if (reserve(fd, off, s->chunk_size) == 0)
-    c = sys_mmap(NULL, s->chunk_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off);
+  if (reserve(fd, off, (off_t)len) == 0)
+    c = sys_mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off);
   if (c == MAP_FAILED) {
     __atomic_store_n(&s->cut_short, 1, __ATOMIC_RELAXED);
     __atomic_fetch_or(&s->hdr->flags, LR_SPOOL_CUT_SHORT, __ATOMIC_RELEASE);
@@ -256,11 +267,17 @@ static int claim(LrSpoolWriter *w) {
   ch->tid = w->tid;
   ch->used = 0;
   ch->flags = 0;
+  ch->span = units;
   ch->sum = 0;
   __atomic_store_n(&ch->magic, LR_CHUNK_MAGIC, __ATOMIC_RELEASE);
   w->chunk = c;
+  w->maplen = (uint32_t)len;
   w->used = 0;
-  w->cap = s->chunk_size - (uint32_t)sizeof(LrChunkHeader);
+  w->cap = (uint32_t)len - (uint32_t)sizeof(LrChunkHeader);
+  /* the next chunk twice as large, up to the largest: a thread that fills
+  ** chunks quickly soon claims (and maps) one per chunk_max bytes, one that
+  ** makes a few events holds one unit */
+  w->next_units = units * 2 < s->max_units ? units * 2 : s->max_units;
   w->prev_seq = 0;
   w->prev_ns = 0;
   w->prev_addr = 0;
@@ -293,12 +310,12 @@ void lr_sw_seal(LrSpoolWriter *w) {
   LrChunkHeader *ch = (LrChunkHeader *)w->chunk;
   ch->sum = lr_sw_sum64(w->chunk + sizeof *ch, w->used);
   __atomic_fetch_or(&ch->flags, LR_CHUNK_SEALED, __ATOMIC_RELEASE);
-  sys_munmap(w->chunk, w->spool->chunk_size);
+  sys_munmap(w->chunk, w->maplen);
   w->chunk = NULL;
 }
 
 void lr_sw_drop(LrSpoolWriter *w) {
-  if (w->chunk && w->spool) sys_munmap(w->chunk, w->spool->chunk_size);
+  if (w->chunk && w->spool) sys_munmap(w->chunk, w->maplen);
   w->chunk = NULL;
   w->spool = NULL;
 }
@@ -307,9 +324,12 @@ uint8_t *lr_sw_begin_slow(LrSpoolWriter *w, size_t max) {
   if (w->chunk != NULL && w->cap - w->used >= max)
     return w->chunk + sizeof(LrChunkHeader) + w->used;
   if (w->failed || !w->spool) return NULL;
-  if (max > w->spool->chunk_size - sizeof(LrChunkHeader)) return NULL;
+  LrSpool *s = w->spool;
+  if (max > (size_t)s->chunk_size * s->max_units - sizeof(LrChunkHeader)) return NULL;
   lr_sw_seal(w);
-  if (claim(w) != 0) {
+  /* a record larger than the thread's next chunk gets a chunk that holds it */
+  uint32_t need = (uint32_t)((max + sizeof(LrChunkHeader) + s->chunk_size - 1) / s->chunk_size);
+  if (claim(w, need) != 0) {
     w->failed = 1;
     return NULL;
   }
@@ -496,7 +516,7 @@ static size_t uv_size(uint64_t v) {
 ** arguments overflow a chunk and lose the record). Arguments that would take
 ** the record past half a chunk are left out, the first ones kept. */
 int lr_sw_argv(LrSpoolWriter *w, const char *args, size_t len) {
-  size_t room = w->spool ? lr_spool_chunk_size(w->spool) / 2 : 0;
+  size_t room = w->spool ? lr_spool_chunk_max(w->spool) / 2 : 0;
   size_t argc = 0, need = 0, used = 0, start = 0;
   for (size_t i = 0; i <= len; i++) {
     if (i < len && args[i] != '\0') continue;

@@ -5,7 +5,11 @@
 ** counter. An LrSpoolWriter is one writer's state (a thread's, or the RSS
 ** sampler's): the chunk it owns and its delta state. Writers never share a
 ** chunk, so appending takes no lock; claiming a chunk is one atomic add plus
-** a reservation (fallocate) and a mapping, once per chunk_size bytes.
+** a reservation (fallocate) and a mapping. A writer's first chunk is one
+** unit (LR_CHUNK_UNIT, 16 KiB, or a page if larger: the header's
+** chunk_size), each next one twice the last up to LrSpoolOpts.chunk_size:
+** a thread that makes a few events takes 16 KiB of spool and of address
+** space, a busy one claims a chunk per chunk_size bytes as before.
 **
 ** Invariants:
 **   1. A chunk is reserved on disk before it is mapped, so a store to it can
@@ -38,8 +42,12 @@
 
 typedef struct LrSpool LrSpool;
 
+/* A thread's first chunk (and the header's chunk_size unit), unless the
+** page is larger: 16 KiB pages on arm64 phones, 4 KiB elsewhere. */
+#define LR_CHUNK_UNIT (16u << 10)
+
 typedef struct LrSpoolOpts {
-  uint32_t chunk_size;      /* rounded up to a page multiple, at least 64 KiB */
+  uint32_t chunk_size;      /* the largest chunk (rounded up to units) */
   uint32_t stack_depth;
   uint32_t rss_interval_ms;
   uint32_t unwinder;        /* 0 libunwind, 1 frame pointers */
@@ -55,6 +63,8 @@ typedef struct LrSpoolWriter {
   LrSpool *spool;
   uint8_t *chunk;       /* mapped chunk, NULL when none */
   uint32_t used, cap;   /* payload bytes written / available */
+  uint32_t maplen;      /* bytes mapped at chunk */
+  uint32_t next_units;  /* the size of the next chunk, in units (0: one) */
   uint32_t tid;
   uint32_t failed;      /* set once a chunk could not be claimed */
   uint64_t prev_seq, prev_ns;
@@ -80,7 +90,9 @@ void lr_spool_abandon(LrSpool *s);
 /* Unmaps and closes (the file stays as written). */
 void lr_spool_close(LrSpool *s);
 LrSpoolHeader *lr_spool_header(LrSpool *s);
+/* The unit (the header's chunk_size) and the largest chunk, in bytes. */
 uint32_t lr_spool_chunk_size(const LrSpool *s);
+uint32_t lr_spool_chunk_max(const LrSpool *s);
 /* Marks how the run ended (first caller wins); async-signal-safe. */
 void lr_spool_end(LrSpool *s, uint32_t reason, int64_t code, uint64_t ns);
 /* Nonzero once the spool was cut short. */

@@ -14,7 +14,8 @@
 **   1  LR_EV_MPROTECT, LR_EV_PKEY_MPROTECT, LR_EV_MADVISE (committed memory),
 **      LR_REC_RSS_SWAP (an RSS sample with VmSwap)
 **   2  Python frames: LR_REC_PYCODE, LR_REC_PYEVAL, and STACK records whose
-**      frames carry LR_PYFRAME_TAG / LR_PYREF_TAG values (see below)
+**      frames carry LR_PYFRAME_TAG / LR_PYREF_TAG values (see below);
+**      chunks of 1, 2, 4... units (LrChunkHeader.span, chunk_size is the unit)
 ** A reader of minor 1 reads every minor-0 spool unchanged; a reader of
 ** minor 0 stops a chunk at the first record of a kind it does not know
 ** (counted as truncated) and keeps what came before.
@@ -22,13 +23,17 @@
 ** Layout of the file:
 **
 **     offset 0               LrSpoolHeader, padded to LR_SPOOL_HEADER_SIZE
-**     LR_SPOOL_HEADER_SIZE   chunk 0   (chunk_size bytes)
-**     + chunk_size           chunk 1
+**     LR_SPOOL_HEADER_SIZE   chunk at unit 0 (span units of chunk_size bytes)
+**     + span * chunk_size    the next chunk
 **     ...
+** A unit without a valid chunk header (magic, index = its unit number) is
+** one unit reserved and never written; the reader skips it alone.
 **
 ** Invariants the writer keeps and the reader checks (never trusts):
 **   1. Every chunk starts with an LrChunkHeader; its payload is the
-**      chunk_size - sizeof(LrChunkHeader) bytes that follow.
+**      span * chunk_size - sizeof(LrChunkHeader) bytes that follow. The
+**      header (span included) is written before the magic, and the magic
+**      before any record.
 **   2. A chunk belongs to one writer (one thread, or the sampler thread),
 **      named by tid. Only that writer appends to it, so no lock is needed.
 **   3. `used` counts payload bytes holding whole records. The writer stores

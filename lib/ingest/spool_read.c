@@ -26,6 +26,8 @@ struct LrSpool {
   size_t size;
   LrSpoolHeader hdr;
   uint32_t nchunks;
+  uint32_t *unit;    /* chunk i starts at unit[i] (units of chunk_size) */
+  uint32_t *span;    /* and spans span[i] units (minor 2; 1 before) */
   LrSpoolStats stats;
   SideSample *side;  /* from PATH.rss, in time order */
   size_t nside, side_next;
@@ -138,6 +140,38 @@ static void load_side(LrSpool *sp, const char *path) {
   fclose(f);
 }
 
+/* Where the chunks are: a chunk's header says how many units it spans
+** (minor 2: threads start with small chunks that grow); a unit with no
+** valid header (reserved, never written: the writer died, or a thread's
+** claim that lost the race to the end) is a chunk of one unit the cursor
+** skips. A header is trusted for its span only with its magic and its own
+** unit index; the chunk's bytes are checked by the cursor as before. */
+static int find_chunks(LrSpool *sp) {
+  const LrSpoolHeader *h = &sp->hdr;
+  uint64_t n = (sp->size - h->header_size + h->chunk_size - 1) / h->chunk_size;
+  uint32_t units = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+  sp->unit = malloc((size_t)units * sizeof *sp->unit);
+  sp->span = malloc((size_t)units * sizeof *sp->span);
+  if (!sp->unit || !sp->span) return -1;
+  uint32_t k = 0, max_span = (1u << 30) / h->chunk_size;
+  for (uint32_t u = 0; u < units;) {
+    uint64_t off = (uint64_t)h->header_size + (uint64_t)u * h->chunk_size;
+    uint32_t span = 1;
+    LrChunkHeader ch;
+    if (sp->size - off >= sizeof ch) {
+      memcpy(&ch, sp->map + off, sizeof ch);
+      if (ch.magic == LR_CHUNK_MAGIC && ch.index == u && ch.span > 1 && ch.span <= max_span)
+        span = ch.span;
+    }
+    sp->unit[k] = u;
+    sp->span[k] = span;
+    k++;
+    u = span > units - u ? units : u + span;
+  }
+  sp->nchunks = k;
+  return 0;
+}
+
 LrSpool *lr_spool_open(const char *path, LrErr *err) {
   int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block */
   if (fd < 0) {
@@ -199,9 +233,10 @@ LrSpool *lr_spool_open(const char *path, LrErr *err) {
     lr_spool_close(sp);
     return NULL;
   }
-  if (sp->size > h->header_size) {
-    uint64_t n = (sp->size - h->header_size + h->chunk_size - 1) / h->chunk_size;
-    sp->nchunks = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+  if (sp->size > h->header_size && find_chunks(sp) != 0) {
+    lr_err_set(err, "%s: out of memory", path);
+    lr_spool_close(sp);
+    return NULL;
   }
   sp->stats.chunks = sp->nchunks;
   load_side(sp, path);
@@ -211,6 +246,8 @@ LrSpool *lr_spool_open(const char *path, LrErr *err) {
 void lr_spool_close(LrSpool *sp) {
   if (!sp) return;
   munmap((void *)sp->map, sp->size);
+  free(sp->unit);
+  free(sp->span);
   free(sp->side);
   free(sp);
 }
@@ -239,7 +276,7 @@ uint32_t lr_spool_cursor_tid(const LrSpoolCursor *c) { return c->tid; }
 
 int lr_spool_chunk_tid(const LrSpool *sp, uint32_t i, uint32_t *tid) {
   if (i >= sp->nchunks) return 0;
-  uint64_t off = (uint64_t)sp->hdr.header_size + (uint64_t)i * sp->hdr.chunk_size;
+  uint64_t off = (uint64_t)sp->hdr.header_size + (uint64_t)sp->unit[i] * sp->hdr.chunk_size;
   if (sp->size - off < sizeof(LrChunkHeader)) return 0;
   LrChunkHeader ch;
   memcpy(&ch, sp->map + off, sizeof ch);
@@ -250,7 +287,7 @@ int lr_spool_chunk_tid(const LrSpool *sp, uint32_t i, uint32_t *tid) {
 
 LrSpoolCursor *lr_spool_cursor(LrSpool *sp, uint32_t i) {
   if (i >= sp->nchunks) return NULL;
-  uint64_t off = (uint64_t)sp->hdr.header_size + (uint64_t)i * sp->hdr.chunk_size;
+  uint64_t off = (uint64_t)sp->hdr.header_size + (uint64_t)sp->unit[i] * sp->hdr.chunk_size;
   uint64_t avail = sp->size - off; /* off < size by construction of nchunks */
   if (avail < sizeof(LrChunkHeader)) {
     sp->stats.chunks_unused++;
@@ -262,10 +299,10 @@ LrSpoolCursor *lr_spool_cursor(LrSpool *sp, uint32_t i) {
     sp->stats.chunks_unused++;
     return NULL;
   }
-  uint64_t cap = sp->hdr.chunk_size - sizeof(LrChunkHeader);
+  uint64_t cap = (uint64_t)sp->span[i] * sp->hdr.chunk_size - sizeof(LrChunkHeader);
   uint64_t in_file = avail - sizeof(LrChunkHeader);
   if (in_file > cap) in_file = cap;
-  if (ch.index != i || ch.used > cap) {
+  if (ch.index != sp->unit[i] || ch.used > cap) {
     sp->stats.chunks_corrupt++;
     return NULL;
   }

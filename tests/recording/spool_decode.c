@@ -196,12 +196,22 @@ int lrt_spool_parse(const uint8_t *buf, size_t len, LrtSpool *s, char *err, size
              h->version, h->header_size, h->chunk_size);
     return -1;
   }
-  for (size_t off = h->header_size; off + sizeof(LrChunkHeader) <= len; off += h->chunk_size) {
+  /* chunks span 1, 2, 4... units (minor 2); a unit without a header is
+  ** one unit reserved and never written */
+  size_t step;
+  for (size_t off = h->header_size; off + sizeof(LrChunkHeader) <= len; off += step) {
     LrChunkHeader ch;
     memcpy(&ch, buf + off, sizeof ch);
+    step = h->chunk_size;
     if (ch.magic != LR_CHUNK_MAGIC) continue;
+    if (ch.index != (off - h->header_size) / h->chunk_size) {
+      snprintf(err, errlen, "chunk at offset %zu says index %u", off, ch.index);
+      return -1;
+    }
+    if (ch.span > 1) step = (size_t)ch.span * h->chunk_size;
+    s->units += step / h->chunk_size;
     size_t room = len - off - sizeof ch;
-    if (room > h->chunk_size - sizeof ch) room = h->chunk_size - sizeof ch;
+    if (room > step - sizeof ch) room = step - sizeof ch;
     if (ch.used > room) {
       snprintf(err, errlen, "chunk %u: used %u beyond its %zu bytes", ch.index, ch.used, room);
       return -1;

@@ -53,6 +53,7 @@ typedef struct LrtSpool {
   char argv[8][256]; size_t argc;
   uint64_t argv_n;   /* the ARGV record's own count (argv keeps 8) */
   size_t chunks, sealed, payload_bytes;
+  size_t units; /* chunk_size units the chunks span (minor 2: a chunk spans 1, 2, 4...) */
 } LrtSpool;
 
 /* 0, or -1 with a reason in err. */

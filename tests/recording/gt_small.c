@@ -1,0 +1,62 @@
+/*
+** gt_small.c: ground truth for the shim's own cost (issue 15, "small on a
+** phone"). Modes:
+**   gt_small threads N K   N short threads, 50 alive at a time, each making
+**                          K malloc(1234)/free pairs; prints "threads N K"
+**                          and then the process's VmPeak VmSize VmRSS
+**   gt_small as            mallocs 1 MiB blocks (untouched) until malloc
+**                          returns NULL (run it under RLIMIT_AS); prints
+**                          "mib M": how many it got
+** Exit 0 unless a thread cannot be started.
+*/
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static long k_pairs;
+
+static void *worker(void *arg) {
+  (void)arg;
+  for (long i = 0; i < k_pairs; i++) {
+    void *volatile p = malloc(1234);
+    free(p);
+  }
+  return NULL;
+}
+
+static void status(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  while (f && fgets(line, sizeof line, f))
+    if (!strncmp(line, "VmPeak:", 7) || !strncmp(line, "VmSize:", 7) ||
+        !strncmp(line, "VmRSS:", 6))
+      fputs(line, stdout);
+  if (f) fclose(f);
+}
+
+int main(int argc, char **argv) {
+  if (argc >= 4 && !strcmp(argv[1], "threads")) {
+    long n = atol(argv[2]);
+    k_pairs = atol(argv[3]);
+    pthread_t t[50];
+    for (long done = 0; done < n;) {
+      long b = n - done < 50 ? n - done : 50;
+      for (long i = 0; i < b; i++)
+        if (pthread_create(&t[i], NULL, worker, NULL) != 0) return 2;
+      for (long i = 0; i < b; i++) pthread_join(t[i], NULL);
+      done += b;
+    }
+    printf("threads %ld %ld\n", n, k_pairs);
+    status();
+    return 0;
+  }
+  if (argc >= 2 && !strcmp(argv[1], "as")) {
+    long mib = 0;
+    while (malloc(1 << 20)) mib++;
+    printf("mib %ld\n", mib);
+    return 0;
+  }
+  fprintf(stderr, "usage: gt_small threads N K | as\n");
+  return 2;
+}
