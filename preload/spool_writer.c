@@ -25,6 +25,7 @@ struct LrSpool {
   uint32_t cut_short;          /* atomic */
   uint64_t dev, ino;           /* what fd must name (fstat) before any use */
   int reopen_lock;             /* atomic: one thread reopens at a time */
+  uint32_t end_claimed;        /* atomic: the one lr_spool_end that writes the ending */
   uint32_t reopens;            /* times the fd was found lost and reopened */
   char path[4096];             /* absolute path for reopening ("" = never) */
 };
@@ -219,9 +220,17 @@ int lr_spool_cut_short(const LrSpool *s) {
   return __atomic_load_n(&s->cut_short, __ATOMIC_RELAXED) != 0;
 }
 
+/* Two threads can end at once (exit() in one, a fatal signal or _exit in
+** another): the first to claim writes the three fields, so the header never
+** holds one caller's reason with another's code. A caller that loses
+** returns at once, even before the winner's fields are out (it is about to
+** die, and so is the process). A signal handler interrupting the winner on
+** its own thread loses too: if that signal then kills the process, the
+** spool says "not ended" (killed), never a torn ending. */
 void lr_spool_end(LrSpool *s, uint32_t reason, int64_t code, uint64_t ns) {
   LrSpoolHeader *h = s->hdr;
   if (__atomic_load_n(&h->flags, __ATOMIC_ACQUIRE) & LR_SPOOL_ENDED) return;
+  if (__atomic_exchange_n(&s->end_claimed, 1, __ATOMIC_ACQ_REL)) return;
   h->end_reason = reason;
   h->end_code = code;
   h->end_ns = ns;

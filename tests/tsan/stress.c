@@ -14,7 +14,8 @@
 **     chunks concurrently (one atomic add, fallocate, mmap per chunk); in
 **     the middle the spool's fd is closed (as a program's closefrom would)
 **     and all 8 writers race to find it lost and reopen it under the
-**     reopen lock; then every thread calls lr_spool_end (first one wins).
+**     reopen lock; then every thread calls lr_spool_end (the first to
+**     claim the end writes it: the header holds one caller's whole ending).
 ** Then the results are checked: ids agree between threads and are
 ** distinct between stacks, every event and stack record is in the spool
 ** (decoded by tests/recording/spool_decode.c), one reopen.
@@ -182,9 +183,11 @@ static void *work(void *arg) {
     me->small_ids[kk] = id;
     event(me, id, kk);
   }
-  /* all at once: the first to set LR_SPOOL_ENDED wins */
+  /* all at once: the first to claim the end writes all of it (thread i
+  ** ends with reason EXIT or _EXIT by parity, code i, ns 1000 + i) */
   pthread_barrier_wait(&barrier);
-  lr_spool_end(spool, LR_END_EXIT, me->index, 0);
+  lr_spool_end(spool, me->index % 2 ? LR_END__EXIT : LR_END_EXIT, me->index,
+               1000 + (uint64_t)me->index);
   lr_sw_seal(&me->w);
   return NULL;
 }
@@ -331,7 +334,12 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < s.nev; i++) missing += lrt_stack(&s, s.ev[i].stack) == NULL;
     CHECK(missing == 0, "%zu events name a stack with no record", missing);
     CHECK(s.chunks == s.sealed, "chunks %zu, sealed %zu", s.chunks, s.sealed);
-    CHECK(s.hdr.end_reason == LR_END_EXIT, "end reason %u", (unsigned)s.hdr.end_reason);
+    /* one caller's ending, whole: its reason, code and time together */
+    CHECK((s.hdr.flags & LR_SPOOL_ENDED) && s.hdr.end_code >= 0 && s.hdr.end_code < NTHREADS &&
+              s.hdr.end_reason == (s.hdr.end_code % 2 ? LR_END__EXIT : LR_END_EXIT) &&
+              s.hdr.end_ns == 1000 + (uint64_t)s.hdr.end_code,
+          "ending torn: reason %u code %lld ns %llu", (unsigned)s.hdr.end_reason,
+          (long long)s.hdr.end_code, (unsigned long long)s.hdr.end_ns);
     lrt_spool_free(&s);
   }
   free(seen);
