@@ -65,7 +65,7 @@ void lr_config_parse(LrShimConfig *c, LrEnvGet get, void *ctx, uint32_t default_
   c->fp_check = 1;
   c->stack_cache = 1;
   c->stats = 0;
-  c->out_template = "lowram-%p.db";
+  c->out_template = LR_DEFAULT_OUT;
   num(get, ctx, "LOWRAM_DEPTH", 1, 256, &c->depth, err, errlen);
   num(get, ctx, "LOWRAM_RSS_INTERVAL", 0, 60000, &c->rss_interval_ms, err, errlen);
   num(get, ctx, "LOWRAM_RSS_THREAD", 0, 1, &c->rss_thread, err, errlen);

@@ -5,7 +5,9 @@
 **
 **   LOWRAM_OUT           trace path template, %p = pid, %% = '%'
 **                        (default "lowram-%p.db"); the spool is
-**                        TRACE + LR_SPOOL_SUFFIX
+**                        TRACE + LR_SPOOL_SUFFIX. A directory (a path
+**                        ending in '/', or one that is a directory) means
+**                        the default name inside it (shim_session.c)
 **   LOWRAM_DEPTH         frames per stack, 1..256 (default 64)
 **   LOWRAM_RSS_INTERVAL  ms between RSS samples, 0 = off, max 60000 (default 10).
 **                        Taken by the thread that is recording an event or
@@ -42,6 +44,9 @@
 
 #define LR_CONFIG_PATH_MAX 4096
 #define LR_EXEC_ENV "LOWRAM_EXEC_INDEX"
+/* The trace's name without LOWRAM_OUT, and inside a LOWRAM_OUT that names
+** a directory (ends in '/' or is one). */
+#define LR_DEFAULT_OUT "lowram-%p.db"
 
 typedef struct LrShimConfig {
   uint32_t depth;

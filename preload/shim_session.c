@@ -42,10 +42,15 @@ static char exec_env[LR_CONFIG_PATH_MAX + 64];
 static struct sigaction old_actions[NSIG];
 static const int fatal_signals[] = {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL};
 
-static void say(const char *a, const char *b, const char *c) {
-  const char *parts[] = {"lowram: ", a, b, c, "\n"};
-  for (int i = 0; i < 5; i++)
+/* One line on stderr: "lowram: " and the parts (NULL parts are skipped).
+** Callers put the separators in the parts. */
+static void say5(const char *a, const char *b, const char *c, const char *d, const char *e) {
+  const char *parts[] = {"lowram: ", a, b, c, d, e, "\n"};
+  for (int i = 0; i < 7; i++)
     if (parts[i] && write(2, parts[i], strlen(parts[i])) < 0) return;
+}
+static void say(const char *a, const char *b, const char *c, const char *d) {
+  say5(a, b, c, d, NULL);
 }
 
 static uint64_t clock_ns(clockid_t id) {
@@ -306,7 +311,7 @@ static void start_sampler(void) {
   pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
   pthread_attr_setstacksize(&a, 64 * 1024);
   if (pthread_create(&th, &a, sampler, (void *)(uintptr_t)g_shim.gen) != 0)
-    say("cannot start the RSS sampler thread", "", "");
+    say("cannot start the RSS sampler thread", "", "", "");
   pthread_attr_destroy(&a);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
@@ -319,8 +324,24 @@ static int open_spool(void) {
   long pid = (long)getpid();
   if (lr_config_expand(base, sizeof base, g_shim.cfg.out_template, pid) != 0) {
     say("LOWRAM_OUT is too long or has a bad %-sequence: ", g_shim.cfg.out_template,
-        " (not tracing)");
+        " (not tracing)", "");
     return -1;
+  }
+  /* A directory (LOWRAM_OUT=/data/local/tmp/): the default name inside it,
+  ** so forks and exec'd images name their spools as they do by default
+  ** (the old code tried "DIR/" and then "DIR/.PID": a hidden file). */
+  size_t bl = strlen(base);
+  struct stat dst;
+  if (base[bl - 1] == '/' || (stat(base, &dst) == 0 && S_ISDIR(dst.st_mode))) {
+    char name[64];
+    if (lr_config_expand(name, sizeof name, LR_DEFAULT_OUT, pid) != 0) return -1;
+    size_t nl = strlen(name);
+    if (base[bl - 1] != '/') base[bl++] = '/';
+    if (bl + nl + 1 > sizeof base - sizeof LR_SPOOL_SUFFIX - 48) {
+      say("LOWRAM_OUT is too long: ", g_shim.cfg.out_template, " (not tracing)", "");
+      return -1;
+    }
+    memcpy(base + bl, name, nl + 1);
   }
   for (unsigned k = 0; k < 1000; k++) {
     char *tr = g_shim.trace, *sp = g_shim.spool_path;
@@ -334,11 +355,11 @@ static int open_spool(void) {
     int fd = open(sp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd >= 0) return fd;
     if (errno != EEXIST) {
-      say("cannot create ", sp, strerror(errno));
+      say5("cannot create ", sp, ": ", strerror(errno), " (not tracing)");
       return -1;
     }
   }
-  say("no free trace name near ", base, " (not tracing)");
+  say("no free trace name near ", base, " (not tracing)", "");
   return -1;
 }
 
@@ -356,9 +377,50 @@ void lr_session_sample_rss(void) {
   if (g_shim.spool) sample_rss(lr_shim_writer(&lr_tls));
 }
 
+/* Unmaps the stack tables (a failed start, or a fork child's copy of its
+** parent's). */
+static void free_tables(void) {
+  lr_stack_table_free(g_shim.stacks);
+  g_shim.stacks = NULL;
+  lr_stack_table_free(g_shim.fp_trusted);
+  g_shim.fp_trusted = NULL;
+  if (g_shim.fp_map) syscall(SYS_munmap, g_shim.fp_map, g_shim.fp_map_len * sizeof(uint64_t));
+  g_shim.fp_map = NULL;
+}
+
+/* Maps the stack tables. They come before the spool: a process that cannot
+** have them (RLIMIT_AS) is not traced and leaves no spool behind (a spool
+** with a header and nothing else would read as a run killed at start). */
+static int map_tables(void) {
+  /* The table's touched pages count in the target's RssAnon, and new
+  ** stacks land on random pages: levels up to 2^16 slots (2 MiB at most,
+  ** about 90k stacks before dedup degrades) is the compromise. The arena
+  ** fills in order. Both start small (stack_table.h). */
+  g_shim.stacks = lr_stack_table_new(16, 64u << 20);
+  if (!g_shim.stacks) {
+    say("cannot map the stack table: ", strerror(errno), " (not tracing)", "");
+    return -1;
+  }
+  /* NULL (the check is off) if it cannot be mapped: plain libunwind then */
+  if (g_shim.cfg.unwinder == LR_UNWIND_LIBUNWIND && g_shim.cfg.fp_check &&
+      lr_unwind_available(LR_UNWIND_LIBUNWIND)) {
+    g_shim.fp_map_len = (uint64_t)1 << 15;
+    g_shim.fp_map = (uint64_t *)syscall(SYS_mmap, NULL, g_shim.fp_map_len * sizeof(uint64_t),
+                                        PROT_READ | PROT_WRITE,
+                                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if ((void *)g_shim.fp_map == MAP_FAILED) g_shim.fp_map = NULL;
+    if (g_shim.fp_map) g_shim.fp_trusted = lr_stack_table_new(15, 16u << 20);
+  }
+  return 0;
+}
+
 int lr_session_start(long ppid, uint64_t exec_index) {
+  if (map_tables() != 0) return -1;
   int fd = open_spool();
-  if (fd < 0) return -1;
+  if (fd < 0) {
+    free_tables();
+    return -1;
+  }
   if (!exe_path[0]) {
     ssize_t n = readlink("/proc/self/exe", exe_path, sizeof exe_path - 1);
     exe_path[n > 0 ? n : 0] = 0;
@@ -399,30 +461,27 @@ int lr_session_start(long ppid, uint64_t exec_index) {
   g_shim.seq = 0;
   int r = lr_spool_create(&g_shim.spool, fd, &o);
   if (r != 0) {
-    say("cannot set up the spool ", g_shim.spool_path, strerror(-r));
+    say5("cannot set up the spool ", g_shim.spool_path, ": ", strerror(-r), " (not tracing)");
     unlink(g_shim.spool_path);
+    free_tables();
     return -1;
-  }
-  /* The table's touched pages count in the target's RssAnon, and new
-  ** stacks land on random pages: 2^16 slots (2 MiB at most, 49k stacks
-  ** before dedup degrades) is the compromise. The arena fills in order. */
-  g_shim.stacks = lr_stack_table_new(16, 64u << 20);
-  if (!g_shim.stacks) {
-    say("cannot map the stack table (not tracing)", "", "");
-    return -1;
-  }
-  /* NULL (the check is off) if it cannot be mapped: plain libunwind then */
-  if (g_shim.cfg.unwinder == LR_UNWIND_LIBUNWIND && g_shim.cfg.fp_check &&
-      lr_unwind_available(LR_UNWIND_LIBUNWIND)) {
-    g_shim.fp_map_len = (uint64_t)1 << 15;
-    g_shim.fp_map = (uint64_t *)syscall(SYS_mmap, NULL, g_shim.fp_map_len * sizeof(uint64_t),
-                                        PROT_READ | PROT_WRITE,
-                                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if ((void *)g_shim.fp_map == MAP_FAILED) g_shim.fp_map = NULL;
-    if (g_shim.fp_map) g_shim.fp_trusted = lr_stack_table_new(15, 16u << 20);
   }
   __atomic_add_fetch(&g_shim.gen, 1, __ATOMIC_RELEASE);
   write_start_records();
+  if (lr_spool_cut_short(g_shim.spool)) {
+    /* not even the first chunk (argv, modules) could be reserved or mapped:
+    ** a spool that holds nothing is not left behind */
+    int e = lr_spool_error(g_shim.spool);
+    say5("cannot map a chunk of ", g_shim.spool_path, ": ", e ? strerror(e) : "fd lost",
+         " (not tracing)");
+    lr_sw_drop(&lr_tls.w);
+    lr_tls.gen = 0;
+    lr_spool_abandon(g_shim.spool);
+    g_shim.spool = NULL;
+    unlink(g_shim.spool_path);
+    free_tables();
+    return -1;
+  }
   start_sampler();
   return 0;
 }
@@ -446,12 +505,7 @@ void lr_session_after_fork(void) {
   t->gen = 0;
   lr_spool_abandon(g_shim.spool);
   g_shim.spool = NULL;
-  lr_stack_table_free(g_shim.stacks);
-  g_shim.stacks = NULL;
-  lr_stack_table_free(g_shim.fp_trusted);
-  g_shim.fp_trusted = NULL;
-  if (g_shim.fp_map) syscall(SYS_munmap, g_shim.fp_map, g_shim.fp_map_len * sizeof(uint64_t));
-  g_shim.fp_map = NULL;
+  free_tables();
   __atomic_store_n(&mods_lock, 0, __ATOMIC_RELEASE);
   g_shim.exit_known = 0;
   if (lr_session_start(parent ? parent : (long)getppid(), 0) == 0) {

@@ -26,6 +26,7 @@ struct LrSpool {
   uint64_t dev, ino;           /* what fd must name (fstat) before any use */
   int reopen_lock;             /* atomic: one thread reopens at a time */
   uint32_t end_claimed;        /* atomic: the one lr_spool_end that writes the ending */
+  int error;                   /* errno of the reservation or mapping that cut it short */
   uint32_t reopens;            /* times the fd was found lost and reopened */
   char path[4096];             /* absolute path for reopening ("" = never) */
 };
@@ -216,6 +217,8 @@ LrSpoolHeader *lr_spool_header(LrSpool *s) { return s->hdr; }
 uint32_t lr_spool_chunk_size(const LrSpool *s) { return s->chunk_size; }
 uint32_t lr_spool_chunk_max(const LrSpool *s) { return s->chunk_size * s->max_units; }
 
+int lr_spool_error(const LrSpool *s) { return __atomic_load_n(&s->error, __ATOMIC_RELAXED); }
+
 int lr_spool_cut_short(const LrSpool *s) {
   return __atomic_load_n(&s->cut_short, __ATOMIC_RELAXED) != 0;
 }
@@ -261,9 +264,13 @@ static int claim(LrSpoolWriter *w, uint32_t min_units) {
   uint32_t idx = __atomic_fetch_add(&s->next_chunk, units, __ATOMIC_RELAXED);
   off_t off = (off_t)LR_SPOOL_HEADER_SIZE + (off_t)idx * s->chunk_size;
   uint8_t *c = MAP_FAILED;
-  if (reserve(fd, off, (off_t)len) == 0)
+  int r = reserve(fd, off, (off_t)len);
+  if (r == 0) {
     c = sys_mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off);
+    r = c == MAP_FAILED ? -errno : 0;
+  }
   if (c == MAP_FAILED) {
+    __atomic_store_n(&s->error, -r, __ATOMIC_RELAXED);
     __atomic_store_n(&s->cut_short, 1, __ATOMIC_RELAXED);
     __atomic_fetch_or(&s->hdr->flags, LR_SPOOL_CUT_SHORT, __ATOMIC_RELEASE);
     return -1;

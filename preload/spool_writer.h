@@ -97,6 +97,9 @@ uint32_t lr_spool_chunk_max(const LrSpool *s);
 void lr_spool_end(LrSpool *s, uint32_t reason, int64_t code, uint64_t ns);
 /* Nonzero once the spool was cut short. */
 int lr_spool_cut_short(const LrSpool *s);
+/* The errno of the reservation or mapping that cut it short (0: none, or
+** the fd was lost). */
+int lr_spool_error(const LrSpool *s);
 
 /* Starts a writer on `s` for thread `tid` (no chunk is claimed yet). */
 void lr_sw_init(LrSpoolWriter *w, LrSpool *s, uint32_t tid);

@@ -9,6 +9,9 @@
 **   - Under RLIMIT_AS (128 MiB) a program that mallocs 1 MiB blocks until
 **     NULL gets within 8 MiB of what it gets bare (the old shim: 40 of 125),
 **     and every block it got is in the spool.
+**   - Failure paths (issue 14): an RLIMIT_AS sweep (traced, or one line
+**     and no spool), LOWRAM_OUT naming a directory, a directory that is
+**     not there (one line, with its separator).
 ** Arguments: GT_SMALL GT_PROG GT_PLUGIN SPOOL_DUMP [GT_CPP].
 */
 #include <stdio.h>
@@ -18,6 +21,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <dirent.h>
+#include <fcntl.h>
 
 #include "lrtest.h"
 #include "run_util.h"
@@ -104,6 +109,142 @@ static void test_rlimit_as(void) {
   lrt_spool_free(&s);
 }
 
+/* Runs argv under the shim with LOWRAM_OUT=out and RLIMIT_AS at as_kb (0:
+** none), stdout and stderr to DIR/tag.out and DIR/tag.err. */
+static int run_out(const char *tag, char *const argv[], const char *out, long as_kb) {
+  pid_t pid = fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    char pre[700], o[800], outf[700], errf[700];
+    snprintf(pre, sizeof pre, "LD_PRELOAD=%s", sr_shim);
+    snprintf(o, sizeof o, "LOWRAM_OUT=%s", out);
+    snprintf(outf, sizeof outf, "%s/%s.out", sr_dir, tag);
+    snprintf(errf, sizeof errf, "%s/%s.err", sr_dir, tag);
+    int fo = open(outf, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int fe = open(errf, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0) _exit(121);
+    /* the limit in this child only, just before the exec: the test
+    ** process itself is larger than the limits tried */
+    if (as_kb) {
+      struct rlimit rl = {(rlim_t)as_kb << 10, (rlim_t)as_kb << 10};
+      if (setrlimit(RLIMIT_AS, &rl)) _exit(120);
+    }
+    char *env[] = {pre, o, NULL};
+    execve(argv[0], argv, env);
+    _exit(127);
+  }
+  int st;
+  if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st)) return -1;
+  return WEXITSTATUS(st);
+}
+
+static char *slurp(const char *tag, const char *ext) {
+  char path[700];
+  snprintf(path, sizeof path, "%s/%s.%s", sr_dir, tag, ext);
+  char *t = lrt_read_file(path, NULL);
+  return t ? t : calloc(1, 1);
+}
+
+static size_t lines(const char *t) {
+  size_t n = 0;
+  for (; *t; t++) n += *t == '\n';
+  return n;
+}
+
+/* RLIMIT_AS from 2 MiB to 8 MiB in 64 KiB steps: at each limit the program
+** either cannot be loaded at all (the loader's error, 127), or runs as it
+** would bare and is traced (a spool that says how it ended, every 1 MiB
+** block it got in it), or runs untraced with one line from the shim
+** ending "(not tracing)" and no spool. Never a spool with nothing in it
+** (the old shim: "cannot map the stack table" and a header-only spool that
+** imported as "0 events, killed"). */
+static void test_rlimit_sweep(void) {
+  char *argv[] = {(char *)gt_small, "as", NULL};
+  int traced = 0, untraced = 0, unloadable = 0, bad = 0;
+  for (long kb = 2048; kb <= 8192; kb += 64) {
+    char tag[64], out[700], spool[800];
+    snprintf(tag, sizeof tag, "sweep%ld", kb);
+    snprintf(out, sizeof out, "%s/%s.db", sr_dir, tag);
+    snprintf(spool, sizeof spool, "%s.spool", out);
+    int rc = run_out(tag, argv, out, kb);
+    char *o = slurp(tag, "out"), *e = slurp(tag, "err");
+    struct stat st;
+    int have = stat(spool, &st) == 0;
+    if (rc == 127 && !have && !strstr(e, "lowram")) {
+      unloadable++;
+    } else if (rc == 0 && !strncmp(o, "mib ", 4) && have && !e[0]) {
+      LrtSpool s;
+      char name[100];
+      snprintf(name, sizeof name, "%s.db.spool", tag);
+      if (sr_load(name, &s) == 0 && (s.hdr.flags & LR_SPOOL_ENDED) &&
+          s.hdr.end_reason == LR_END_EXIT &&
+          sr_count_sized(&s, LR_EV_MALLOC, 1 << 20, 0, 0, NULL) == (size_t)atol(o + 4))
+        traced++;
+      else
+        bad++, printf("\n  %ld KiB: a spool that does not hold the run\n", kb);
+      lrt_spool_free(&s);
+    } else if (rc == 0 && !strncmp(o, "mib ", 4) && !have && lines(e) == 1 &&
+               !strncmp(e, "lowram: cannot ", 15) && strstr(e, " (not tracing)\n")) {
+      untraced++;
+    } else {
+      bad++;
+      printf("\n  %ld KiB: rc %d, spool %d, out [%s], err [%s]\n", kb, rc, have, o, e);
+    }
+    free(o);
+    free(e);
+  }
+  printf("\n  RLIMIT_AS sweep: %d unloadable, %d untraced (one line), %d traced\n", unloadable,
+         untraced, traced);
+  CU_ASSERT_EQUAL(bad, 0);
+  CU_ASSERT(untraced >= 1);
+  CU_ASSERT(traced >= 10);
+}
+
+/* LOWRAM_OUT naming a directory puts DIR/lowram-PID.db.spool there (the old
+** shim made a hidden DIR/.PID.spool); a directory that is not there gives
+** one line with its separator, and the program runs as bare. */
+static void test_out_dir(void) {
+  char d[700], out[800], spool[900];
+  snprintf(d, sizeof d, "%s/outdir", sr_dir);
+  CU_ASSERT_FATAL(mkdir(d, 0700) == 0);
+  char *argv[] = {(char *)gt_small, "threads", "1", "3", NULL};
+  for (int slash = 1; slash >= 0; slash--) {
+    snprintf(out, sizeof out, "%s%s", d, slash ? "/" : "");
+    CU_ASSERT_FATAL(run_out("outdir", argv, out, 0) == 0);
+    char *o = slurp("outdir", "out"), *e = slurp("outdir", "err");
+    CU_ASSERT(!strncmp(o, "threads 1 3\n", 12));
+    CU_ASSERT_STRING_EQUAL(e, "");
+    free(o);
+    free(e);
+  }
+  /* two runs, two spools, each DIR/lowram-PID.db.spool, nothing else */
+  DIR *dir = opendir(d);
+  struct dirent *de;
+  int named = 0, other = 0;
+  while (dir && (de = readdir(dir))) {
+    if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+    long pid;
+    char rest[64];
+    if (sscanf(de->d_name, "lowram-%ld%63s", &pid, rest) == 2 && !strcmp(rest, ".db.spool"))
+      named++;
+    else
+      other++, printf("\n  unexpected file %s\n", de->d_name);
+  }
+  if (dir) closedir(dir);
+  CU_ASSERT_EQUAL(named, 2);
+  CU_ASSERT_EQUAL(other, 0);
+  snprintf(out, sizeof out, "%s/no/such/dir/", d);
+  CU_ASSERT_FATAL(run_out("nodir", argv, out, 0) == 0);
+  char *e = slurp("nodir", "err");
+  char *pid_at = strstr(e, "lowram-");
+  long pid = pid_at ? atol(pid_at + 7) : 0;
+  snprintf(spool, sizeof spool,
+           "lowram: cannot create %s/no/such/dir/lowram-%ld.db.spool: No such file or "
+           "directory (not tracing)\n", d, pid);
+  CU_ASSERT_STRING_EQUAL(e, spool);
+  free(e);
+}
+
 int main(int argc, char **argv) {
   if (argc < 5) {
     fprintf(stderr, "usage: %s GT_SMALL GT_PROG GT_PLUGIN SPOOL_DUMP [GT_CPP]\n", argv[0]);
@@ -116,5 +257,7 @@ int main(int argc, char **argv) {
   CU_pSuite s = CU_add_suite("shim_small", NULL, NULL);
   CU_add_test(s, "1000 short threads: small spool, exact counts", test_threads);
   CU_add_test(s, "RLIMIT_AS: the program gets what it gets bare", test_rlimit_as);
+  CU_add_test(s, "RLIMIT_AS sweep: traced, or one line and no spool", test_rlimit_sweep);
+  CU_add_test(s, "LOWRAM_OUT=DIR/: DIR/lowram-PID.db; a missing DIR: one line", test_out_dir);
   return lrt_main();
 }
