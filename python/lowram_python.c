@@ -360,6 +360,7 @@ static const char *setup(void) {
   NEED(ErrFetch, "PyErr_Fetch");
   NEED(ErrRestore, "PyErr_Restore");
   /* where Python frames join the native ones (SPOOL.md) */
+#ifdef __GLIBC__ /* dladdr1 is glibc's; elsewhere Python frames follow the native ones */
   void *ev = dlsym(RTLD_DEFAULT, "_PyEval_EvalFrameDefault");
   Dl_info info;
   const ElfW(Sym) *sym = NULL;
@@ -367,6 +368,7 @@ static const char *setup(void) {
     g.eval_lo = (uint64_t)(uintptr_t)ev;
     g.eval_hi = g.eval_lo + sym->st_size;
   }
+#endif
   if (pthread_key_create(&g.key, shadow_free) != 0) return "no thread key";
   if (!(g.arena = map(ARENA_BYTES)) || grow() != 0) return "out of memory";
   g.gen = 1;
