@@ -40,6 +40,9 @@ static int mods_lock;
 static char exe_path[LR_CONFIG_PATH_MAX];
 static char exec_env[LR_CONFIG_PATH_MAX + 64];
 static struct sigaction old_actions[NSIG];
+/* Signals whose action is the shim's while the program believes it is
+** old_actions[sig] (see the sigaction hook below); atomic. */
+static int owned[NSIG];
 static const int fatal_signals[] = {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL};
 
 /* One line on stderr: "lowram: " and the parts (NULL parts are skipped).
@@ -595,13 +598,106 @@ void lr_session_exec_env(void) {
   }
 }
 
+/* ---- the shim's signal handlers, and hiding them ---------------------------
+The shim catches fatal signals (and SIGTERM/SIGHUP) left at their default
+action, to write how the run ended. A program that asks what its SIGSEGV
+action is must not see ours: it would take the shim's handler for a
+debugger's or a sanitizer's, or chain to it. So sigaction() and signal()
+are hooked: while a signal is the shim's (owned, and its action really is
+one of our handlers), a query answers with what the program had (the
+default), and a program that sets its own action gets it, and the shim lets
+go of that signal. Calls that bypass libc's sigaction symbol (a raw
+rt_sigaction syscall, as Go's runtime makes; glibc's sysv_signal and
+sigset) still see the shim's handler; setting an action that way still
+works, and the shim then never sees that signal. The main thread's
+alternate signal stack (alt_stack below) stays visible to sigaltstack(). */
+
+typedef int (*SigactionFn)(int, const struct sigaction *, struct sigaction *);
+typedef void (*SighandlerFn)(int);
+static SigactionFn real_sigaction_fn;
+static SighandlerFn (*real_signal_fn)(int, SighandlerFn);
+
+static void resolve_signal_fns(void) {
+  if (!__atomic_load_n(&real_sigaction_fn, __ATOMIC_ACQUIRE)) {
+    int g = lr_tls.guard;
+    lr_tls.guard = 1; /* dlsym may allocate */
+    SigactionFn f = (SigactionFn)dlsym(RTLD_NEXT, "sigaction");
+    *(void **)&real_signal_fn = dlsym(RTLD_NEXT, "signal");
+    lr_tls.guard = g;
+    __atomic_store_n(&real_sigaction_fn, f, __ATOMIC_RELEASE);
+  }
+}
+
+static int real_sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
+  SigactionFn f = __atomic_load_n(&real_sigaction_fn, __ATOMIC_ACQUIRE);
+  if (!f) {
+    resolve_signal_fns();
+    f = __atomic_load_n(&real_sigaction_fn, __ATOMIC_ACQUIRE);
+  }
+  if (!f) {
+    errno = ENOSYS;
+    return -1;
+  }
+  return f(sig, act, old);
+}
+
+static void on_fatal(int sig, siginfo_t *si, void *uc);
+static void on_term(int sig, siginfo_t *si, void *uc);
+
+/* Whether sig is the shim's now: owned, and its action one of ours (a
+** program that set its action another way took it back). */
+static int shim_owns(int sig) {
+  if (sig <= 0 || sig >= NSIG || !__atomic_load_n(&owned[sig], __ATOMIC_ACQUIRE)) return 0;
+  struct sigaction cur;
+  if (real_sigaction(sig, NULL, &cur) != 0) return 0;
+  if ((cur.sa_flags & SA_SIGINFO) && (cur.sa_sigaction == on_fatal || cur.sa_sigaction == on_term))
+    return 1;
+  __atomic_store_n(&owned[sig], 0, __ATOMIC_RELEASE);
+  return 0;
+}
+
+LR_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
+  if (!shim_owns(sig)) return real_sigaction(sig, act, old);
+  struct sigaction was = old_actions[sig]; /* act and old may be one struct */
+  if (act) {
+    int r = real_sigaction(sig, act, NULL);
+    if (r != 0) return r;
+    __atomic_store_n(&owned[sig], 0, __ATOMIC_RELEASE);
+  }
+  if (old) *old = was;
+  return 0;
+}
+
+LR_EXPORT SighandlerFn signal(int sig, SighandlerFn h) {
+  if (!shim_owns(sig)) {
+    if (!real_signal_fn) resolve_signal_fns();
+    if (!real_signal_fn) {
+      errno = ENOSYS;
+      return SIG_ERR;
+    }
+    return real_signal_fn(sig, h);
+  }
+  /* glibc's and bionic's signal(): BSD semantics */
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = h;
+  sa.sa_flags = SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  sigaddset(&sa.sa_mask, sig);
+  SighandlerFn was = old_actions[sig].sa_handler;
+  if (real_sigaction(sig, &sa, NULL) != 0) return SIG_ERR;
+  __atomic_store_n(&owned[sig], 0, __ATOMIC_RELEASE);
+  return was;
+}
+
 static void on_fatal(int sig, siginfo_t *si, void *uc) {
   (void)uc;
   int e = errno, g = lr_tls.guard;
   lr_tls.guard = 1;
   if (g_shim.spool) lr_session_end(LR_END_SIGNAL, sig);
   lr_tls.guard = g;
-  sigaction(sig, &old_actions[sig], NULL);
+  __atomic_store_n(&owned[sig], 0, __ATOMIC_RELEASE);
+  real_sigaction(sig, &old_actions[sig], NULL);
   /* a fault re-executes and meets the old action; a sent signal is re-sent */
   if (si->si_code <= 0 || sig == SIGABRT) raise(sig);
   errno = e;
@@ -623,7 +719,8 @@ static void on_term(int sig, siginfo_t *si, void *uc) {
   lr_tls.guard = 1;
   if (g_shim.spool) lr_session_end(LR_END_SIGNAL, sig);
   lr_tls.guard = g;
-  sigaction(sig, &old_actions[sig], NULL);
+  __atomic_store_n(&owned[sig], 0, __ATOMIC_RELEASE);
+  real_sigaction(sig, &old_actions[sig], NULL);
   raise(sig); /* blocked until we return: then the default action */
 }
 
@@ -643,6 +740,7 @@ static void alt_stack(void) {
 }
 
 void lr_session_install_signals(void) {
+  resolve_signal_fns();
   alt_stack();
   struct sigaction st;
   memset(&st, 0, sizeof st);
@@ -652,11 +750,11 @@ void lr_session_install_signals(void) {
   for (size_t i = 0; i < sizeof term_signals / sizeof *term_signals; i++) {
     int s = term_signals[i];
     struct sigaction old;
-    if (sigaction(s, NULL, &old) != 0 || (old.sa_flags & SA_SIGINFO) ||
+    if (real_sigaction(s, NULL, &old) != 0 || (old.sa_flags & SA_SIGINFO) ||
         old.sa_handler != SIG_DFL)
       continue; /* ignored, or the program's own */
     old_actions[s] = old;
-    sigaction(s, &st, NULL);
+    if (real_sigaction(s, &st, NULL) == 0) __atomic_store_n(&owned[s], 1, __ATOMIC_RELEASE);
   }
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
@@ -666,11 +764,11 @@ void lr_session_install_signals(void) {
   for (size_t i = 0; i < sizeof fatal_signals / sizeof *fatal_signals; i++) {
     int s = fatal_signals[i];
     struct sigaction old;
-    if (sigaction(s, NULL, &old) != 0) continue;
+    if (real_sigaction(s, NULL, &old) != 0) continue;
     /* leave a program's (or a sanitizer's) own handler alone */
     if (!(old.sa_flags & SA_SIGINFO) && old.sa_handler != SIG_DFL) continue;
     if ((old.sa_flags & SA_SIGINFO)) continue;
     old_actions[s] = old;
-    sigaction(s, &sa, NULL);
+    if (real_sigaction(s, &sa, NULL) == 0) __atomic_store_n(&owned[s], 1, __ATOMIC_RELEASE);
   }
 }

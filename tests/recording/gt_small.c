@@ -7,9 +7,14 @@
 **   gt_small as            mallocs 1 MiB blocks (untouched) until malloc
 **                          returns NULL (run it under RLIMIT_AS); prints
 **                          "mib M": how many it got
+**   gt_small sig           asks for and sets the actions of SIGSEGV, SIGBUS,
+**                          SIGTERM, SIGABRT through sigaction() and signal(),
+**                          then handles a raised SIGSEGV; prints what it saw
+**                          (the same bare and under the shim)
 ** Exit 0 unless a thread cannot be started.
 */
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +40,41 @@ static void status(void) {
   if (f) fclose(f);
 }
 
+static volatile sig_atomic_t handled;
+static void on_sig(int sig) { handled = sig; }
+
+static const char *name(void (*h)(int)) {
+  return h == SIG_DFL ? "default" : h == SIG_IGN ? "ignore" : h == on_sig ? "mine" : "OTHER";
+}
+
+static int m_sig(void) {
+  static const int sigs[] = {SIGSEGV, SIGBUS, SIGTERM, SIGHUP, SIGABRT, SIGFPE, SIGILL};
+  for (unsigned i = 0; i < sizeof sigs / sizeof *sigs; i++) {
+    struct sigaction a;
+    sigaction(sigs[i], NULL, &a);
+    printf("%d: %s flags %#x\n", sigs[i],
+           (a.sa_flags & SA_SIGINFO) ? "a SA_SIGINFO handler" : name(a.sa_handler),
+           (unsigned)(a.sa_flags & (SA_SIGINFO | SA_ONSTACK | SA_RESTART | SA_NODEFER |
+                                    SA_RESETHAND)));
+  }
+  void (*was)(int) = signal(SIGBUS, on_sig);
+  printf("signal(SIGBUS) was %s\n", name(was));
+  was = signal(SIGBUS, was);
+  printf("signal(SIGBUS) back: was %s\n", name(was));
+  struct sigaction mine, prev;
+  memset(&mine, 0, sizeof mine);
+  mine.sa_handler = on_sig;
+  sigaction(SIGSEGV, &mine, &prev);
+  printf("sigaction(SIGSEGV) was %s\n", name(prev.sa_handler));
+  sigaction(SIGSEGV, NULL, &prev);
+  printf("SIGSEGV now %s\n", name(prev.sa_handler));
+  raise(SIGSEGV);
+  printf("handled %d\n", (int)handled);
+  return 0;
+}
+
 int main(int argc, char **argv) {
+  if (argc >= 2 && !strcmp(argv[1], "sig")) return m_sig();
   if (argc >= 4 && !strcmp(argv[1], "threads")) {
     long n = atol(argv[2]);
     k_pairs = atol(argv[3]);
@@ -57,6 +96,6 @@ int main(int argc, char **argv) {
     printf("mib %ld\n", mib);
     return 0;
   }
-  fprintf(stderr, "usage: gt_small threads N K | as\n");
+  fprintf(stderr, "usage: gt_small threads N K | as | sig\n");
   return 2;
 }

@@ -11,7 +11,8 @@
 **     and every block it got is in the spool.
 **   - Failure paths (issue 14): an RLIMIT_AS sweep (traced, or one line
 **     and no spool), LOWRAM_OUT naming a directory, a directory that is
-**     not there (one line, with its separator).
+**     not there (one line, with its separator); the shim's signal
+**     handlers hidden from sigaction() and signal().
 ** Arguments: GT_SMALL GT_PROG GT_PLUGIN SPOOL_DUMP [GT_CPP].
 */
 #include <stdio.h>
@@ -245,6 +246,31 @@ static void test_out_dir(void) {
   free(e);
 }
 
+/* The shim's handlers for fatal signals (and SIGTERM/SIGHUP) are invisible
+** to sigaction() and signal(): what the program reads and sets equals the
+** bare run, line for line (the old shim: "a SA_SIGINFO handler" for seven
+** signals, signal() returning its handler). */
+static void test_sig_hidden(void) {
+  char *argv[] = {(char *)gt_small, "sig", NULL};
+  char out[700];
+  CU_ASSERT_FATAL(run("sig_bare", argv, 0, 0) == 0);
+  snprintf(out, sizeof out, "%s/sig.db", sr_dir);
+  CU_ASSERT_FATAL(run_out("sig", argv, out, 0) == 0);
+  char *b = slurp("sig_bare", "out"), *o = slurp("sig", "out"), *e = slurp("sig", "err");
+  CU_ASSERT_STRING_EQUAL(o, b);
+  CU_ASSERT(strstr(b, "\n11: default flags 0\n") || !strncmp(b, "11: default flags 0\n", 20));
+  CU_ASSERT(strstr(b, "signal(SIGBUS) was default\nsignal(SIGBUS) back: was mine\n"
+                      "sigaction(SIGSEGV) was default\nSIGSEGV now mine\nhandled 11\n") != NULL);
+  CU_ASSERT_STRING_EQUAL(e, "");
+  free(b);
+  free(o);
+  free(e);
+  LrtSpool s;
+  CU_ASSERT_FATAL(sr_load("sig.db.spool", &s) == 0);
+  CU_ASSERT((s.hdr.flags & LR_SPOOL_ENDED) && s.hdr.end_reason == LR_END_EXIT);
+  lrt_spool_free(&s);
+}
+
 int main(int argc, char **argv) {
   if (argc < 5) {
     fprintf(stderr, "usage: %s GT_SMALL GT_PROG GT_PLUGIN SPOOL_DUMP [GT_CPP]\n", argv[0]);
@@ -259,5 +285,6 @@ int main(int argc, char **argv) {
   CU_add_test(s, "RLIMIT_AS: the program gets what it gets bare", test_rlimit_as);
   CU_add_test(s, "RLIMIT_AS sweep: traced, or one line and no spool", test_rlimit_sweep);
   CU_add_test(s, "LOWRAM_OUT=DIR/: DIR/lowram-PID.db; a missing DIR: one line", test_out_dir);
+  CU_add_test(s, "sigaction/signal see the program's actions, not the shim's", test_sig_hidden);
   return lrt_main();
 }
