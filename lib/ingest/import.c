@@ -47,6 +47,7 @@
 #include "ingest/rows.h"
 #include "ingest/spool_read.h"
 #include "ingest/stage.h"
+#include "ingest/aggsort.h"
 #include "ingest/symtrace.h"
 #include "lowram/trace.h"
 #include "core/trace_internal.h"
@@ -79,6 +80,7 @@ typedef struct Imp {
   const char *spool_path;
   LrSpool *sp;
   LrRows *rows; /* allocations rows, batched */
+  LrAggSort *sorted; /* the same rows for the aggregates (aggsort.h), or NULL */
   sqlite3_stmt *st_stack, *st_entry, *st_frame, *st_module, *st_unmodule,
       *st_rss, *st_mark, *st_param, *st_meta;
   int failed;
@@ -161,6 +163,7 @@ static void put_row(void *ctx, const LrLifeRow *r) {
   if (!im->rows || im->failed) return; /* the import has failed already */
   if (r->id > im->max_alloc) im->max_alloc = r->id;
   if (lr_rows_put(im->rows, r, &oom) != 0) rows_fail(im, oom);
+  lr_aggsort_put(im->sorted, r, (uint64_t)im->off.alloc, (uint64_t)im->off.stack);
 }
 
 /* ---- modules, frames, stacks ---- */
@@ -762,7 +765,7 @@ static int run(Imp *im, const char *spool_path, const LrImportOpts *opts) {
 
 int lr_stage_import(sqlite3 *db, int64_t proc, const LrIdOff *off, LrIdOff *last,
                     const char *spool_path, const char *out_path, const LrImportOpts *opts,
-                    LrImportStats *stats, LrErr *err) {
+                    LrImportStats *stats, LrAggSort *sorted, LrErr *err) {
   (void)out_path;
   LrSpool *sp = lr_spool_open(spool_path, err);
   if (!sp) return -1;
@@ -775,6 +778,7 @@ int lr_stage_import(sqlite3 *db, int64_t proc, const LrIdOff *off, LrIdOff *last
   im.sp = sp;
   im.err = err;
   im.opts = opts;
+  im.sorted = sorted;
   clock_gettime(CLOCK_MONOTONIC, &im.t0);
   im.life = lr_life_new(lr_spool_header(sp)->page_size, put_row, &im);
   int rc = -1;

@@ -9,9 +9,11 @@
 **     frames, modules, markers), so every id is unique in the file and a
 **     process's ids form one range, recorded in its processes row;
 **   - its meta keys in process_meta, and one processes row.
-** Its aggregates are then built on its own rows only (TEMP VIEWs of them,
-** query/agg.h, into temp) and copied with a process_id column leading
-** their keys. Frames are named once, at the end, for every process.
+** Its aggregates are then built from the rows the merge wrote, handed over
+** in alloc_seq order (aggsort.h; read back through TEMP VIEWs of its rows
+** only if that failed), into temp (query/agg.h), and copied with a
+** process_id column leading their keys. Frames are named once, at the end,
+** for every process.
 **
 ** Invariants:
 **   1. Nothing is under out_path until every spool is in and the trace is
@@ -119,7 +121,8 @@ done:
 ** in temp on TEMP VIEWs of its rows and copied into main, its
 ** process_id key, and its processes row (ids off+1 .. last). */
 static int finish_process(sqlite3 *db, const char *out, int64_t proc, const LrIdOff *o,
-                          const LrIdOff *n, double *agg_seconds, LrErr *err) {
+                          const LrIdOff *n, LrAggSort *sorted, double *agg_seconds,
+                          LrErr *err) {
   char *sql = sqlite3_mprintf(
       "CREATE TEMP VIEW allocations AS SELECT * FROM main.allocations WHERE process_id = %lld;"
       "CREATE TEMP VIEW markers AS SELECT * FROM main.markers WHERE process_id = %lld;"
@@ -130,7 +133,11 @@ static int finish_process(sqlite3 *db, const char *out, int64_t proc, const LrId
   if (bad) return -1;
   struct timespec a, b;
   clock_gettime(CLOCK_MONOTONIC, &a);
-  bad = lr_agg_build_temp(db, out, proc, err) != 0;
+  /* from the merge's rows; read back with SQL if the sorter failed */
+  if (lr_aggsort_finish(sorted) == 0)
+    bad = lr_agg_build_rows(db, out, proc, lr_aggsort_next, sorted, err) != 0;
+  else
+    bad = lr_agg_build_temp(db, out, proc, err) != 0;
   clock_gettime(CLOCK_MONOTONIC, &b);
   *agg_seconds += (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
   if (!bad) bad = xexec(db, out, "DROP VIEW temp.allocations; DROP VIEW temp.markers; BEGIN", err);
@@ -333,9 +340,12 @@ int lr_import_run(const LrRunSpool *spools, size_t n, const char *out_path,
     }
     LrImportStats s;
     LrIdOff last;
-    if (lr_stage_import(db, (int64_t)i + 1, &o, &last, spools[i].path, out_path, &so, &s, err) ||
-        finish_process(db, out_path, (int64_t)i + 1, &o, &last, &agg_seconds, err))
-      goto out;
+    LrAggSort *sorted = lr_aggsort_new(LR_AGGSORT_WINDOW);
+    int bad = lr_stage_import(db, (int64_t)i + 1, &o, &last, spools[i].path, out_path, &so, &s,
+                              sorted, err) ||
+              finish_process(db, out_path, (int64_t)i + 1, &o, &last, sorted, &agg_seconds, err);
+    lr_aggsort_free(sorted);
+    if (bad) goto out;
     o = last;
     if (stats) {
       if (i == 0) {

@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 #include <stdint.h>
 
+#include "ingest/aggsort.h"
 #include "lowram/import.h"
 
 /* Ids: the last one of each kind used so far (0: none). */
@@ -26,10 +27,11 @@ typedef struct LrIdOff {
 ** modules, markers, rss_samples, params, threads and process_meta rows,
 ** ids past *off; commits. *last gets the last id of each kind after it
 ** (equal to *off for a kind it has none of). No aggregates, no symbols:
-** the caller builds them. out_path only names the trace in messages.
-** 0, or -1 with *err set (the caller discards the file). */
+** the caller builds them, from the rows `sorted` (if not NULL) was handed
+** as they were written (aggsort.h). out_path only names the trace in
+** messages. 0, or -1 with *err set (the caller discards the file). */
 int lr_stage_import(sqlite3 *db, int64_t proc, const LrIdOff *off, LrIdOff *last,
                     const char *spool_path, const char *out_path, const LrImportOpts *opts,
-                    LrImportStats *stats, LrErr *err);
+                    LrImportStats *stats, LrAggSort *sorted, LrErr *err);
 
 #endif

@@ -99,6 +99,8 @@ typedef struct Pass {
   int64_t first_seq, last_seq, last_ns, groups, nalloc, nfree;
   sqlite3_stmt *ins_ckpt, *ins_map;
   LrAggLive *live_w; /* agg_live rows, reordered by level (agglive.h) */
+  LrAggNext next;    /* the rows, in (alloc_seq, id) order */
+  void *next_ctx;
 } Pass;
 
 static int dberr(Pass *p, const char *what) {
@@ -411,29 +413,54 @@ static int end_group(Pass *p, int64_t seq, int64_t ns, size_t *open_phase) {
   return 0;
 }
 
-static int run_pass(Pass *p) {
+/* The rows of `allocations` in (alloc_seq, id) order, read back with SQL:
+** for traces whose importer did not hand them over (lr_agg_ensure,
+** lr_agg_build). */
+typedef struct SqlRows {
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(p->db,
-                         "SELECT id, region, size, alloc_seq, alloc_ns, free_seq, free_ns, "
-                         "thread_id, stack_id, file, file_offset FROM allocations "
-                         "ORDER BY alloc_seq, id",
-                         -1, &st, NULL) != SQLITE_OK)
-    return dberr(p, "allocations");
+} SqlRows;
+
+static int sql_next(void *ctx, LrAggRow *r) {
+  sqlite3_stmt *st = ((SqlRows *)ctx)->st;
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_DONE) return 0;
+  if (rc != SQLITE_ROW) return -1;
+  r->id = sqlite3_column_int64(st, 0);
+  r->region = region_code(sqlite3_column_text(st, 1));
+  r->size = sqlite3_column_int64(st, 2);
+  r->alloc_seq = sqlite3_column_int64(st, 3);
+  r->alloc_ns = sqlite3_column_int64(st, 4);
+  r->freed = sqlite3_column_type(st, 5) != SQLITE_NULL;
+  r->free_seq = r->freed ? sqlite3_column_int64(st, 5) : -1;
+  r->free_ns = sqlite3_column_int64(st, 6);
+  r->tid = sqlite3_column_int64(st, 7);
+  r->stack_id = sqlite3_column_type(st, 8) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 8);
+  r->file = (const char *)sqlite3_column_text(st, 9);
+  r->has_offset = sqlite3_column_type(st, 10) != SQLITE_NULL;
+  r->file_offset = sqlite3_column_int64(st, 10);
+  return 1;
+}
+
+/* One row: 1 (in *r), 0 at the end, -1 with *err set. */
+static int next_row(Pass *p, LrAggRow *r) {
+  int rc = p->next(p->next_ctx, r);
+  if (rc < 0) dberr(p, "allocations");
+  return rc;
+}
+
+static int run_pass(Pass *p) {
   size_t next_marker = 1, open_phase = SIZE_MAX;
-  int have = 0, rc = SQLITE_ROW, ret = 0;
-  int64_t aseq = 0;
+  int have = 0, more = 1, ret = 0;
+  LrAggRow row;
   for (;;) {
-    if (!have && rc == SQLITE_ROW) {
-      rc = sqlite3_step(st);
-      if (rc == SQLITE_ROW) {
-        have = 1;
-        aseq = sqlite3_column_int64(st, 3);
-      } else if (rc != SQLITE_DONE) {
-        ret = dberr(p, "allocations");
-        break;
-      }
+    if (!have && more) {
+      int rc = next_row(p, &row);
+      if (rc < 0) return -1;
+      have = rc;
+      more = rc;
     }
     if (!have && p->npend == 0) break;
+    int64_t aseq = row.alloc_seq;
     int64_t cur = have ? aseq : INT64_MAX;
     if (p->npend && p->pend[0].free_seq < cur) cur = p->pend[0].free_seq;
     /* invariant 3: open the phases of markers before this group */
@@ -447,26 +474,27 @@ static int run_pass(Pass *p) {
       phase_open(p, &p->ph[0]);
     }
     int64_t ns = 0;
-    while (have && aseq == cur) {
-      int64_t id = sqlite3_column_int64(st, 0);
-      int region = region_code(sqlite3_column_text(st, 1));
-      int64_t size = sqlite3_column_int64(st, 2);
-      int64_t ans = sqlite3_column_int64(st, 4);
-      int freed = sqlite3_column_type(st, 5) != SQLITE_NULL;
-      int64_t fseq = freed ? sqlite3_column_int64(st, 5) : -1;
-      int64_t fns = sqlite3_column_int64(st, 6);
-      int64_t tid = sqlite3_column_int64(st, 7);
-      int64_t stack = sqlite3_column_type(st, 8) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 8);
+    while (have && row.alloc_seq == cur) {
+      aseq = row.alloc_seq;
+      int64_t id = row.id;
+      int region = row.region;
+      int64_t size = row.size;
+      int64_t ans = row.alloc_ns;
+      int freed = row.freed;
+      int64_t fseq = freed ? row.free_seq : -1;
+      int64_t fns = row.free_ns;
+      int64_t tid = row.tid;
+      int64_t stack = row.stack_id;
       if (ans > ns) ns = ans;
       p->live[region] = wadd(p->live[region], size);
       p->nalloc++;
       if (freed) {
         Pending e = {fseq < aseq ? aseq : fseq, fns, size, region};
-        if (pend_push(p, e)) goto nomem;
+        if (pend_push(p, e)) return oom(p);
       }
       if (region == R_RESERVED) goto next_row; /* address space, not memory */
       StackStat *s = stack_stat(p, stack);
-      if (!s) goto nomem;
+      if (!s) return oom(p);
       s->calls++;
       s->bytes = wadd(s->bytes, size);
       if (size > s->max_size) s->max_size = size;
@@ -475,7 +503,7 @@ static int run_pass(Pass *p) {
         s->leak_bytes = wadd(s->leak_bytes, size);
       }
       ThreadLast *t = thread_last(p, tid);
-      if (!t || note_temporary(p, t, aseq)) goto nomem;
+      if (!t || note_temporary(p, t, aseq)) return oom(p);
       t->has = region != R_FILE;
       t->stack_id = stack;
       t->size = size;
@@ -487,9 +515,15 @@ static int run_pass(Pass *p) {
         break;
       if (region == R_FILE) {
         sqlite3_bind_int64(p->ins_map, 1, id);
-        sqlite3_bind_value(p->ins_map, 2, sqlite3_column_value(st, 9));
+        if (row.file)
+          sqlite3_bind_text(p->ins_map, 2, row.file, -1, SQLITE_TRANSIENT);
+        else
+          sqlite3_bind_null(p->ins_map, 2);
         sqlite3_bind_int64(p->ins_map, 3, size);
-        sqlite3_bind_value(p->ins_map, 4, sqlite3_column_value(st, 10));
+        if (row.has_offset)
+          sqlite3_bind_int64(p->ins_map, 4, row.file_offset);
+        else
+          sqlite3_bind_null(p->ins_map, 4);
         sqlite3_bind_int64(p->ins_map, 5, aseq);
         sqlite3_bind_int64(p->ins_map, 6, ans);
         if (freed) {
@@ -505,16 +539,14 @@ static int run_pass(Pass *p) {
         }
         sqlite3_reset(p->ins_map);
       }
-    next_row:
-      have = 0;
-      rc = sqlite3_step(st);
-      if (rc == SQLITE_ROW) {
-        have = 1;
-        aseq = sqlite3_column_int64(st, 3);
-      } else if (rc != SQLITE_DONE) {
-        ret = dberr(p, "allocations");
-        break;
-      }
+    next_row: {
+      int rc = next_row(p, &row);
+      if (rc < 0) return -1;
+      have = rc;
+      more = rc;
+      /* the rows come in (alloc_seq, id) order: a group is one seq */
+      assert(!have || row.alloc_seq >= aseq);
+    }
     }
     if (ret) break;
     while (p->npend && p->pend[0].free_seq == cur) {
@@ -525,7 +557,6 @@ static int run_pass(Pass *p) {
     }
     if ((ret = end_group(p, cur, ns, &open_phase))) break;
   }
-  sqlite3_finalize(st);
   if (ret || (ret = lr_agglive_finish(p->live_w))) return ret;
   /* markers after the last event open empty phases */
   while (next_marker < p->nph) {
@@ -536,9 +567,6 @@ static int run_pass(Pass *p) {
   for (size_t i = 0; i < p->capthr; i++)
     if (p->thr[i].tid != INT64_MIN && note_temporary(p, &p->thr[i], INT64_MAX)) return oom(p);
   return 0;
-nomem:
-  sqlite3_finalize(st);
-  return oom(p);
 }
 
 /* ---- storing ---- */
@@ -693,8 +721,10 @@ out:
   return ret;
 }
 
-static int build(sqlite3 *db, const char *path, const char *schema, int64_t proc, LrErr *err) {
+static int build(sqlite3 *db, const char *path, const char *schema, int64_t proc, LrAggNext next,
+                 void *next_ctx, LrErr *err) {
   Pass p;
+  SqlRows sql = {NULL};
   memset(&p, 0, sizeof p);
   p.db = db;
   p.path = path ? path : "(trace)";
@@ -715,10 +745,25 @@ static int build(sqlite3 *db, const char *path, const char *schema, int64_t proc
     goto out;
   if (!(p.live_w = lr_agglive_new(db, schema, proc, p.path, err))) goto out;
   if (load_markers(&p)) goto out;
+  if (!next) {
+    if (sqlite3_prepare_v2(db,
+                           "SELECT id, region, size, alloc_seq, alloc_ns, free_seq, free_ns, "
+                           "thread_id, stack_id, file, file_offset FROM allocations "
+                           "ORDER BY alloc_seq, id",
+                           -1, &sql.st, NULL) != SQLITE_OK) {
+      dberr(&p, "allocations");
+      goto out;
+    }
+    next = sql_next;
+    next_ctx = &sql;
+  }
+  p.next = next;
+  p.next_ctx = next_ctx;
   if (run_pass(&p)) goto out;
   if (store(&p)) goto out;
   ret = 0;
 out:
+  sqlite3_finalize(sql.st);
   sqlite3_finalize(p.ins_ckpt);
   sqlite3_finalize(p.ins_map);
   lr_agglive_free(p.live_w);
@@ -736,11 +781,16 @@ out:
 }
 
 int lr_agg_build(sqlite3 *db, const char *trace_path, LrErr *err) {
-  return build(db, trace_path, "main", 0, err);
+  return build(db, trace_path, "main", 0, NULL, NULL, err);
 }
 
 int lr_agg_build_temp(sqlite3 *db, const char *trace_path, int64_t proc, LrErr *err) {
-  return build(db, trace_path, "temp", proc, err);
+  return build(db, trace_path, "temp", proc, NULL, NULL, err);
+}
+
+int lr_agg_build_rows(sqlite3 *db, const char *trace_path, int64_t proc, LrAggNext next,
+                      void *ctx, LrErr *err) {
+  return build(db, trace_path, "temp", proc, next, ctx, err);
 }
 
 sqlite3 *lr_qdb(LrTrace *t, LrErr *err) {
@@ -761,5 +811,5 @@ int lr_agg_ensure(sqlite3 *db, const char *trace_path, LrErr *err) {
     sqlite3_finalize(st);
   }
   if (ok) return 0;
-  return build(db, trace_path, "temp", 0, err);
+  return build(db, trace_path, "temp", 0, NULL, NULL, err);
 }

@@ -46,6 +46,23 @@
 #define LR_AGG_LARGEST 100
 #define LR_AGG_LEVELS 8
 
+/* One allocations row as the pass reads it. */
+typedef struct LrAggRow {
+  int64_t id, size, alloc_seq, alloc_ns;
+  int freed;                /* 0: never freed (free_seq, free_ns unused) */
+  int64_t free_seq, free_ns;
+  int64_t tid;
+  int64_t stack_id;         /* -1: NULL */
+  int region;               /* 0 heap, 1 anon, 2 file, 3 reserved (LR_REGION_* order) */
+  const char *file;         /* NULL: NULL; valid until the next call */
+  int has_offset;           /* 0: file_offset is NULL */
+  int64_t file_offset;
+} LrAggRow;
+
+/* A source of rows in (alloc_seq, id) order: 1 with *row set, 0 at the
+** end, -1 on failure. */
+typedef int (*LrAggNext)(void *ctx, LrAggRow *row);
+
 /* The agg_live level of a block (free_seq < 0: never freed). */
 int lr_agg_level(int64_t alloc_seq, int64_t free_seq);
 
@@ -59,6 +76,13 @@ int lr_agg_build(sqlite3 *db, const char *trace_path, LrErr *err);
 ** but for agg_live, written straight into main.agg_live (created if
 ** missing, process_id leading its key) with process_id = proc. */
 int lr_agg_build_temp(sqlite3 *db, const char *trace_path, int64_t proc, LrErr *err);
+
+/* lr_agg_build_temp, with the rows of process `proc` handed over by
+** `next` instead of read back from `allocations`: the importer's, which
+** has them from the merge (ingest/aggsort.h). The rows must be exactly
+** those of the process's allocations, in (alloc_seq, id) order. */
+int lr_agg_build_rows(sqlite3 *db, const char *trace_path, int64_t proc, LrAggNext next,
+                      void *ctx, LrErr *err);
 
 /* For readers: if the trace holds no current aggregates (an unfinished
 ** trace), builds them in the connection's `temp` schema, leaving the file

@@ -26,5 +26,6 @@ void ti_add_tests_symbols(CU_pSuite s);
 void ti_add_tests_cli(CU_pSuite s);
 void ti_add_tests_trace2(CU_pSuite s);
 void ti_add_tests_schema_doc(CU_pSuite s);
+void ti_add_tests_aggsort(CU_pSuite s);
 
 #endif

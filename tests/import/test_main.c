@@ -28,5 +28,6 @@ int main(int argc, char **argv) {
   ti_add_tests_cli(s);
   ti_add_tests_trace2(s);
   ti_add_tests_schema_doc(s);
+  ti_add_tests_aggsort(s);
   return lrt_main();
 }
