@@ -16,8 +16,11 @@
 static void usage(FILE *f) {
   fprintf(f, "usage: lowram diff A.db B.db [--top N] [--by stack|function|module|file|line]\n"
              "                 [--pid PID | --process N] (once: both traces; twice: A, then B)\n"
+             "                 [--command NAME] (the process running NAME in each trace)\n"
              "  sites are matched by name (their symbolized stacks), not by ids;\n"
-             "  rows are sorted by the change of bytes live at each trace's peak\n");
+             "  rows are sorted by the change of bytes live at each trace's peak;\n"
+             "  by default each trace's process running the same command is compared\n"
+             "  (the program, not the shell that started it)\n");
 }
 
 /* Rotating buffers so one printf can format several values. */
@@ -49,6 +52,7 @@ static const char *site_name(const LrDiffRow *r, char *buf, size_t len) {
 
 int lr_cli_diff(int argc, char **argv) {
   const char *pa = NULL, *pb = NULL, *sel_pid[2] = {NULL, NULL}, *sel_proc[2] = {NULL, NULL};
+  const char *command = NULL;
   int top = 20, nsel = 0;
   LrBy by = LR_BY_STACK;
   for (int i = 1; i < argc; i++) {
@@ -67,6 +71,14 @@ int lr_cli_diff(int argc, char **argv) {
       sel_pid[k] = a[3] == 'i' ? argv[i + 1] : NULL;
       sel_proc[k] = a[3] == 'i' ? NULL : argv[i + 1];
       i++;
+      continue;
+    }
+    if (!strcmp(a, "--command")) {
+      if (i + 1 >= argc || !argv[i + 1][0]) {
+        lr_cli_error("diff", "option %s needs a value", a);
+        return 2;
+      }
+      command = argv[++i];
       continue;
     }
     if (!strcmp(a, "--top") || !strcmp(a, "--by")) {
@@ -111,8 +123,28 @@ int lr_cli_diff(int argc, char **argv) {
     lr_trace_close(ta);
     return 1;
   }
-  int sel = lr_cli_select("diff", ta, sel_pid[0], sel_proc[0]);
-  if (!sel)
+  if (nsel && command) {
+    lr_cli_error("diff", "--command and --pid/--process name the process twice; give one");
+    lr_trace_close(ta);
+    lr_trace_close(tb);
+    return 2;
+  }
+  /* the process of each trace that runs the same command, unless named */
+  LrPick pick[2];
+  LrTrace *both_t[2] = {ta, tb};
+  memset(pick, 0, sizeof pick);
+  int sel = 0;
+  if (!nsel && lr_diff_pick(both_t, 2, NULL, 0, command, pick, &err)) {
+    lr_cli_error("diff", "%s", err.msg);
+    sel = 1;
+  }
+  for (int k = 0; k < 2 && !sel && !nsel; k++)
+    if (pick[k].id && lr_trace_select_process(both_t[k], pick[k].id, &err)) {
+      lr_cli_error("diff", "%s", err.msg);
+      sel = 1;
+    }
+  if (!sel && nsel) sel = lr_cli_select("diff", ta, sel_pid[0], sel_proc[0]);
+  if (!sel && nsel)
     sel = nsel == 1 ? lr_cli_select("diff", tb, sel_pid[0], sel_proc[0])
                     : lr_cli_select("diff", tb, sel_pid[1], sel_proc[1]);
   if (sel) {
@@ -134,8 +166,25 @@ int lr_cli_diff(int argc, char **argv) {
   char ch[64];
   int64_t a = d->peak_a.live.heap + d->peak_a.live.anon;
   int64_t b = d->peak_b.live.heap + d->peak_b.live.anon;
-  printf("lowram diff\n  A %s\n  B %s\n\n", lr_cli_esc(lr_trace_path(ta)),
-         lr_cli_esc(lr_trace_path(tb)));
+  printf("lowram diff\n");
+  for (int k = 0; k < 2; k++) {
+    printf("  %c %s", "AB"[k], lr_cli_esc(lr_trace_path(both_t[k])));
+    LrProcess *ps = NULL;
+    size_t np = 0;
+    int64_t id = lr_trace_process(both_t[k]);
+    if (lr_trace_processes(both_t[k], &ps, &np, &err) == 0 && np > 1)
+      for (size_t j = 0; j < np; j++)
+        if (ps[j].id == id) {
+          char words[200];
+          lr_diff_argv_words(ps[j].argv, words, sizeof words);
+          if (strlen(words) > 60) snprintf(words + 57, sizeof words - 57, "...");
+          printf(": process #%lld pid %lld of %zu, %s", (long long)id, (long long)ps[j].pid, np,
+                 lr_cli_esc(words));
+        }
+    free(ps);
+    printf("\n");
+  }
+  printf("\n");
   change(ch, sizeof ch, a, b);
   printf("  %-16s %12s %12s  %s\n", "", "A", "B", "change");
   printf("  %-16s %12s %12s  %s\n", "peak (heap+anon)", B(a), B(b), ch);

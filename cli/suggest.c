@@ -32,7 +32,7 @@ static void usage(FILE *out) {
   fprintf(out,
           "usage: lowram suggest SWEEP_DIR|TRACE.db [--at NAME=V[,NAME=V...]] [--budget BYTES]\n"
           "         [--margin PCT] [--fix NAME=V]... [--top N] [--format text|csv|json]\n"
-          "         [--emit FILE] [--hints FILE]\n"
+          "         [--emit FILE] [--hints FILE] [--command NAME | --process N]\n"
           "Predicts the heap + anonymous-mmap peak (and an RSS estimate) of configurations,\n"
           "with a range where the runs are noisy, what fits BYTES (minus a margin, default\n"
           "10%%), and what to change, from a sweep made by `lowram sweep` or, as estimates,\n"
@@ -40,7 +40,11 @@ static void usage(FILE *out) {
           "--hints FILE: your runner's flags for each advice, lines KEY=TEXT with KEY one\n"
           "  of seq batch weights_quant kv_quant mmap reuse ubatch chunk; {to}, {from} and\n"
           "  {to_format} are replaced; an optional runner=NAME line applies the file only\n"
-          "  when the traced program is NAME. qrun's flags are built in.\n");
+          "  when the traced program is NAME. qrun's flags are built in.\n"
+          "Each run's trace holds every process of the run; the one read is the process\n"
+          "running the program in every run (its argv holds the run's parameter values;\n"
+          "not the shell around it), or the one --command NAME (argv[0]'s basename) or\n"
+          "--process N (processes.id, in every run) names.\n");
 }
 
 static const char *B(char *buf, double v) { return lr_fmt_bytes(buf, 32, (int64_t)llround(v)); }
@@ -342,8 +346,36 @@ static int by_bytes(const void *a, const void *b) {
   return x < y ? 1 : x > y ? -1 : 0;
 }
 
+/* One line: which process of each run's trace was read, when a run had
+** more than one (a shell around the program, a pipe, a pyenv wrapper). */
+static void print_process(const LrSuggest *m) {
+  int n = lr_suggest_nruns(m), many = 0, same = 1;
+  for (int r = 0; r < n; r++) {
+    const LrPick *p = lr_suggest_pick(m, r);
+    many |= p->nprocs > 1;
+    same &= p->id == lr_suggest_pick(m, 0)->id && p->nprocs == lr_suggest_pick(m, 0)->nprocs;
+  }
+  if (!many) return;
+  const LrPick *p0 = lr_suggest_pick(m, 0);
+  char words[200];
+  lr_diff_argv_words(p0->argv, words, sizeof words);
+  const char *args = strchr(words, ' '); /* argv[0] shown by its basename */
+  if (args && strlen(args) > 48) snprintf(words + (args - words) + 45, 4, "...");
+  printf("  process read: %s (run 1: %s%s)", lr_cli_esc(p0->command), lr_cli_esc(p0->command),
+         args ? lr_cli_esc(args) : "");
+  if (same) printf(", #%lld of %d processes in every run\n", (long long)p0->id, p0->nprocs);
+  else {
+    printf(", #id/processes by run:");
+    for (int r = 0; r < n && r < 16; r++)
+      printf(" %lld/%d", (long long)lr_suggest_pick(m, r)->id, lr_suggest_pick(m, r)->nprocs);
+    printf("%s\n", n > 16 ? " ..." : "");
+  }
+}
+
 int lr_cli_suggest(int argc, char **argv) {
   const char *path = NULL, *at = NULL, *emit = NULL, *budget_s = NULL, *hints_path = NULL;
+  const char *command = NULL;
+  long long process = 0;
   double margin = 10;
   int top = 10;
   Format fmt = FMT_TEXT;
@@ -363,6 +395,15 @@ int lr_cli_suggest(int argc, char **argv) {
       emit = argv[++i];
     } else if (!strcmp(a, "--hints") && has) {
       hints_path = argv[++i];
+    } else if (!strcmp(a, "--command") && has && argv[i + 1][0]) {
+      command = argv[++i];
+    } else if (!strcmp(a, "--process") && has) {
+      char *end;
+      process = strtoll(argv[++i], &end, 10);
+      if (end == argv[i] || *end || process < 1) {
+        lr_cli_error("suggest", "--process wants a positive number, not '%s'", argv[i]);
+        return 2;
+      }
     } else if (!strcmp(a, "--margin") && has) {
       char *end;
       margin = strtod(argv[++i], &end);
@@ -415,7 +456,11 @@ int lr_cli_suggest(int argc, char **argv) {
     return 2;
   }
   LrErr err;
-  LrSuggest *m = lr_suggest_load(path, fix, nfix, &err);
+  if (command && process) {
+    lr_cli_error("suggest", "--command and --process name the process twice; give one");
+    return 2;
+  }
+  LrSuggest *m = lr_suggest_load_process(path, fix, nfix, command, process, &err);
   if (!m) {
     lr_cli_error("suggest", "%s", err.msg);
     return 1;
@@ -531,6 +576,7 @@ int lr_cli_suggest(int argc, char **argv) {
       for (int i = 0; i < n; i++) printf("%s%g", i ? "," : "", v[i]);
     }
     printf("%s\n", np ? "" : " none");
+    print_process(m);
     for (int i = 0; i < lr_suggest_nnotes(m); i++) printf("  note: %s\n", lr_cli_esc(lr_suggest_note(m, i)));
     config_str(m, x, cfg, sizeof cfg);
     printf("\nPredicted peak at %s%s%s:\n", cfg, pk.extrapolated ? " (extrapolated beyond the sweep)" : "", est);

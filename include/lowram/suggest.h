@@ -47,6 +47,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lowram/diff.h" /* LrPick */
 #include "lowram/err.h"
 #include "lowram/fit.h"
 
@@ -71,6 +72,16 @@ typedef struct LrSuggest LrSuggest;
 /* path: a sweep directory (holding index.tsv) or one trace. `fix` keeps
 ** only the runs whose parameter has that value (and pins it). */
 LrSuggest *lr_suggest_load(const char *path, const LrSuggestFix *fix, int nfix, LrErr *err);
+/* The same, reading in each trace the process that runs the program: the
+** one `process` (processes.id) names in every trace when > 0, else the
+** process running the same command in every run (`command`, a basename of
+** argv[0], when given), found by the run's parameter values in its argv
+** (lr_diff_pick). A trace with no such process fails the load. */
+LrSuggest *lr_suggest_load_process(const char *path, const LrSuggestFix *fix, int nfix,
+                                   const char *command, int64_t process, LrErr *err);
+/* The process read in run `run` (0-based, runs kept); id 0 for a trace
+** without a processes table. NULL when run is out of range. */
+const LrPick *lr_suggest_pick(const LrSuggest *m, int run);
 void lr_suggest_free(LrSuggest *m);
 
 int lr_suggest_is_estimate(const LrSuggest *m); /* single trace */

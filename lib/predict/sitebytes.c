@@ -61,6 +61,7 @@ struct LrSiteBytes {
   int arena_site[LR_ARENA_KINDS]; /* the pooled arena sites, by LrArena */
   int coarse;                     /* sites keyed coarsely (lr_sitebytes_read_coarse) */
   int exploded;                   /* many distinct stacks, few blocks each */
+  int64_t process;                /* processes.id read (0: the highest peak) */
 };
 
 /* How a stack's allocations may belong to an allocator's own arenas. */
@@ -595,7 +596,7 @@ int lr_sitebytes_moment(LrSiteBytes *r, int p, int64_t ordinal, int64_t *bytes, 
                         LrErr *err) {
   const Phase *ph = &r->phases[p];
   if (!r->db && (sqlite3_open_v2(r->path, &r->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
-                 lr_trace_views(r->db, r->path, 0, err))) {
+                 lr_trace_views(r->db, r->path, r->process, err))) {
     lr_err_set(err, "%s: cannot open again: %s", r->path, r->db ? sqlite3_errmsg(r->db) : "?");
     lr_sitebytes_release(r);
     return -1;
@@ -670,9 +671,10 @@ static int site_stats(LrSiteBytes *r, sqlite3 *db, LrErr *err) {
   return 0;
 }
 
-static LrSiteBytes *read_trace(const char *path, int coarse, LrErr *err) {
+static LrSiteBytes *read_trace(const char *path, int coarse, int64_t process, LrErr *err) {
   LrSiteBytes *r = calloc(1, sizeof *r);
   if (r) r->coarse = coarse;
+  if (r) r->process = process;
   sqlite3 *db = NULL;
   int *stack_site = NULL;
   int64_t nstack = 0;
@@ -702,7 +704,7 @@ static LrSiteBytes *read_trace(const char *path, int coarse, LrErr *err) {
     lr_err_set(err, "%s: trace schema version %d, this lowram reads version 2", path, version);
     goto fail;
   }
-  if (lr_trace_views(db, path, 0, err)) goto fail; /* one process: the highest peak */
+  if (lr_trace_views(db, path, process, err)) goto fail; /* one process (0: the highest peak) */
   /* No call that succeeded returns more than an address space holds (2^57
   ** bytes on every supported CPU), so sizes beyond that mean a damaged trace;
   ** refusing it keeps the fit's integer sums far from overflow. */
@@ -750,9 +752,14 @@ fail:
   return NULL;
 }
 
-LrSiteBytes *lr_sitebytes_read(const char *path, LrErr *err) { return read_trace(path, 0, err); }
+LrSiteBytes *lr_sitebytes_read(const char *path, LrErr *err) {
+  return read_trace(path, 0, 0, err);
+}
 LrSiteBytes *lr_sitebytes_read_coarse(const char *path, LrErr *err) {
-  return read_trace(path, 1, err);
+  return read_trace(path, 1, 0, err);
+}
+LrSiteBytes *lr_sitebytes_read_process(const char *path, int coarse, int64_t process, LrErr *err) {
+  return read_trace(path, coarse, process, err);
 }
 int lr_sitebytes_exploded(const LrSiteBytes *r) { return r->exploded; }
 int lr_sitebytes_coarse(const LrSiteBytes *r) { return r->coarse; }

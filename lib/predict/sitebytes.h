@@ -65,6 +65,10 @@ LrSiteBytes *lr_sitebytes_read(const char *trace_path, LrErr *err);
 void lr_sitebytes_free(LrSiteBytes *r);
 /* The same with coarse keys (see above). */
 LrSiteBytes *lr_sitebytes_read_coarse(const char *trace_path, LrErr *err);
+/* Either of the above for process `process` of the run (processes.id; 0:
+** the one with the highest peak, as above): `lowram suggest` reads the
+** process that runs the program in every run, not a wrapping shell. */
+LrSiteBytes *lr_sitebytes_read_process(const char *path, int coarse, int64_t process, LrErr *err);
 int lr_sitebytes_exploded(const LrSiteBytes *r); /* stacks exploded (see above) */
 int lr_sitebytes_coarse(const LrSiteBytes *r);
 /* The arena a site key names, LR_ARENA_NONE for an ordinary site. */

@@ -17,11 +17,12 @@
 
 #include "predict/sitebytes.h"
 #include "predict/suggest_internal.h"
+#include "lowram/diff.h"
 #include "lowram/sweep.h"
+#include "lowram/trace.h"
 #include "lowram/units.h"
 
-static void note(LrSuggest *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void note(LrSuggest *m, const char *fmt, ...) {
+void lr_suggest_note_add(LrSuggest *m, const char *fmt, ...) {
   if (m->nnotes >= LR_SUGGEST_MAX_NOTES) return;
   va_list ap;
   va_start(ap, fmt);
@@ -38,11 +39,12 @@ void lr_suggest_free(LrSuggest *m) {
   free(m->site_key);
   free(m->fits);
   free(m->ref_site);
+  free(m->pick);
   lr_fit_space_free(m->space);
   free(m);
 }
 
-static int parse_num(const char *s, double *out) {
+int lr_suggest_parse_num(const char *s, double *out) {
   char *end;
   errno = 0;
   double v = strtod(s, &end);
@@ -51,148 +53,11 @@ static int parse_num(const char *s, double *out) {
   return 0;
 }
 
-static int add_run(LrSuggest *m, LrSiteBytes *r, LrErr *err) {
+int lr_suggest_add_run(LrSuggest *m, LrSiteBytes *r, LrErr *err) {
   LrSiteBytes **nr = realloc(m->runs, sizeof *nr * (size_t)(m->nruns + 1));
   if (!nr) return lr_err_set(err, "out of memory");
   m->runs = nr;
   m->runs[m->nruns++] = r;
-  return 0;
-}
-
-/* 0 if path is a regular file; else -1 with a one-line reason naming it.
-** Opened without blocking and checked on the descriptor, so a FIFO (or a
-** device) under a trace's name is refused instead of hanging the open that
-** SQLite would make. */
-static int regular_file(const char *path, LrErr *err) {
-  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) return lr_err_set(err, "%s: %s", path, strerror(errno));
-  struct stat st;
-  int ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
-  close(fd);
-  return ok ? 0 : lr_err_set(err, "%s: not a regular file", path);
-}
-
-/* Runs of a sweep directory, with their raw parameter values. */
-static int load_sweep(LrSuggest *m, const char *dir, const LrSuggestFix *fix, int nfix,
-                      char ***values_out, int *nraw, char (*raw_names)[64], LrErr *err) {
-  LrSweepIndex *ix = lr_sweep_index_read(dir, err);
-  if (!ix) return -1;
-  int np = lr_sweep_index_nparams(ix);
-  *nraw = np;
-  for (int p = 0; p < np; p++) snprintf(raw_names[p], 64, "%s", lr_sweep_index_param(ix, p));
-  for (int f = 0; f < nfix; f++) {
-    int found = 0;
-    for (int p = 0; p < np; p++) found |= !strcmp(fix[f].name, raw_names[p]);
-    if (!found) {
-      lr_sweep_index_free(ix);
-      return lr_err_set(err, "--fix %s: the sweep in %s has no parameter %s", fix[f].name, dir,
-                        fix[f].name);
-    }
-  }
-  char **values = NULL;
-  char failed[400] = "";
-  int nfailed = 0;
-  for (size_t i = 0; i < lr_sweep_index_nruns(ix); i++) {
-    int keep = 1;
-    for (int f = 0; f < nfix; f++)
-      for (int p = 0; p < np; p++)
-        if (!strcmp(fix[f].name, raw_names[p])) {
-          double a, b;
-          const char *v = lr_sweep_index_value(ix, i, p);
-          int same = !strcmp(v, fix[f].value) ||
-                     (!parse_num(v, &a) && !parse_num(fix[f].value, &b) && a == b);
-          if (!same) keep = 0;
-        }
-    if (!keep) continue;
-    int id = lr_sweep_index_run_id(ix, i);
-    const char *status = lr_sweep_index_status(ix, i);
-    LrSiteBytes *r = NULL;
-    LrErr e2;
-    if (strcmp(status, "ok") != 0) {
-      snprintf(e2.msg, sizeof e2.msg, "%s", status);
-    } else if (regular_file(lr_sweep_index_trace(ix, i), &e2) ||
-               !(r = lr_sitebytes_read(lr_sweep_index_trace(ix, i), &e2))) {
-      /* the reason names the file */
-    } else if (!lr_sitebytes_clean_exit(r)) {
-      snprintf(e2.msg, sizeof e2.msg, "program ended with %s", lr_sitebytes_end(r));
-      lr_sitebytes_free(r);
-      r = NULL;
-    }
-    if (!r) {
-      char desc[200] = "";
-      size_t u = 0;
-      for (int p = 0; p < np && u < sizeof desc; p++)
-        u += (size_t)snprintf(desc + u, sizeof desc - u, "%s%s=%s", p ? " " : "", raw_names[p],
-                              lr_sweep_index_value(ix, i, p));
-      note(m, "run %d (%s) failed: %s; left out", id, desc, e2.msg);
-      size_t fl = strlen(failed);
-      if (fl < sizeof failed - 16) snprintf(failed + fl, sizeof failed - fl, "%s%d", nfailed ? ", " : "", id);
-      nfailed++;
-      continue;
-    }
-    if (add_run(m, r, err)) {
-      lr_sitebytes_free(r);
-      goto fail;
-    }
-    char **nv = realloc(values, sizeof *nv * (size_t)(m->nruns * (np ? np : 1)));
-    if (!nv) {
-      lr_err_set(err, "out of memory");
-      goto fail;
-    }
-    values = nv;
-    for (int p = 0; p < np; p++)
-      values[(m->nruns - 1) * np + p] = strdup(lr_sweep_index_value(ix, i, p));
-  }
-  lr_sweep_index_free(ix);
-  *values_out = values;
-  if (m->nruns == 0) {
-    if (nfailed) return lr_err_set(err, "%s: no usable run (failed: %s)", dir, failed);
-    return lr_err_set(err, "%s: no run matches --fix", dir);
-  }
-  return 0;
-fail:
-  lr_sweep_index_free(ix);
-  if (values)
-    for (int i = 0; i < (m->nruns - 1) * np; i++) free(values[i]);
-  free(values);
-  return -1;
-}
-
-/* Picks the numeric, varying parameters and fills m->x. */
-static int choose_params(LrSuggest *m, char **values, int nraw, char (*raw)[64], LrErr *err) {
-  int keep[LR_SWEEP_MAX_PARAMS + 8];
-  for (int p = 0; p < nraw; p++) {
-    keep[p] = 0;
-    int distinct = 0, numeric = 1;
-    for (int r = 0; r < m->nruns; r++) {
-      double v;
-      if (parse_num(values[r * nraw + p], &v)) numeric = 0;
-      int seen = 0;
-      for (int q = 0; q < r; q++)
-        if (!strcmp(values[q * nraw + p], values[r * nraw + p])) seen = 1;
-      distinct += !seen;
-    }
-    if (distinct < 2) {
-      if (m->nruns > 1)
-        note(m, "parameter %s never changes (always %s): the model cannot predict other values "
-                "of it", raw[p], values[p]);
-      continue;
-    }
-    if (!numeric)
-      return lr_err_set(err, "parameter %s is not a number in every run (e.g. %s); pick one "
-                             "value with --fix %s=VALUE", raw[p], values[p], raw[p]);
-    if (m->nparams >= LR_FIT_MAX_PARAMS)
-      return lr_err_set(err, "more than %d varying parameters", LR_FIT_MAX_PARAMS);
-    keep[p] = 1;
-    snprintf(m->names[m->nparams++], sizeof m->names[0], "%.63s", raw[p]);
-  }
-  m->x = calloc((size_t)m->nruns * (size_t)(m->nparams ? m->nparams : 1), sizeof *m->x);
-  if (!m->x) return lr_err_set(err, "out of memory");
-  for (int r = 0; r < m->nruns; r++) {
-    int q = 0;
-    for (int p = 0; p < nraw; p++)
-      if (keep[p]) parse_num(values[r * nraw + p], &m->x[r * m->nparams + q++]);
-  }
   return 0;
 }
 
@@ -215,7 +80,7 @@ static int single_params(LrSuggest *m) {
     }
   }
   if (!have_seq || !have_batch)
-    note(m, "the trace records no %s parameter (lowram_param): bytes that scale with it look "
+    lr_suggest_note_add(m, "the trace records no %s parameter (lowram_param): bytes that scale with it look "
             "constant here", !have_seq ? "sequence (seq_len)" : "batch");
   return 0;
 }
@@ -256,7 +121,7 @@ static void rss_fallback(LrSuggest *m, const double *rss) {
   m->rss_gap_mode = 1;
   m->rss_gap = med > 0 ? med : 0;
   char b[32];
-  note(m, "RSS was sampled too sparsely to fit (as few as %lld samples in a run); the RSS "
+  lr_suggest_note_add(m, "RSS was sampled too sparsely to fit (as few as %lld samples in a run); the RSS "
           "estimate is the predicted heap plus the median measured RSS-heap gap, %s",
        (long long)fewest, lr_fmt_bytes(b, sizeof b, (int64_t)m->rss_gap));
 }
@@ -315,7 +180,7 @@ static int build_and_fit(LrSuggest *m, LrErr *err) {
       everywhere = found;
     }
     if (!everywhere) {
-      note(m, "phase '%s' is missing from some runs; left out of the model", name);
+      lr_suggest_note_add(m, "phase '%s' is missing from some runs; left out of the model", name);
       continue;
     }
     add_phase_entries(m, name);
@@ -426,18 +291,18 @@ static int build_and_fit(LrSuggest *m, LrErr *err) {
       noisy += m->fits[c].noisy;
     }
     if (noisy)
-      note(m, "%d site fits are noisy (bytes differ between runs beyond what any small model "
+      lr_suggest_note_add(m, "%d site fits are noisy (bytes differ between runs beyond what any small model "
               "explains): they were chosen by leave-one-out error without squares, and the "
               "range beside each prediction shows their error", noisy);
     for (int p = 0; p < m->nparams && !rc; p++)
       if (lr_fit_space_distinct(m->space, p) < 3)
-        note(m, "parameter %s has only %d values: growth in it is taken as linear (curvature "
+        lr_suggest_note_add(m, "parameter %s has only %d values: growth in it is taken as linear (curvature "
                 "needs 3 or more)", m->names[p], lr_fit_space_distinct(m->space, p));
     if (thin)
-      note(m, "%d site fits could not be cross-checked (as many terms as runs): the sweep is "
+      lr_suggest_note_add(m, "%d site fits could not be cross-checked (as many terms as runs): the sweep is "
               "too thin to tell; add values", thin);
     if (irregular)
-      note(m, "%d site fits are irregular (no small model within 5%%): predictions there are "
+      lr_suggest_note_add(m, "%d site fits are irregular (no small model within 5%%): predictions there are "
               "rough", irregular);
   }
   free(y);
@@ -446,6 +311,11 @@ static int build_and_fit(LrSuggest *m, LrErr *err) {
 }
 
 LrSuggest *lr_suggest_load(const char *path, const LrSuggestFix *fix, int nfix, LrErr *err) {
+  return lr_suggest_load_process(path, fix, nfix, NULL, 0, err);
+}
+
+LrSuggest *lr_suggest_load_process(const char *path, const LrSuggestFix *fix, int nfix,
+                                   const char *command, int64_t process, LrErr *err) {
   LrSuggest *m = calloc(1, sizeof *m);
   if (!m) {
     lr_err_set(err, "out of memory");
@@ -460,53 +330,59 @@ LrSuggest *lr_suggest_load(const char *path, const LrSuggestFix *fix, int nfix, 
   int nraw = 0;
   char raw[LR_SWEEP_MAX_PARAMS][64];
   if (S_ISDIR(st.st_mode)) {
-    int rc = load_sweep(m, path, fix, nfix, &values, &nraw, raw, err);
-    if (!rc) rc = choose_params(m, values, nraw, raw, err);
+    int rc = lr_suggest_load_sweep(m, path, fix, nfix, command, process, &values, &nraw, raw, err);
+    if (!rc) rc = lr_suggest_choose_params(m, values, nraw, raw, err);
     if (values)
       for (int i = 0; i < m->nruns * nraw; i++) free(values[i]);
     free(values);
     if (rc) goto fail;
   } else {
-    if (regular_file(path, err)) goto fail;
-    LrSiteBytes *r = lr_sitebytes_read(path, err);
+    if (lr_suggest_regular_file(path, err)) goto fail;
+    char *one = (char *)path;
+    if (lr_suggest_pick_processes(m, &one, 1, NULL, 0, command, process, err)) goto fail;
+    LrSiteBytes *r = lr_sitebytes_read_process(path, 0, m->pick[0].id, err);
     if (!r) goto fail;
-    if (add_run(m, r, err)) {
+    if (lr_suggest_add_run(m, r, err)) {
       lr_sitebytes_free(r);
       goto fail;
     }
     m->estimate = 1;
-    note(m, "one trace, no sweep: every prediction is an estimate (a site whose bytes are a "
+    lr_suggest_note_add(m, "one trace, no sweep: every prediction is an estimate (a site whose bytes are a "
             "multiple of the recorded seq*batch, seq or batch is taken to grow linearly with it)");
-    if (nfix) note(m, "--fix applies to sweeps; ignored for a single trace");
+    if (nfix) lr_suggest_note_add(m, "--fix applies to sweeps; ignored for a single trace");
     if (!lr_sitebytes_clean_exit(r))
-      note(m, "%s: the program ended with %s; the trace holds what happened until then", path,
+      lr_suggest_note_add(m, "%s: the program ended with %s; the trace holds what happened until then", path,
            lr_sitebytes_end(r));
     if (single_params(m)) {
       lr_err_set(err, "out of memory");
       goto fail;
     }
   }
-  snprintf(m->program, sizeof m->program, "%s", lr_sitebytes_program(m->runs[0]));
-  for (int r = 1; r < m->nruns; r++)
-    if (strcmp(lr_sitebytes_program(m->runs[r]), m->program) != 0) {
+  /* the program is the process read (the shell around it is not) */
+  snprintf(m->program, sizeof m->program, "%s",
+           m->pick[0].id ? m->pick[0].command : lr_sitebytes_program(m->runs[0]));
+  for (int r = 1; r < m->nruns; r++) {
+    const char *pr = m->pick[r].id ? m->pick[r].command : lr_sitebytes_program(m->runs[r]);
+    if (strcmp(pr, m->program) != 0) {
       lr_err_set(err, "traces from different programs: %s runs '%s' but %s runs '%s'",
-                 lr_sitebytes_path(m->runs[0]), m->program, lr_sitebytes_path(m->runs[r]),
-                 lr_sitebytes_program(m->runs[r]));
+                 lr_sitebytes_path(m->runs[0]), m->program, lr_sitebytes_path(m->runs[r]), pr);
       goto fail;
     }
+  }
   /* an interpreter's stacks explode into groups that do not repeat from run
   ** to run: then every run is keyed coarsely, so sites still match */
   int exploded = 0;
   for (int r = 0; r < m->nruns; r++) exploded |= lr_sitebytes_exploded(m->runs[r]);
   if (exploded) {
     for (int r = 0; r < m->nruns; r++) {
-      LrSiteBytes *c = lr_sitebytes_read_coarse(lr_sitebytes_path(m->runs[r]), err);
+      LrSiteBytes *c = lr_sitebytes_read_process(lr_sitebytes_path(m->runs[r]), 1, m->pick[r].id,
+                                                 err);
       if (!c) goto fail;
       lr_sitebytes_free(m->runs[r]);
       m->runs[r] = c;
     }
     m->coarse = 1;
-    note(m, "stacks exploded (over %d distinct stacks with a few blocks each): sites are keyed "
+    lr_suggest_note_add(m, "stacks exploded (over %d distinct stacks with a few blocks each): sites are keyed "
             "by %d frames from the first frame outside the C runtime and the interpreter",
          LR_SITEBYTES_EXPLODED_STACKS, LR_SITEBYTES_COARSE_FRAMES);
   }
@@ -518,6 +394,9 @@ fail:
 }
 
 int lr_suggest_is_estimate(const LrSuggest *m) { return m->estimate; }
+const LrPick *lr_suggest_pick(const LrSuggest *m, int run) {
+  return run >= 0 && run < m->nruns && m->pick ? &m->pick[run] : NULL;
+}
 const char *lr_suggest_program(const LrSuggest *m) { return m->program; }
 int lr_suggest_nruns(const LrSuggest *m) { return m->nruns; }
 int lr_suggest_nnotes(const LrSuggest *m) { return m->nnotes; }

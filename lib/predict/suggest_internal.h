@@ -15,6 +15,7 @@ struct LrSuggest {
   int estimate;                 /* one trace: fits are estimates */
   int nruns;
   LrSiteBytes **runs;           /* the runs kept */
+  LrPick *pick;                 /* per run kept: the process read (diff.h) */
   double *x;                    /* nruns * nparams */
   int nparams;
   char names[LR_FIT_MAX_PARAMS][64];
@@ -42,5 +43,28 @@ struct LrSuggest {
 /* Single trace: fills m->fits, file_fit and rss_fit from one run's values
 ** (y: cells * 1, file: nphases * 1) by the divisibility rule of suggest.h. */
 int lr_suggest_estimate_fits(LrSuggest *m, const double *y, const double *file);
+
+/* suggest.c's helpers for suggest_load.c */
+void lr_suggest_note_add(LrSuggest *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int lr_suggest_add_run(LrSuggest *m, LrSiteBytes *r, LrErr *err);
+/* a finite number >= 0: 0, else -1 */
+int lr_suggest_parse_num(const char *s, double *out);
+
+/* suggest_load.c: loading a sweep */
+/* 0 if path is a regular file (checked without blocking on a FIFO); else
+** -1 with a one-line reason naming it. */
+int lr_suggest_regular_file(const char *path, LrErr *err);
+/* Fills m->pick (ntraces entries) for the traces at paths (suggest.h,
+** lr_suggest_load_process); words: ntraces * nwords parameter values. */
+int lr_suggest_pick_processes(LrSuggest *m, char *const *paths, int ntraces,
+                              const char *const *words, int nwords, const char *command,
+                              int64_t process, LrErr *err);
+/* The usable runs of sweep directory dir (m->runs, m->pick) and their raw
+** parameter values (values_out: nruns * nraw strdup'd strings). */
+int lr_suggest_load_sweep(LrSuggest *m, const char *dir, const LrSuggestFix *fix, int nfix,
+                          const char *command, int64_t process, char ***values_out, int *nraw,
+                          char (*raw_names)[64], LrErr *err);
+/* Picks the numeric, varying parameters and fills m->x. */
+int lr_suggest_choose_params(LrSuggest *m, char **values, int nraw, char (*raw)[64], LrErr *err);
 
 #endif
