@@ -2,14 +2,14 @@
 # Runs one libFuzzer target for a while from its seeds.
 #   tests/fuzz/fuzz.sh BUILD_DIR TARGET [SECONDS] [CORPUS_DIR]
 # TARGET: spool, import (seeds built in: fuzz_mkseeds), model, memmodel,
-# sweep_index (seeds: the files in tests/fuzz/corpus/TARGET; memmodel and
-# sweep_index also get their dictionary, TARGET.dict).
+# sweep_index, tui (seeds: the files in tests/fuzz/corpus/TARGET; memmodel
+# and sweep_index also get their dictionary, TARGET.dict).
 # BUILD_DIR must be a clang build with libFuzzer, ideally with sanitizers:
 #   CC=clang meson setup build-hard -Db_sanitize=address,undefined -Db_lundef=false
 # The corpus (default /tmp/lowram-fuzz-<target>) is kept between runs;
 # crash-*/timeout-*/leak-* files land in the current directory.
 set -eu
-usage="usage: fuzz.sh BUILD_DIR spool|import|model|memmodel|sweep_index [SECONDS] [CORPUS_DIR]"
+usage="usage: fuzz.sh BUILD_DIR spool|import|model|memmodel|sweep_index|tui [SECONDS] [CORPUS_DIR]"
 build=${1:?$usage}
 target=${2:?$usage}
 secs=${3:-180}
