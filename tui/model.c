@@ -95,6 +95,21 @@ char *lt_frame_text(const LrFrame *f, char *buf, size_t len, int ascii) {
   return lt_escape(raw, buf, len, ascii);
 }
 
+/* ---- arithmetic on trace data ---- */
+
+/* a + b and a - b clamped to the int64 range: times and byte counts come
+** from the trace, and a damaged one holds INT64_MAX and INT64_MIN (found by
+** tests/fuzz/fuzz_tui.c; rows.c and export.c have the same two) */
+static int64_t sat_add(int64_t a, int64_t b) {
+  int64_t r;
+  return __builtin_add_overflow(a, b, &r) ? (b > 0 ? INT64_MAX : INT64_MIN) : r;
+}
+
+static int64_t sat_sub(int64_t a, int64_t b) {
+  int64_t r;
+  return __builtin_sub_overflow(a, b, &r) ? (b < 0 ? INT64_MAX : INT64_MIN) : r;
+}
+
 /* ---- time ---- */
 
 /* The moment of chart column i: the last event before the column ends. */
@@ -102,7 +117,8 @@ static int moment_of_tick(LtModel *m, size_t i, LrMoment *out) {
   LrErr err = {{0}};
   const LtTick *k = &m->ticks[i];
   if (i + 1 == m->nticks) return lr_peak_moment_at_seq(m->t, m->end_seq, out, &err);
-  int64_t ns = k->ns_end - 1 > k->ns_start ? k->ns_end - 1 : k->ns_start;
+  int64_t last = sat_sub(k->ns_end, 1);
+  int64_t ns = last > k->ns_start ? last : k->ns_start;
   char spec[40];
   snprintf(spec, sizeof spec, "%lldns", (long long)ns);
   if (lr_peak_moment(m->t, spec, out, &err) == 0) return 0;
@@ -117,6 +133,13 @@ static size_t tick_of_ns(const LtModel *m, int64_t ns) {
   for (size_t i = 0; i < m->nticks; i++)
     if (ns < m->ticks[i].ns_end) return i;
   return m->nticks ? m->nticks - 1 : 0;
+}
+
+/* A library message on the status line, which the view draws as it is:
+** escaped, since it can quote the trace (a damaged schema's object name, a
+** path). */
+static void status_err(LtModel *m, const LrErr *err) {
+  lt_escape(err->msg, m->status, sizeof m->status, m->ascii);
 }
 
 /* The group lists follow the cursor: dropped here, rebuilt on demand. */
@@ -134,7 +157,7 @@ static int load_groups(LtModel *m) {
   drop_groups(m);
   if (m->at.seq < 0) return 0;
   if (lr_peak_contributors(m->t, m->r->stacks, m->at.seq, m->by, 0, &m->groups, &err)) {
-    snprintf(m->status, sizeof m->status, "%s", err.msg);
+    status_err(m, &err);
     return -1;
   }
   return 0;
@@ -164,7 +187,7 @@ int lt_model_cursor_seq(LtModel *m, int64_t seq) {
   LrErr err = {{0}};
   LrMoment at;
   if (lr_peak_moment_at_seq(m->t, seq, &at, &err)) {
-    snprintf(m->status, sizeof m->status, "%s", err.msg);
+    status_err(m, &err);
     return -1;
   }
   return set_moment(m, &at, tick_of_ns(m, at.ns));
@@ -554,17 +577,34 @@ static int attach(LtModel *m, LrErr *err) {
   return 0;
 }
 
+/* The message names the file: the library's query errors may not ("query:
+** integer overflow" on a damaged trace, found by fuzz_tui), and `lowram tui`
+** prints it as it is. */
+static int trace_err(LrTrace *t, LrErr *err) {
+  const char *path = lr_trace_path(t);
+  if (err && path && !strstr(err->msg, path)) {
+    char msg[sizeof err->msg];
+    snprintf(msg, sizeof msg, "%s", err->msg);
+    lr_err_set(err, "%s: %s", path, msg);
+  }
+  return -1;
+}
+
 int lt_model_open(LtModel *m, LrTrace *t, const char *sweep_dir, LrErr *err) {
   memset(m, 0, sizeof *m);
   m->t = t;
   m->by = LR_BY_STACK;
   m->pane[LT_PHASES].sort = LT_SORT_ORDER;
   m->pane[LT_LARGEST].sort = LT_SORT_BYTES;
-  if (build_report(t, &m->r, err)) return -1;
+  if (build_report(t, &m->r, err)) return trace_err(t, err);
   if (sweep_dir && load_suggest(m, sweep_dir, err)) return -1;
-  if (attach(m, err)) return -1;
+  if (attach(m, err)) return trace_err(t, err);
   if (!m->r->run.allocs) return 0;
-  return lt_model_to_peak(m) ? lr_err_set(err, "%s", m->status) : 0;
+  if (lt_model_to_peak(m)) {
+    lr_err_set(err, "%s", m->status);
+    return trace_err(t, err);
+  }
+  return 0;
 }
 
 /* Replaces the model's data by report r of trace t (m->t itself, or a newer
@@ -600,12 +640,12 @@ int lt_model_select_process(LtModel *m, int64_t id) {
   for (size_t i = 0; i < m->nprocs; i++)
     if (m->procs[i].id == id) p = &m->procs[i];
   if (lr_trace_select_process(m->t, id, &err)) {
-    snprintf(m->status, sizeof m->status, "%s", err.msg);
+    status_err(m, &err);
     return -1;
   }
   LrReport *r;
   if (build_report(m->t, &r, &err)) {
-    snprintf(m->status, sizeof m->status, "%s", err.msg);
+    status_err(m, &err);
     lr_trace_select_process(m->t, m->proc_id, &err); /* back to what the data shows */
     return -1;
   }
@@ -613,7 +653,7 @@ int lt_model_select_process(LtModel *m, int64_t id) {
   m->chosen_pid = p ? p->pid : 0;
   m->chosen_exec = p ? p->exec_index : 0;
   if (rebuild(m, m->t, r, 1, &err)) {
-    snprintf(m->status, sizeof m->status, "%s", err.msg);
+    status_err(m, &err);
     return -1;
   }
   /* rebuild freed the process list p pointed into (ASan): find it again */
@@ -625,7 +665,7 @@ int lt_model_select_process(LtModel *m, int64_t id) {
   snprintf(m->status, sizeof m->status, "showing pid %lld %s in every view: peak %s",
            (long long)m->r->run.pid,
            lt_escape(lt_argv_words(p ? p->argv : "[]", words, sizeof words), e, sizeof e, m->ascii),
-           lr_fmt_bytes(b, sizeof b, pk->live.heap + pk->live.anon));
+           lr_fmt_bytes(b, sizeof b, sat_add(pk->live.heap, pk->live.anon)));
   return 0;
 }
 

@@ -85,6 +85,21 @@ static LtRow *add_row(LtPane *p) {
   return r;
 }
 
+/* ---- arithmetic on trace data ---- */
+
+/* a + b and a - b clamped to the int64 range: sizes, seqs and times come
+** from the trace, and a damaged one holds INT64_MAX and INT64_MIN (signed
+** overflow found by tests/fuzz/fuzz_tui.c) */
+static int64_t sat_add(int64_t a, int64_t b) {
+  int64_t r;
+  return __builtin_add_overflow(a, b, &r) ? (b > 0 ? INT64_MAX : INT64_MIN) : r;
+}
+
+static int64_t sat_sub(int64_t a, int64_t b) {
+  int64_t r;
+  return __builtin_sub_overflow(a, b, &r) ? (b < 0 ? INT64_MAX : INT64_MIN) : r;
+}
+
 /* ---- filter ---- */
 
 static int has(const char *s, const char *f) { return s && strcasestr(s, f); }
@@ -159,15 +174,15 @@ static LtNode *build_tree(const LtModel *m, const LrGroups *g, LtShape shape) {
     const LrGroup *x = &g->v[i];
     const LrStack *s = x->stack;
     if (!lt_row_matches(m, x->key, s)) continue;
-    root->bytes += x->bytes;
-    root->count += x->count;
+    root->bytes = sat_add(root->bytes, x->bytes);
+    root->count = sat_add(root->count, x->count);
     LtNode *cur = root;
     size_t n = s ? s->nframes : 0;
     if (!n) {
       cur = child(cur, "[no stack]");
       if (!cur) break;
-      cur->bytes += x->bytes;
-      cur->count += x->count;
+      cur->bytes = sat_add(cur->bytes, x->bytes);
+      cur->count = sat_add(cur->count, x->count);
       if (x->bytes > cur->best) cur->best = x->bytes, cur->stack = s, cur->frame = 0;
       continue;
     }
@@ -176,8 +191,8 @@ static LtNode *build_tree(const LtModel *m, const LrGroups *g, LtShape shape) {
       lr_peak_frame_name(&s->frames[fi], name, sizeof name);
       cur = child(cur, name);
       if (!cur) break;
-      cur->bytes += x->bytes;
-      cur->count += x->count;
+      cur->bytes = sat_add(cur->bytes, x->bytes);
+      cur->count = sat_add(cur->count, x->count);
       if (x->bytes > cur->best) cur->best = x->bytes, cur->stack = s, cur->frame = fi;
     }
   }
@@ -269,7 +284,7 @@ static void ensure_groups(LtModel *m, LtView v, int stacks) {
     if (stacks && !m->stack_groups_ok && m->at.seq >= 0) {
       if (lr_peak_contributors(m->t, m->r->stacks, m->at.seq, LR_BY_STACK, 0, &m->stack_groups,
                                &err))
-        snprintf(m->status, sizeof m->status, "%s", err.msg);
+        lt_escape(err.msg, m->status, sizeof m->status, m->ascii); /* drawn as it is */
       m->stack_groups_ok = 1;
     }
     return;
@@ -277,13 +292,13 @@ static void ensure_groups(LtModel *m, LtView v, int stacks) {
   /* leaks: what is live at the trace's last seq */
   if (!m->leaks_ok && m->r->run.allocs) {
     if (lr_peak_contributors(m->t, m->r->stacks, m->end_seq, m->by, 0, &m->leaks, &err))
-      snprintf(m->status, sizeof m->status, "%s", err.msg);
+      lt_escape(err.msg, m->status, sizeof m->status, m->ascii); /* drawn as it is */
     m->leaks_ok = 1;
   }
   if (stacks && !m->leak_stacks_ok && m->r->run.allocs) {
     if (lr_peak_contributors(m->t, m->r->stacks, m->end_seq, LR_BY_STACK, 0, &m->leak_stacks,
                              &err))
-      snprintf(m->status, sizeof m->status, "%s", err.msg);
+      lt_escape(err.msg, m->status, sizeof m->status, m->ascii); /* drawn as it is */
     m->leak_stacks_ok = 1;
   }
 }
@@ -355,7 +370,8 @@ static void proc_rows(LtModel *m, LtPane *p, int64_t parent, int depth, char *se
       r->order = x->id;
       r->v[0] = x->pid;
       r->v[1] = x->exec_index;
-      r->v[2] = x->end_ns >= 0 && x->end_ns >= x->start_ns ? x->end_ns - x->start_ns : -1;
+      r->v[2] =
+          x->end_ns >= 0 && x->end_ns >= x->start_ns ? sat_sub(x->end_ns, x->start_ns) : -1;
       r->v[3] = x->id;
       r->src = x;
     }
@@ -368,13 +384,13 @@ void lt_rows_build(LtModel *m, LtView v) {
   LtPane *p = &m->pane[v];
   lt_rows_free(p);
   const LrReport *r = m->r;
-  int64_t peak = r->peak.live.heap + r->peak.live.anon;
+  int64_t peak = sat_add(r->peak.live.heap, r->peak.live.anon);
   if (v == LT_OVERVIEW || v == LT_LEAKS) {
     int tree = p->shape != LT_FLAT;
     ensure_groups(m, v, tree);
     const LrGroups *g = v == LT_OVERVIEW ? (tree ? &m->stack_groups : &m->groups)
                                          : (tree ? &m->leak_stacks : &m->leaks);
-    p->total = v == LT_OVERVIEW ? m->at.live.heap + m->at.live.anon : m->leaks.bytes;
+    p->total = v == LT_OVERVIEW ? sat_add(m->at.live.heap, m->at.live.anon) : m->leaks.bytes;
     if (tree) {
       p->tree = build_tree(m, g, p->shape);
       if (p->tree) tree_rows(m, p, p->tree, 0);
@@ -436,9 +452,9 @@ void lt_rows_build(LtModel *m, LtView v) {
       if (!w) return;
       w->label = strdup(name);
       w->bytes = ph->peak_live;
-      w->count = ph->end_seq - ph->start_seq + 1;
+      w->count = sat_add(sat_sub(ph->end_seq, ph->start_seq), 1);
       w->v[0] = ph->start_ns;
-      w->v[1] = ph->end_ns - ph->start_ns;
+      w->v[1] = sat_sub(ph->end_ns, ph->start_ns);
       w->v[2] = ph->start_live;
       w->v[3] = ph->end_live;
       w->order = (int64_t)i;
@@ -591,7 +607,9 @@ size_t lt_model_detail(LtModel *m, char (*lines)[LT_LINE], size_t max) {
   if (r->node) LINE("%s: %s in %lld blocks (the heaviest stack through it):", e,
                     lr_fmt_bytes(b1, sizeof b1, r->bytes), (long long)r->count);
   else if (m->view == LT_LARGEST)
-    LINE("%s block of %s, allocated at %s (seq %lld)", ((const LrBlock *)r->src)->kind,
+    /* the kind is the trace's text too (a damaged one's kind was drawn raw) */
+    LINE("%s block of %s, allocated at %s (seq %lld)",
+         lt_escape(((const LrBlock *)r->src)->kind, b3, sizeof b3, 1),
          lr_fmt_bytes(b1, sizeof b1, r->bytes), lr_fmt_ns(b2, sizeof b2, r->v[0]),
          (long long)r->v[1]);
   else

@@ -263,7 +263,9 @@ static void edit(sqlite3 *db, const Base *b, const uint8_t *e) {
   const char *v = g_values[e[4] % NVALUES];
   switch (e[0] % 8) {
   case 0:
-  case 1: snprintf(sql, sizeof sql, "UPDATE \"%s\" SET \"%s\" = %s WHERE %s", t->name, c, v, where); break;
+  case 1:
+    snprintf(sql, sizeof sql, "UPDATE \"%s\" SET \"%s\" = %s WHERE %s", t->name, c, v, where);
+    break;
   case 2: snprintf(sql, sizeof sql, "UPDATE \"%s\" SET \"%s\" = %s", t->name, c, v); break;
   case 3:
     snprintf(sql, sizeof sql, "UPDATE \"%s\" SET \"%s\" = \"%s\" + %d WHERE %s", t->name, c, c,
@@ -340,6 +342,7 @@ static void check_screen_text(const char *s, size_t cap) {
 static void check_msg(const LrErr *err) {
   CHECK(memchr(err->msg, 0, sizeof err->msg) && err->msg[0]);
   CHECK(!strchr(err->msg, '\n') && !strchr(err->msg, '\r')); /* one line */
+  if (!strstr(err->msg, "tui-fuzz.db")) fprintf(stderr, "message: %s\n", err->msg);
   CHECK(strstr(err->msg, "tui-fuzz.db")); /* names the file */
 }
 

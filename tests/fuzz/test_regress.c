@@ -17,6 +17,9 @@
 #include "ingest/spool_read.h"
 #include "spoolgen.h"
 #include "lowram/trace.h"
+#include "model.h"
+#include "seeds.h"
+#include <sqlite3.h>
 
 static char *g_dir;
 
@@ -291,6 +294,128 @@ static void test_huge_sizes_cli(void) {
   free(e);
 }
 
+/* ---- the TUI's model (fuzz_tui) and damaged-schema messages ---- */
+
+/* The "full" seed spool imported to DIR/name.db, then changed by sql (which
+** must run and change rows). 0, or -1 (the test failed). */
+static int seed_trace(const char *name, const char *sql, char *db, size_t len) {
+  char spool[4096];
+  size_t n;
+  uint8_t *s = fz_seed(0, &n, NULL);
+  snprintf(spool, sizeof spool, "%s/%s.spool", g_dir, name);
+  snprintf(db, len, "%s/%s.db", g_dir, name);
+  if (!s) return -1;
+  lrt_write_file(spool, s, n);
+  free(s);
+  LrErr err;
+  if (lr_import(spool, db, NULL, NULL, &err)) {
+    fprintf(stderr, "import: %s\n", err.msg);
+    return -1;
+  }
+  sqlite3 *h = NULL;
+  char *msg = NULL;
+  int rc = sqlite3_open(db, &h) == SQLITE_OK && sqlite3_exec(h, sql, NULL, NULL, &msg) == SQLITE_OK;
+  if (!rc) fprintf(stderr, "%s: %s\n", sql, msg ? msg : sqlite3_errmsg(h));
+  rc = rc && sqlite3_total_changes(h) > 0; /* the damage landed */
+  sqlite3_free(msg);
+  sqlite3_close(h);
+  return rc ? 0 : -1;
+}
+
+static int open_model(LtModel *m, const char *db, LrErr *err) {
+  LrTrace *t = lr_trace_open(db, err);
+  if (!t) return -1;
+  if (lt_model_open(m, t, NULL, err)) {
+    if (m->t) lt_model_free(m);
+    else lr_trace_close(t);
+    return -1;
+  }
+  lt_model_set_width(m, 60);
+  lt_model_set_page(m, 8);
+  return 0;
+}
+
+/* rows.c drew a block's kind raw in the detail of the largest blocks; a
+** damaged trace's kind "\x1b[2J" cleared the screen. */
+static void test_tui_kind_escaped(void) {
+  char db[4096];
+  CU_ASSERT_EQUAL_FATAL(seed_trace("kind", "UPDATE allocations SET kind = char(27) || '[2J'", db,
+                                   sizeof db), 0);
+  LtModel m;
+  LrErr err = {{0}};
+  CU_ASSERT_EQUAL_FATAL(open_model(&m, db, &err), 0);
+  lt_model_set_view(&m, LT_LARGEST);
+  CU_ASSERT_TRUE_FATAL(lt_model_pane(&m)->nrows > 0);
+  static char lines[8][LT_LINE];
+  CU_ASSERT_TRUE_FATAL(lt_model_detail(&m, lines, 8) > 0);
+  CU_ASSERT_PTR_NULL(strchr(lines[0], '\x1b'));
+  CU_ASSERT_EQUAL(strncmp(lines[0], "\\x1b[2J block of ", 17), 0);
+  lt_model_free(&m);
+}
+
+/* rows.c: a phase's length in events (end_seq - start_seq + 1), its time
+** and a process's run time were signed overflow on extreme values (UBSan);
+** they saturate now. Old code (no sanitizer): 0 events, -1 ns. */
+static void test_tui_extremes_saturate(void) {
+  char db[4096];
+  CU_ASSERT_EQUAL_FATAL(
+      seed_trace("extremes",
+                 "UPDATE agg_phases SET start_seq = -9223372036854775808, "
+                 "end_seq = 9223372036854775807, start_ns = -9223372036854775808, "
+                 "end_ns = 9223372036854775807;"
+                 "UPDATE processes SET start_ns = -9223372036854775808, "
+                 "end_ns = 9223372036854775807",
+                 db, sizeof db),
+      0);
+  LtModel m;
+  LrErr err = {{0}};
+  CU_ASSERT_EQUAL_FATAL(open_model(&m, db, &err), 0);
+  lt_model_set_view(&m, LT_PHASES);
+  LtPane *p = lt_model_pane(&m);
+  CU_ASSERT_TRUE_FATAL(p->nrows >= 2); /* prefill, decode */
+  for (size_t i = 0; i < p->nrows; i++) {
+    CU_ASSERT_EQUAL(p->rows[i].count, INT64_MAX);
+    CU_ASSERT_EQUAL(p->rows[i].v[1], INT64_MAX);
+  }
+  lt_model_set_view(&m, LT_PROCS);
+  p = lt_model_pane(&m);
+  CU_ASSERT_EQUAL_FATAL(p->nrows, 1);
+  CU_ASSERT_EQUAL(p->rows[0].v[2], INT64_MAX);
+  lt_model_free(&m);
+}
+
+/* The library's query errors do not always name the trace ("query: integer
+** overflow" when sizes of INT64_MAX are summed); `lowram tui` printed that
+** alone. lt_model_open puts the path in front. */
+static void test_tui_error_names_file(void) {
+  char db[4096];
+  CU_ASSERT_EQUAL_FATAL(seed_trace("oversize",
+                                   "UPDATE allocations SET size = 9223372036854775807;"
+                                   "UPDATE agg_live SET size = 9223372036854775807;"
+                                   "UPDATE agg_largest SET size = 9223372036854775807",
+                                   db, sizeof db),
+                        0);
+  LtModel m;
+  LrErr err = {{0}};
+  CU_ASSERT_EQUAL_FATAL(open_model(&m, db, &err), -1);
+  CU_ASSERT_EQUAL(strncmp(err.msg, db, strlen(db)), 0);
+  CU_ASSERT_PTR_NULL(strchr(err.msg, '\n'));
+}
+
+/* err.c: SQLite's message on a damaged schema quotes the broken CREATE
+** statement (many lines of SQL); lr_err_set keeps the object's name. */
+static void test_schema_message_cut(void) {
+  LrErr e;
+  lr_err_set(&e, "%s: %s", "t.db",
+             "malformed database schema (agg\x1bmaps) - near \"(\": syntax error\n"
+             "CREATE TABLE agg_maps(\n  id INTEGER");
+  CU_ASSERT_STRING_EQUAL(e.msg, "t.db: malformed database schema (agg?maps)");
+  lr_err_set(&e, "%s: %s", "t.db", "malformed database schema (stacks)");
+  CU_ASSERT_STRING_EQUAL(e.msg, "t.db: malformed database schema (stacks)");
+  lr_err_set(&e, "%s: %s", "t(1).db", "database disk image is malformed");
+  CU_ASSERT_STRING_EQUAL(e.msg, "t(1).db: database disk image is malformed");
+}
+
 int main(void) {
   g_dir = lrt_tmpdir("fuzz-regress");
   if (!g_dir || CU_initialize_registry() != CUE_SUCCESS) return 1;
@@ -303,6 +428,10 @@ int main(void) {
   CU_add_test(s, "record: environment entries once each", test_record_env);
   CU_add_test(s, "huge sizes: report and suggest refuse them, naming the file",
               test_huge_sizes_cli);
+  CU_add_test(s, "tui: a block's kind is escaped in the detail", test_tui_kind_escaped);
+  CU_add_test(s, "tui: extreme seqs and times saturate", test_tui_extremes_saturate);
+  CU_add_test(s, "tui: a failed open names the trace", test_tui_error_names_file);
+  CU_add_test(s, "a damaged schema's message is cut to the object", test_schema_message_cut);
   int rc = lrt_main();
   free(g_dir);
   return rc;
