@@ -12,6 +12,10 @@
 #                    `meson install` lowram, liblowram.so, qrun, lowram.h and
 #                    lowram.pc under PREFIX (e.g. /usr/local or ~/.local)
 #   ./run.sh deps    only install the Debian packages
+#   ./run.sh foreign predictions on a real program (bench/foreign/foreign.sh):
+#                    installs Debian's python3-torch, sweeps a PyTorch
+#                    decoder twice, prints predicted vs measured peaks and
+#                    the spread of the two sweeps (heavy: not in the tests)
 #
 # Installing packages needs root (it calls apt-get); as another user it uses
 # sudo. Every package the build and the tests use is named below: apt-get runs
@@ -181,6 +185,18 @@ test_all() {
   return $rc
 }
 
+# bench/foreign only (heavy, not in the tests): PyTorch from Debian, for
+# /usr/bin/python3
+FOREIGN_PACKAGES=(python3-torch)
+
+foreign() {
+  deps
+  PACKAGES=("${FOREIGN_PACKAGES[@]}")
+  deps
+  build build gcc
+  bash bench/foreign/foreign.sh build torch
+}
+
 bench() {
   deps
   build build gcc
@@ -219,5 +235,6 @@ case "${1:-}" in
   bench) bench ;;
   install) install_to "${2:-}" ;;
   deps) deps ;;
+  foreign) foreign ;;
   *) sed -n '2,18p' "$0" >&2; exit 2 ;;
 esac
