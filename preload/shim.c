@@ -129,6 +129,62 @@ static void resolve(void) {
   __atomic_store_n(&resolving, 0, __ATOMIC_RELEASE);
 }
 
+/* ---- a signal handler that allocates inside the allocator -----------------
+A handler that calls malloc or free while its thread is inside the real
+allocator (undefined behaviour, and common) deadlocks on the arena lock or
+corrupts the heap, bare or traced. Under the shim every such call arrives
+through a hook while the thread's guard says "inside the real allocator"
+(LR_GUARD_REAL, set around each real call of the malloc family). So it is
+served from a static rescue pool instead (bump allocation, never reused,
+zeroed: it has never been touched; each block's size in the word before
+it); free() of a rescued block does nothing, realloc() of one moves it to
+the heap, free() of a heap block from such a handler is dropped (the block
+stays allocated: better a leak than a deadlock), and realloc() of a heap
+block there fails with ENOMEM. These calls are not recorded. reallocarray is
+the exception: glibc's calls realloc through our hook, so it runs with the
+plain guard (a handler landing inside it re-enters glibc, as without the
+shim). When the pool is
+used up the handler's malloc returns NULL. */
+#define LR_GUARD_REAL 2
+static _Alignas(16) unsigned char rescue_pool[64 * 1024];
+static size_t rescue_used; /* atomic */
+
+static int in_rescue(const void *p) {
+  return (const unsigned char *)p >= rescue_pool &&
+         (const unsigned char *)p < rescue_pool + sizeof rescue_pool;
+}
+
+/* n bytes aligned to align (at least 16, rounded up to a power of two)
+** from the pool, with n stored in the word before them. */
+static void *rescue_alloc(size_t n, size_t align) {
+  if (align < 16) align = 16;
+  if (n > sizeof rescue_pool || align > sizeof rescue_pool / 2) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  while (align & (align - 1)) align += align & -align;
+  size_t want = n + align + 16, off;
+  size_t cur = __atomic_load_n(&rescue_used, __ATOMIC_RELAXED);
+  do {
+    off = cur;
+    if (off + want > sizeof rescue_pool) {
+      errno = ENOMEM;
+      return NULL;
+    }
+  } while (!__atomic_compare_exchange_n(&rescue_used, &cur, off + want, 0, __ATOMIC_RELAXED,
+                                        __ATOMIC_RELAXED));
+  uintptr_t a = ((uintptr_t)(rescue_pool + off) + 16 + align - 1) & ~(uintptr_t)(align - 1);
+  ((size_t *)a)[-1] = n;
+  __atomic_add_fetch(&g_shim.rescued, 1, __ATOMIC_RELAXED);
+  return (void *)a;
+}
+
+/* The thread is inside the real allocator: this call came from a signal
+** handler that interrupted it. */
+static inline int in_real_alloc(void) {
+  return __builtin_expect(lr_tls.guard == LR_GUARD_REAL, 0);
+}
+
 /* True when the real malloc family is not known yet (bootstrap). */
 static inline int booting(void) { return __builtin_expect(real.free == NULL, 0); }
 
@@ -413,8 +469,10 @@ static __attribute__((noinline)) void record(LrTls *t, LrEvent *ev, int with_sta
 
 #define LR_ALLOC_HOOK(KIND, call, size_expr, align_expr)                        \
   LrTls *t = lr_shim_enter();                                                           \
-  if (!t) return call;                                                          \
+  if (!t) return in_real_alloc() ? rescue_alloc((size_expr), (align_expr)) : call; \
+  t->guard = LR_GUARD_REAL;                                                     \
   void *p = call;                                                               \
+  t->guard = 1;                                                                 \
   int e = *t->errp;                                                             \
   if (p) {                                                                      \
     LrEvent ev;                                                                 \
@@ -440,20 +498,26 @@ LR_EXPORT void *calloc(size_t c, size_t n) {
     }
     resolve();
   }
+  if (in_real_alloc() && n && c > SIZE_MAX / n) {
+    errno = ENOMEM;
+    return NULL;
+  }
   LR_ALLOC_HOOK(LR_EV_CALLOC, real.calloc(c, n), c * n, 0)
 }
 
 LR_EXPORT void free(void *p) {
-  if (!p || in_boot_pool(p)) return;
+  if (!p || in_boot_pool(p) || in_rescue(p)) return;
   if (booting()) resolve();
   LrTls *t = lr_shim_enter();
   if (!t) {
-    real.free(p);
+    if (!in_real_alloc()) real.free(p);
     return;
   }
   int e = *t->errp;
   uint64_t seq = lr_shim_next_seq();
+  t->guard = LR_GUARD_REAL;
   real.free(p);
+  t->guard = 1;
   LrEvent ev;
   lr_ev_basic(&ev, LR_EV_FREE, seq, (uintptr_t)p, 0, 0);
   record(t, &ev, 0);
@@ -465,9 +529,21 @@ LR_EXPORT void free(void *p) {
 static void *realloc_common(unsigned kind, void *old, size_t n, void *(*call)(void *, size_t, size_t),
                             size_t a, size_t b) {
   LrTls *t = lr_shim_enter();
-  if (!t) return call(old, a, b);
+  if (!t) {
+    if (!in_real_alloc()) return call(old, a, b);
+    if (old) { /* a heap block cannot be moved from here */
+      errno = ENOMEM;
+      return NULL;
+    }
+    return rescue_alloc(n, 0);
+  }
   uint64_t free_seq = old ? lr_shim_next_seq() : 0;
+  /* glibc's reallocarray calls realloc through the PLT (our hook): that
+  ** nested call is the allocator's own, not a handler's, so reallocarray
+  ** runs with the plain guard */
+  if (kind == LR_EV_REALLOC) t->guard = LR_GUARD_REAL;
   void *p = call(old, a, b);
+  t->guard = 1;
   int e = *t->errp;
   if (p || (old && n == 0)) {
     LrEvent ev = {.kind = kind, .addr = (uintptr_t)p, .size = p ? n : 0,
@@ -503,6 +579,12 @@ LR_EXPORT void *realloc(void *old, size_t n) {
     }
     resolve();
   }
+  if (in_rescue(old)) { /* a rescued block: to the heap (or the pool) */
+    size_t had = ((const size_t *)old)[-1];
+    void *p = malloc(n);
+    if (p) memcpy(p, old, had < n ? had : n);
+    return p;
+  }
   if (in_boot_pool(old)) { /* dlsym's block: move it to the real heap */
     void *p = malloc(n);
     size_t room = (size_t)(boot_pool + sizeof boot_pool - (unsigned char *)old);
@@ -518,14 +600,23 @@ LR_EXPORT void *reallocarray(void *old, size_t c, size_t n) {
     errno = ENOMEM;
     return NULL;
   }
+  if (in_rescue(old)) return realloc(old, c * n);
   return realloc_common(LR_EV_REALLOCARRAY, old, c * n, call_reallocarray, c, n);
 }
 
 LR_EXPORT int posix_memalign(void **out, size_t align, size_t n) {
   if (booting()) resolve();
   LrTls *t = lr_shim_enter();
-  if (!t) return real.posix_memalign(out, align, n);
+  if (!t) {
+    if (!in_real_alloc()) return real.posix_memalign(out, align, n);
+    void *q = rescue_alloc(n, align);
+    if (!q) return ENOMEM;
+    *out = q;
+    return 0;
+  }
+  t->guard = LR_GUARD_REAL;
   int r = real.posix_memalign(out, align, n);
+  t->guard = 1;
   int e = *t->errp;
   if (r == 0) {
     LrEvent ev;

@@ -65,6 +65,7 @@ typedef struct LrShim {
   uint32_t code_gen;        /* atomic: bumped when code is unloaded (dlclose):
                             ** stack caches made before are dropped */
   LrScStats scs;            /* atomic sums of ended threads' counters */
+  uint64_t rescued;         /* atomic: blocks served from the rescue pool (shim.c) */
   uint64_t tick_window;     /* counter ticks an event may reuse a clock read for */
   uint64_t next_rss_ns;     /* atomic: when the next on-path RSS sample is due
                             ** (UINT64_MAX: none, see shim_session.c) */

@@ -540,6 +540,16 @@ static void print_stats(void) {
     if (i < 5) put_u(&p, vals[i]);
   }
   if (write(2, line, (size_t)(p - line)) < 0) return;
+  uint64_t r = __atomic_load_n(&g_shim.rescued, __ATOMIC_RELAXED);
+  if (r) {
+    p = line;
+    for (const char *q = "lowram: "; *q; q++) *p++ = *q;
+    put_u(&p, r);
+    for (const char *q = " allocations by signal handlers inside the allocator served from the "
+                         "rescue pool\n"; *q; q++)
+      *p++ = *q;
+    if (write(2, line, (size_t)(p - line)) < 0) return;
+  }
 }
 
 void lr_session_end(uint32_t reason, int64_t code) {

@@ -11,6 +11,11 @@
 **                          SIGTERM, SIGABRT through sigaction() and signal(),
 **                          then handles a raised SIGSEGV; prints what it saw
 **                          (the same bare and under the shim)
+**   gt_small sigmalloc N   N malloc(2000..5999)/free pairs while SIGALRM
+**                          every 100 us runs a handler that mallocs and
+**                          frees 3000 bytes (undefined behaviour: bare, it
+**                          deadlocks in the arena lock when the signal lands
+**                          inside malloc); prints "sigmalloc N"
 ** Exit 0 unless a thread cannot be started.
 */
 #include <pthread.h>
@@ -18,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 
 static long k_pairs;
 
@@ -73,8 +79,29 @@ static int m_sig(void) {
   return 0;
 }
 
+static void on_alrm(int sig) {
+  (void)sig;
+  void *volatile p = malloc(3000);
+  free(p);
+}
+
+static int m_sigmalloc(long n) {
+  signal(SIGALRM, on_alrm);
+  struct itimerval it = {{0, 100}, {0, 100}};
+  setitimer(ITIMER_REAL, &it, NULL);
+  for (long i = 0; i < n; i++) {
+    void *volatile p = malloc(2000 + (size_t)(i % 4000));
+    free(p);
+  }
+  struct itimerval off = {{0, 0}, {0, 0}};
+  setitimer(ITIMER_REAL, &off, NULL);
+  printf("sigmalloc %ld\n", n);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc >= 2 && !strcmp(argv[1], "sig")) return m_sig();
+  if (argc >= 3 && !strcmp(argv[1], "sigmalloc")) return m_sigmalloc(atol(argv[2]));
   if (argc >= 4 && !strcmp(argv[1], "threads")) {
     long n = atol(argv[2]);
     k_pairs = atol(argv[3]);
@@ -96,6 +123,6 @@ int main(int argc, char **argv) {
     printf("mib %ld\n", mib);
     return 0;
   }
-  fprintf(stderr, "usage: gt_small threads N K | as | sig\n");
+  fprintf(stderr, "usage: gt_small threads N K | as | sig | sigmalloc N\n");
   return 2;
 }
