@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/foreign/foreign.sh BUILD [torch]: `lowram suggest` on a real
+# bench/foreign/foreign.sh BUILD [torch|llama|all]: `lowram suggest` on a real
 # program nobody here wrote (heavy: not a test; `./run.sh foreign` installs
 # what it needs and runs it). For each program: two identical sweeps, a
 # prediction outside them from each, the target recorded for real; prints
@@ -7,7 +7,10 @@
 #   torch: bench/foreign/torch_decoder.py (Debian's python3-torch, a 4-layer
 #          decoder with a KV cache), batch 8 x seq 512 from batch 1,2,4 x
 #          seq 64,128,256 (the issue's 8 x 1024 from 128..512, halved: one
-#          recorded run of 8 x 1024 takes minutes here).
+#          recorded run of 8 x 1024 takes minutes here);
+#   llama: llama.cpp through node-llama-cpp (npm, installed by ./run.sh
+#          foreign into LOWRAM_FOREIGN_CACHE) on a tiny random GGUF model
+#          (tiny_gguf.py), ctx 16384 from ctx 1024,2048,4096.
 # LOWRAM_DEPTH (default 12 here) bounds the frames per stack: torch's
 # import makes ~2M events over ~2M distinct deep stacks, and full stacks
 # make each recorded run ~6 minutes and a 1.9 GB trace on the 2-core machine.
@@ -25,7 +28,8 @@ echo "bench/foreign: traces in $work (LOWRAM_DEPTH=$LOWRAM_DEPTH)"
 # json_num FILE KEY: the first number after "KEY": in FILE
 json_num() { grep -o "\"$2\":[-0-9.e+]*" "$1" | head -1 | cut -d: -f2; }
 
-# program TAG P1 P2 AT TARGET_ARGS -- CMD...: sweeps, predicts, measures.
+# program TAG P1 P2 AT TARGET_ARGS -- CMD...: sweeps, predicts, measures
+# (P2 "" for one parameter).
 program() {
   local tag=$1 p1=$2 p2=$3 at=$4 target=$5
   shift 6
@@ -33,7 +37,9 @@ program() {
   for k in 1 2; do
     rm -rf "$work/$tag-$k"
     local t0=$SECONDS
-    "$lowram" sweep --param "$p1" --param "$p2" -o "$work/$tag-$k" -- "$@" >"$work/$tag-$k.log" 2>&1
+    local params=(--param "$p1")
+    [ -z "$p2" ] || params+=(--param "$p2")
+    "$lowram" sweep "${params[@]}" -o "$work/$tag-$k" -- "$@" >"$work/$tag-$k.log" 2>&1
     "$lowram" suggest "$work/$tag-$k" --at "$at" --format json >"$work/$tag-$k.json"
     "$lowram" suggest "$work/$tag-$k" --at "$at" >"$work/$tag-$k.txt"
     pred+=("$(json_num "$work/$tag-$k.json" predicted_heap)")
@@ -52,7 +58,9 @@ program() {
   rm -f "$work/$tag-target.db"
   "$lowram" record -o "$work/$tag-target.db" -- "${cmd[@]}" >"$work/$tag-target.log" 2>&1
   local meas
-  meas=$(sqlite3 "$work/$tag-target.db" "SELECT peak FROM processes ORDER BY peak DESC LIMIT 1")
+  # the program's process, as suggest reads it (the first: node-llama-cpp
+  # also runs a helper node process)
+  meas=$(sqlite3 "$work/$tag-target.db" "SELECT peak FROM processes ORDER BY id LIMIT 1")
   awk -v t="$tag" -v at="$at" -v m="$meas" -v p1="${pred[0]}" -v p2="${pred[1]}" \
       -v l1="${low[0]}" -v h1="${high[0]}" -v l2="${low[1]}" -v h2="${high[1]}" 'BEGIN {
     printf "%s at %s: measured %.0f B (%.1f MiB)\n", t, at, m, m / 1048576
@@ -72,4 +80,15 @@ if [ "$what" = torch ] || [ "$what" = all ]; then
   read -r p1 p2 at <<<"${TORCH_GRID:-batch=1,2,4 seq=64,128,256 batch=8,seq=512}"
   program torch "$p1" "$p2" "$at" "$at" -- \
     /usr/bin/python3 "$PWD/bench/foreign/torch_decoder.py" '{batch}' '{seq}'
+fi
+
+if [ "$what" = llama ] || [ "$what" = all ]; then
+  export LOWRAM_FOREIGN_CACHE=${LOWRAM_FOREIGN_CACHE:-$HOME/.cache/lowram-foreign}
+  if [ ! -d "$LOWRAM_FOREIGN_CACHE/node_modules/node-llama-cpp" ]; then
+    echo "bench/foreign: llama: node-llama-cpp is not in $LOWRAM_FOREIGN_CACHE (./run.sh foreign)" >&2
+    exit 2
+  fi
+  /usr/bin/python3 bench/foreign/tiny_gguf.py "$work/tiny.gguf"
+  program llama ctx=1024,2048,4096 "" ctx=16384 ctx=16384 -- \
+    node "$PWD/bench/foreign/llama_ctx.mjs" "$work/tiny.gguf" '{ctx}'
 fi

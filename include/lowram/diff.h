@@ -45,9 +45,11 @@ void lr_diff_free(LrDiff *d);
 **   - the candidates of a trace are its processes whose argv mentions every
 **     one of that trace's `words` (a sweep's parameter values: the shell
 **     and the program mention them, cat does not), and of those the ones
-**     no other candidate descends from (the shell passes them down) and
-**     that did not end by exec (a shell's fork before it became cat), or
+**     no other candidate descends from (the shell passes them down), or
 **     all its processes when no process mentions them (or nwords is 0);
+**     never, unless nothing else is left, an image that exec'd (ended by
+**     exec, or a later image has its pid: a shell's fork before it became
+**     cat) or that recorded no event;
 **   - the command is the argv[0] basename found among the candidates of
 **     every trace whose peaks, summed over the traces, are highest;
 **   - in each trace, the process of that command with the same argv as the

@@ -268,24 +268,27 @@ static void mark_candidates(PickSide *s, const char *const *words, int nwords) {
     s->cand[j] = (unsigned char)all;
     found += (size_t)all;
   }
-  if (!found || found == s->n) {
-    memset(s->cand, 1, s->n);
-    return;
-  }
-  /* a wrapper that passes the words down is not the program, nor is an
-  ** image that exec'd (a shell's fork before it became cat) */
+  if (!found) memset(s->cand, 1, s->n); /* no word tells: every process */
+  /* an image that exec'd (a shell's fork before it became cat: it ended
+  ** by exec, or a later image has its pid) or recorded nothing is not the
+  ** program; then neither is a wrapper that passes the words down to one */
   for (size_t j = 0; j < s->n; j++) {
-    if (!s->cand[j]) continue;
-    if (!strcmp(s->ps[j].end_reason, "exec")) {
-      s->cand[j] = 2;
-      continue;
-    }
+    if (s->cand[j] != 1) continue;
+    int replaced = !strcmp(s->ps[j].end_reason, "exec") || s->ps[j].events == 0;
+    for (size_t k = 0; k < s->n && !replaced; k++)
+      replaced = s->ps[k].pid == s->ps[j].pid && s->ps[k].id > s->ps[j].id;
+    if (replaced) s->cand[j] = 2;
+  }
+  for (size_t j = 0; j < s->n && found; j++) {
+    if (s->cand[j] != 1) continue;
     for (size_t k = 0; k < s->n; k++)
-      if (k != j && (s->cand[k] & 1) && descends(s, k, s->ps[j].id)) {
-        s->cand[j] = 2; /* still a candidate of last resort */
+      if (k != j && (s->cand[k] == 1 || s->cand[k] == 3) && descends(s, k, s->ps[j].id)) {
+        s->cand[j] = 3; /* a wrapper: still a candidate of last resort */
         break;
       }
   }
+  for (size_t j = 0; j < s->n; j++)
+    if (s->cand[j] == 3) s->cand[j] = 2;
 }
 
 /* The best process of side s running `base` (-1 if none): a leaf
