@@ -12,10 +12,12 @@
 #                    `meson install` lowram, liblowram.so, qrun, lowram.h and
 #                    lowram.pc under PREFIX (e.g. /usr/local or ~/.local)
 #   ./run.sh deps    only install the Debian packages
-#   ./run.sh foreign predictions on a real program (bench/foreign/foreign.sh):
-#                    installs Debian's python3-torch, sweeps a PyTorch
-#                    decoder twice, prints predicted vs measured peaks and
-#                    the spread of the two sweeps (heavy: not in the tests)
+#   ./run.sh foreign [torch|llama|all]
+#                    predictions on real programs (bench/foreign/foreign.sh):
+#                    installs Debian's python3-torch and node-llama-cpp (npm,
+#                    into ~/.cache/lowram-foreign), sweeps each twice, prints
+#                    predicted vs measured peaks and the spread of the two
+#                    sweeps (heavy: not in the tests)
 #
 # Installing packages needs root (it calls apt-get); as another user it uses
 # sudo. Every package the build and the tests use is named below: apt-get runs
@@ -185,16 +187,29 @@ test_all() {
   return $rc
 }
 
-# bench/foreign only (heavy, not in the tests): PyTorch from Debian, for
-# /usr/bin/python3
+# bench/foreign only (heavy, not in the tests): PyTorch from Debian for
+# /usr/bin/python3, and npm to install node-llama-cpp into a cache outside
+# the repository (its prebuilt llama.cpp comes as an npm package).
 FOREIGN_PACKAGES=(python3-torch)
+# optional dependencies left out (the CUDA and Vulkan builds are hundreds of
+# MB); the CPU build for x86-64 named instead
+FOREIGN_NPM=(node-llama-cpp@3.22.1 @node-llama-cpp/linux-x64@3.22.1)
 
 foreign() {
   deps
   PACKAGES=("${FOREIGN_PACKAGES[@]}")
+  command -v npm >/dev/null || PACKAGES+=(npm)
   deps
+  local cache=${LOWRAM_FOREIGN_CACHE:-$HOME/.cache/lowram-foreign}
+  mkdir -p "$cache"
+  if [ ! -d "$cache/node_modules/node-llama-cpp" ]; then
+    log "npm install ${FOREIGN_NPM[*]} into $cache"
+    # never build llama.cpp from source or download anything at install time
+    (cd "$cache" && NODE_LLAMA_CPP_SKIP_DOWNLOAD=true \
+       quiet npm install --no-audit --no-fund --omit=optional "${FOREIGN_NPM[@]}")
+  fi
   build build gcc
-  bash bench/foreign/foreign.sh build torch
+  LOWRAM_FOREIGN_CACHE=$cache bash bench/foreign/foreign.sh build "${1:-all}"
 }
 
 bench() {
@@ -235,6 +250,6 @@ case "${1:-}" in
   bench) bench ;;
   install) install_to "${2:-}" ;;
   deps) deps ;;
-  foreign) foreign ;;
+  foreign) foreign "${2:-all}" ;;
   *) sed -n '2,18p' "$0" >&2; exit 2 ;;
 esac
