@@ -33,6 +33,7 @@
 **   4. A fork child writes its own spool: the PYCODE records a frame names
 **      are written again, lazily, under a new generation (g.gen).
 */
+#include <assert.h>
 #include <dlfcn.h>
 #include <link.h>
 #include <pthread.h>
@@ -221,6 +222,7 @@ static uint64_t intern(PyFrameObject *f) {
     return 0;
   }
   Code *c = &g.tab[j];
+  assert(!c->co && g.n < g.cap);
   memset(c, 0, sizeof *c);
   c->co = co; /* invariant 2: FrameGetCode's reference is kept */
   c->id = ++g.next_id;
@@ -254,6 +256,8 @@ static void push(Shadow *s, PyFrameObject *f, uint64_t code) {
     s->e[s->n] = (Ent){f, code, 0, 0};
     py.IncRef((PyObject *)f); /* invariant 1 */
   }
+  /* the entry is whole before provide() (maybe in a signal handler) sees it */
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
   s->n++;
 }
 
@@ -267,6 +271,7 @@ static void pop(Shadow *s, PyFrameObject *f) {
   for (uint32_t i = s->n; i-- > 0;) {
     if (s->e[i].f != f) continue;
     uint32_t n = s->n;
+    assert(i < n && n <= SHADOW_CAP);
     s->n = i; /* provide() sees the smaller stack before any decref */
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
     for (uint32_t k = i; k < n; k++) py.DecRef((PyObject *)s->e[k].f);

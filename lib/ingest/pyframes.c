@@ -9,6 +9,7 @@
 */
 #include "ingest/pyframes.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,7 +159,8 @@ static int64_t py_frame(LrPyf *p, Out *o, uint64_t tag) {
     p->cap_named = nc;
   }
   Named *s = named_slot(p->named, p->cap_named, tag);
-  if (s->tag) return (int64_t)s->frame;
+  if (s->tag) return (int64_t)s->frame; /* invariant 1: named already */
+  assert(p->nnamed < p->cap_named);
   if (!o->module && !(o->module = o->h->module(o->h->ctx, LR_PYF_MODULE))) return -1;
   uint64_t id = o->h->frame(o->h->ctx, tag);
   if (!id) return -1;
@@ -226,6 +228,10 @@ static int write_stack(LrPyf *p, Out *o, const Kept *k) {
     row[at + i] = (uint64_t)f;
   }
   memcpy(row + at + k->n, o->ids + at, (nn - at) * sizeof *row);
+  /* invariant 2: the native frames, in order, around the Python ones */
+  assert(at <= nn && total == nn + k->n);
+  assert(!nn || ((at == 0 || row[0] == o->ids[0]) &&
+                 (at == nn || row[total - 1] == o->ids[nn - 1])));
   sqlite3_bind_int64(o->stack, 1, (int64_t)k->id + o->off->stack);
   sqlite3_bind_int64(o->stack, 2, (int64_t)total);
   rc = sqlite3_step(o->stack);
