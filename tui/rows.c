@@ -166,6 +166,13 @@ static int cmp_node(const void *a, const void *b) {
 
 /* ---- trees ---- */
 
+/* Frames a tree goes down at most. Its rows, paths and freeing recurse
+** once per level, and a chain of single callers unfolds by itself, so a
+** crafted trace with one 300,000-frame stack overflowed the stack
+** (test_regress); a recorded one is LOWRAM_DEPTH frames (64 by default, 256
+** at most) plus inlined ones. node_path's chain holds exactly this many. */
+#define TREE_DEPTH 512
+
 static LtNode *build_tree(const LtModel *m, const LrGroups *g, LtShape shape) {
   LtNode *root = node_new(NULL, "");
   if (!root) return NULL;
@@ -178,6 +185,7 @@ static LtNode *build_tree(const LtModel *m, const LrGroups *g, LtShape shape) {
     root->count = sat_add(root->count, x->count);
     LtNode *cur = root;
     size_t n = s ? s->nframes : 0;
+    size_t depth = n < TREE_DEPTH ? n : TREE_DEPTH;
     if (!n) {
       cur = child(cur, "[no stack]");
       if (!cur) break;
@@ -186,7 +194,7 @@ static LtNode *build_tree(const LtModel *m, const LrGroups *g, LtShape shape) {
       if (x->bytes > cur->best) cur->best = x->bytes, cur->stack = s, cur->frame = 0;
       continue;
     }
-    for (size_t k = 0; k < n && cur; k++) {
+    for (size_t k = 0; k < depth && cur; k++) {
       size_t fi = shape == LT_TOPDOWN ? n - 1 - k : k;
       lr_peak_frame_name(&s->frames[fi], name, sizeof name);
       cur = child(cur, name);
@@ -201,9 +209,9 @@ static LtNode *build_tree(const LtModel *m, const LrGroups *g, LtShape shape) {
 
 /* The node's path of names from the root, for its expansion state. */
 static void node_path(const LtNode *n, char *buf, size_t len) {
-  const LtNode *chain[512];
+  const LtNode *chain[TREE_DEPTH];
   size_t d = 0;
-  for (; n && n->parent && d < 512; n = n->parent) chain[d++] = n;
+  for (; n && n->parent && d < TREE_DEPTH; n = n->parent) chain[d++] = n;
   size_t o = 0;
   buf[0] = 0;
   while (d-- > 0 && o + 1 < len)

@@ -16,9 +16,10 @@
 **
 ** Edits go through SQLite on the table contents (any table the file holds,
 ** found by name at start: a column set to an extreme integer, a hostile or
-** malformed string, NULL, another row's value; rows deleted or copied) or
-** flip bytes of the file itself after SQLite has written it. Then the
-** trace is opened as `lowram tui` opens it, the model built, and every
+** malformed string, NULL, another row's value; rows deleted or copied) or,
+** when the op byte has its high bit set, flip a byte of the file itself
+** after SQLite has written it. Then the trace is opened (lr_trace_open),
+** the model built (lt_model_open, as `lowram tui` does), and every
 ** view walked (1-7; flat, top-down and bottom-up trees with every node
 ** unfolded; each sort and grouping; a search; the time cursor from end to
 ** end and to each marker; a process selected; the CSV of each view; a

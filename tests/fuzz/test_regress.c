@@ -402,6 +402,36 @@ static void test_tui_error_names_file(void) {
   CU_ASSERT_PTR_NULL(strchr(err.msg, '\n'));
 }
 
+/* rows.c built a call tree as deep as the stack and walked it by recursion
+** (rows, paths, free): a crafted trace with one stack of 300,000 frames,
+** shown unfolded (a chain of single callers opens by itself), overflowed
+** the thread's stack. Trees stop at 512 frames now (rows.c TREE_DEPTH). */
+#define TREE_DEPTH 512
+static void test_tui_deep_stack(void) {
+  char db[4096];
+  CU_ASSERT_EQUAL_FATAL(
+      seed_trace("deep",
+                 "WITH RECURSIVE d(x) AS (SELECT 3 UNION ALL SELECT x + 1 FROM d WHERE x < 300000) "
+                 "INSERT INTO stack_entries SELECT 1, x, (SELECT frame_id FROM stack_entries "
+                 "WHERE stack_id = 1 AND depth = x % 3) FROM d;"
+                 "UPDATE stacks SET nframes = 300001 WHERE id = 1",
+                 db, sizeof db),
+      0);
+  LtModel m;
+  LrErr err = {{0}};
+  CU_ASSERT_EQUAL_FATAL(open_model(&m, db, &err), 0);
+  for (int shape = 1; shape < LT_NSHAPES; shape++) {
+    lt_model_cycle_shape(&m);
+    LtPane *p = lt_model_pane(&m);
+    CU_ASSERT_TRUE(p->nrows > 2);
+    int deepest = 0;
+    for (size_t i = 0; i < p->nrows; i++)
+      if (p->rows[i].depth > deepest) deepest = p->rows[i].depth;
+    CU_ASSERT_EQUAL(deepest, TREE_DEPTH - 1);
+  }
+  lt_model_free(&m);
+}
+
 /* err.c: SQLite's message on a damaged schema quotes the broken CREATE
 ** statement (many lines of SQL); lr_err_set keeps the object's name. */
 static void test_schema_message_cut(void) {
@@ -431,6 +461,7 @@ int main(void) {
   CU_add_test(s, "tui: a block's kind is escaped in the detail", test_tui_kind_escaped);
   CU_add_test(s, "tui: extreme seqs and times saturate", test_tui_extremes_saturate);
   CU_add_test(s, "tui: a failed open names the trace", test_tui_error_names_file);
+  CU_add_test(s, "tui: a 300,000-frame stack as a tree", test_tui_deep_stack);
   CU_add_test(s, "a damaged schema's message is cut to the object", test_schema_message_cut);
   int rc = lrt_main();
   free(g_dir);
