@@ -212,6 +212,10 @@ static void thread_gone(void *arg) {
     return;
   }
   t->guard = 1;
+  /* a handler's mappings kept from the last hook go in before the seal;
+  ** any made after it are lost (counted: the guard stays up from here) */
+  if (__atomic_load_n(&t->npend, __ATOMIC_ACQUIRE)) lr_shim_flush_pending(t);
+  t->pend_gone = 1;
   lr_sw_seal(&t->w);
   lr_shim_sc_retire();
 }
@@ -681,10 +685,87 @@ static void record_mmap(LrTls *t, unsigned kind, void *p, size_t len, int prot, 
   record(t, &ev, 1);
 }
 
+/* ---- mappings made by a signal handler inside a hook ----------------------
+The guard keeps the shim's own work (and libunwind's and libc's on its
+behalf) out of the trace, but it also hid an mmap or munmap made by a signal
+handler that interrupted the thread inside a hook. Such a call is told
+apart by its caller: not the shim, libunwind, libc or the loader (whose
+mappings are the shim's own or come through raw syscalls), while the guard
+is set and recording is on. It is kept in the thread's pending list and
+recorded when the hook leaves (shim_internal.h, LrPend). */
+static int own_caller(uintptr_t ra) {
+  return in_shim(ra) || in_start_code(ra) || (ra >= g_shim.unw_lo && ra < g_shim.unw_hi);
+}
+
+static int handler_event(uintptr_t ra) {
+  return lr_tls.guard && __atomic_load_n(&g_shim.active, __ATOMIC_RELAXED) && !own_caller(ra);
+}
+
+/* Async-signal-safe: readlink, one TLS slot, a release store. */
+static void pend_push(unsigned kind, uint64_t seq, void *addr, size_t len, int prot, int flags,
+                      int fd, uint64_t off) {
+  LrTls *t = &lr_tls;
+  uint32_t k = __atomic_load_n(&t->npend, __ATOMIC_RELAXED);
+  if (k >= LR_PEND_MAX || t->pend_gone) {
+    t->pend_lost++;
+    __atomic_add_fetch(&g_shim.pend_lost, 1, __ATOMIC_RELAXED);
+    return;
+  }
+  __atomic_add_fetch(&g_shim.pend_kept, 1, __ATOMIC_RELAXED);
+  LrPend *p = &t->pend[k];
+  p->kind = kind;
+  p->seq = seq;
+  p->addr = (uintptr_t)addr;
+  p->len = len;
+  p->prot = (unsigned)prot;
+  p->flags = (unsigned)flags;
+  p->off = off;
+  p->path_len = 0;
+  if (k < LR_PEND_PATHS && kind != LR_EV_MUNMAP && !(flags & MAP_ANONYMOUS) && fd >= 0) {
+    char link[40] = "/proc/self/fd/", d[12];
+    size_t n = 14;
+    int nd = 0;
+    for (unsigned v = (unsigned)fd; v || !nd; v /= 10) d[nd++] = (char)('0' + v % 10);
+    while (nd) link[n++] = d[--nd];
+    link[n] = 0;
+    ssize_t pl = readlink(link, t->pend_path[k], LR_PEND_PATH);
+    p->path_len = pl > 0 ? (uint32_t)pl : 0;
+  }
+  __atomic_store_n(&t->npend, k + 1, __ATOMIC_RELEASE);
+}
+
+void lr_shim_flush_pending(LrTls *t) {
+  LrSpoolWriter *w = lr_shim_writer(t);
+  uint32_t i = 0;
+  for (;;) {
+    uint32_t n = __atomic_load_n(&t->npend, __ATOMIC_ACQUIRE);
+    if (i >= n) {
+      /* done, unless a handler added one meanwhile */
+      if (__atomic_compare_exchange_n(&t->npend, &n, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        break;
+      continue;
+    }
+    const LrPend *p = &t->pend[i++];
+    /* its seq was taken in the handler, maybe before the hook's own event
+    ** was written: seq must not decrease within a chunk (SPOOL.md), so it
+    ** goes into a new one then */
+    if (p->seq < w->prev_seq) lr_sw_seal(w);
+    LrEvent ev = {.kind = p->kind, .seq = p->seq, .ns = lr_shim_now(), .addr = p->addr,
+                  .size = p->len, .prot = p->prot, .flags = p->flags, .offset = p->off,
+                  .path = t->pend_path[i - 1], .path_len = p->path_len};
+    lr_sw_event(w, &ev);
+  }
+}
+
 LR_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off) {
   if (booting()) resolve();
   LrTls *t = lr_shim_enter();
-  if (!t) return real.mmap(addr, len, prot, flags, fd, off);
+  if (!t) {
+    void *q = real.mmap(addr, len, prot, flags, fd, off);
+    if (q != MAP_FAILED && handler_event((uintptr_t)__builtin_return_address(0)))
+      pend_push(LR_EV_MMAP, lr_shim_next_seq(), q, len, prot, flags, fd, (uint64_t)off);
+    return q;
+  }
   void *p = real.mmap(addr, len, prot, flags, fd, off);
   int e = errno;
   if (p != MAP_FAILED) record_mmap(t, LR_EV_MMAP, p, len, prot, flags, fd, (uint64_t)off);
@@ -696,7 +777,12 @@ LR_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t 
 LR_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t off) {
   if (booting()) resolve();
   LrTls *t = lr_shim_enter();
-  if (!t) return real.mmap64(addr, len, prot, flags, fd, off);
+  if (!t) {
+    void *q = real.mmap64(addr, len, prot, flags, fd, off);
+    if (q != MAP_FAILED && handler_event((uintptr_t)__builtin_return_address(0)))
+      pend_push(LR_EV_MMAP64, lr_shim_next_seq(), q, len, prot, flags, fd, (uint64_t)off);
+    return q;
+  }
   void *p = real.mmap64(addr, len, prot, flags, fd, off);
   int e = errno;
   if (p != MAP_FAILED) record_mmap(t, LR_EV_MMAP64, p, len, prot, flags, fd, (uint64_t)off);
@@ -708,7 +794,13 @@ LR_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off6
 LR_EXPORT int munmap(void *addr, size_t len) {
   if (booting()) resolve();
   LrTls *t = lr_shim_enter();
-  if (!t) return real.munmap(addr, len);
+  if (!t) {
+    if (!handler_event((uintptr_t)__builtin_return_address(0))) return real.munmap(addr, len);
+    uint64_t hseq = lr_shim_next_seq(); /* before: the range may be reused at once */
+    int hr = real.munmap(addr, len);
+    if (hr == 0) pend_push(LR_EV_MUNMAP, hseq, addr, len, 0, 0, -1, 0);
+    return hr;
+  }
   uint64_t seq = lr_shim_next_seq();
   int r = real.munmap(addr, len);
   int e = errno;

@@ -29,6 +29,21 @@
 #define LR_HIDDEN __attribute__((visibility("hidden")))
 #define LR_EXPORT __attribute__((visibility("default")))
 
+/* An mmap or munmap a signal handler made while its thread was inside a
+** hook (guard set): kept until the hook leaves (lr_shim_leave), then
+** recorded with the seq it took when it happened, and no stack (unwinding
+** from there is not safe). A file mapping's path is read in the handler
+** (readlink is async-signal-safe), cut to LR_PEND_PATH bytes, for the first
+** LR_PEND_PATHS kept (later ones are recorded without it). */
+#define LR_PEND_MAX 16
+#define LR_PEND_PATHS 2
+#define LR_PEND_PATH 200
+typedef struct LrPend {
+  uint32_t kind;            /* LR_EV_MMAP, LR_EV_MMAP64 or LR_EV_MUNMAP */
+  uint32_t path_len;        /* bytes in pend_path[i] (i < LR_PEND_PATHS) */
+  uint64_t seq, addr, len, prot, flags, off;
+} LrPend;
+
 typedef struct LrTls {
   int guard;
   uint32_t gen;             /* g_shim.gen when w was set up; 0 = never */
@@ -48,6 +63,11 @@ typedef struct LrTls {
   int32_t sc_credit;         /* misses earn 1, an entry attempt costs
                              ** LR_SC_FILL_COST (stack_cache.h) */
   LrSpoolWriter w;
+  uint32_t npend;            /* atomic (against this thread's handlers): pend[0..npend) */
+  uint32_t pend_lost;        /* handler events beyond LR_PEND_MAX (not recorded) */
+  uint32_t pend_gone;        /* the thread's last chunk is sealed: nothing is kept */
+  LrPend pend[LR_PEND_MAX];
+  char pend_path[LR_PEND_PATHS][LR_PEND_PATH];
 } LrTls;
 
 typedef struct LrShim {
@@ -66,6 +86,7 @@ typedef struct LrShim {
                             ** stack caches made before are dropped */
   LrScStats scs;            /* atomic sums of ended threads' counters */
   uint64_t rescued;         /* atomic: blocks served from the rescue pool (shim.c) */
+  uint64_t pend_kept, pend_lost; /* atomic: handler mmaps kept / lost (LrPend) */
   uint64_t tick_window;     /* counter ticks an event may reuse a clock read for */
   uint64_t next_rss_ns;     /* atomic: when the next on-path RSS sample is due
                             ** (UINT64_MAX: none, see shim_session.c) */
@@ -142,7 +163,12 @@ static inline LrTls *lr_shim_enter(void) {
   return t;
 }
 
+/* Records the handler events kept in t->pend (guard still set). */
+void lr_shim_flush_pending(LrTls *t) LR_HIDDEN;
+
 static inline void lr_shim_leave(LrTls *t, int saved_errno) {
+  if (__builtin_expect(__atomic_load_n(&t->npend, __ATOMIC_RELAXED) != 0, 0))
+    lr_shim_flush_pending(t);
   t->guard = 0;
   *t->errp = saved_errno;
 }

@@ -540,6 +540,17 @@ static void print_stats(void) {
     if (i < 5) put_u(&p, vals[i]);
   }
   if (write(2, line, (size_t)(p - line)) < 0) return;
+  uint64_t kept = __atomic_load_n(&g_shim.pend_kept, __ATOMIC_RELAXED),
+           lost = __atomic_load_n(&g_shim.pend_lost, __ATOMIC_RELAXED);
+  if (kept || lost) {
+    p = line;
+    for (const char *q = "lowram: signal handlers' mmap/munmap inside a hook: "; *q; q++) *p++ = *q;
+    put_u(&p, kept);
+    for (const char *q = " recorded late, "; *q; q++) *p++ = *q;
+    put_u(&p, lost);
+    for (const char *q = " lost\n"; *q; q++) *p++ = *q;
+    if (write(2, line, (size_t)(p - line)) < 0) return;
+  }
   uint64_t r = __atomic_load_n(&g_shim.rescued, __ATOMIC_RELAXED);
   if (r) {
     p = line;
