@@ -536,14 +536,17 @@ static int row_site(const LrSiteBytes *r, sqlite3_stmt *st, int col_stack, const
 
 #define ARENA_SIZED "(region = 'anon' AND size IN (262144, 1048576))"
 
-/* Site bytes and blocks live at seq (heap + anon), file-mapped bytes apart. */
+/* Site bytes and blocks live at seq (heap + anon), file-mapped bytes apart;
+** reserved address space (PROT_NONE: V8's heap reservation) is in neither,
+** as in the peak scan. */
 static int bytes_at(LrSiteBytes *r, int64_t seq, int64_t *bytes, int64_t *blocks, int64_t *file,
                     char *file_name, size_t name_len, LrErr *err) {
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(r->db,
                          "SELECT stack_id, region, SUM(size), COUNT(*), " ARENA_SIZED ", "
                          "CASE WHEN region = 'file' THEN file END FROM allocations "
-                         "WHERE alloc_seq <= ?1 AND (free_seq IS NULL OR free_seq > ?1) "
+                         "WHERE region IN ('heap','anon','file') AND "
+                         "alloc_seq <= ?1 AND (free_seq IS NULL OR free_seq > ?1) "
                          "GROUP BY stack_id, region, 5, 6",
                          -1, &st, NULL))
     return fail_db(err, r->path, r->db, "allocations");

@@ -268,6 +268,9 @@ static void mark_candidates(PickSide *s, const char *const *words, int nwords) {
     s->cand[j] = (unsigned char)all;
     found += (size_t)all;
   }
+  int any = 0;
+  for (int k = 0; k < nwords; k++) any |= words[k][0] != 0;
+  if (!any) found = 0; /* no word: every process mentions "nothing" */
   if (!found) memset(s->cand, 1, s->n); /* no word tells: every process */
   /* an image that exec'd (a shell's fork before it became cat: it ended
   ** by exec, or a later image has its pid) or recorded nothing is not the
