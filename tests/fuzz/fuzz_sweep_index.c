@@ -60,5 +60,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (m || !memchr(err.msg, 0, sizeof err.msg) || !err.msg[0] || strchr(err.msg, '\n')) abort();
   }
   unlink(path);
+  rmdir(dir); /* fz_scratch's directory goes at exit only when empty */
   return 0;
 }
