@@ -8,9 +8,11 @@
 #   lowram      `lowram record` (recording + import) + `lowram report`
 #               (end to end: until the report answers)
 #   heaptrack   `heaptrack` (recording + compression) + `heaptrack_print`
-# then `lowram import` of the kept spool on its own: events/s, trace bytes
-# per event, and the import's peak RSS (GNU time's maximum resident set);
-# and the two files' sizes. The machine should be otherwise idle.
+# then `lowram import` of the kept spool on its own: events/s, its CPU
+# seconds (user + sys: on a loaded machine wall time also counts the time
+# other jobs held the CPU), trace bytes per event, and the import's peak RSS
+# (GNU time's maximum resident set); and the two files' sizes. The machine
+# should be otherwise idle.
 set -eu
 B=${1:?usage: e2e.sh BUILD [EVENTS...]}
 shift
@@ -35,7 +37,7 @@ best3() {
 }
 
 printf '%-9s %7s | %-24s | %-24s | %-9s | %s\n' events bare "lowram rec+report = e2e" \
-  "heaptrack +print = e2e" "lr/ht" "import alone: events/s  B/event  trace MB (ht MB)  peak RSS"
+  "heaptrack +print = e2e" "lr/ht" "import alone: events/s  CPU s  B/event  trace MB (ht MB)  peak RSS"
 for ev in "$@"; do
   n=$((ev / 2))
   bare=$(best3 "$P $n")
@@ -51,7 +53,7 @@ for ev in "$@"; do
   # the import alone, of the kept spool
   rm -f "$TMP/i.db"
   s=$(now)
-  /usr/bin/time -f '%M' -o "$TMP/rss" "$L" import "$TMP/k.db.spool" -o "$TMP/i.db" \
+  /usr/bin/time -f '%M %U %S' -o "$TMP/rss" "$L" import "$TMP/k.db.spool" -o "$TMP/i.db" \
     >"$TMP/imp" 2>&1
   e=$(now)
   evs=$(sed -n 's/.*: \([0-9]*\) events,.*/\1/p' "$TMP/imp" | head -1)
@@ -59,10 +61,10 @@ for ev in "$@"; do
   hsz=$(stat -c %s "$hf")
   awk -v ev="$ev" -v bare="$bare" -v rec="$rec" -v rep="$rep" -v cp="$cp" -v ht="$ht" \
     -v htp="$htp" -v t="$(echo "$e - $s" | bc)" -v evs="$evs" -v tsz="$tsz" -v hsz="$hsz" \
-    -v rss="$(cat "$TMP/rss")" 'BEGIN {
+    -v rss="$(cut -d' ' -f1 "$TMP/rss")" -v cpu="$(awk '{print $2 + $3}' "$TMP/rss")" 'BEGIN {
       r = rep - cp; if (r < 0) r = 0; le = rec + r; he = ht + htp
-      printf "%-9d %6.2fs | %5.2f + %5.2f = %6.2fs | %5.2f + %5.2f = %6.2fs | %8.2fx | %9.2fM/s %6.1f %8.1f (%5.1f) %6.0f MB\n",
-        ev, bare, rec, r, le, ht, htp, he, le / he, evs / t / 1e6, tsz / evs, tsz / 1e6,
+      printf "%-9d %6.2fs | %5.2f + %5.2f = %6.2fs | %5.2f + %5.2f = %6.2fs | %8.2fx | %9.2fM/s %6.2f %6.1f %8.1f (%5.1f) %6.0f MB\n",
+        ev, bare, rec, r, le, ht, htp, he, le / he, evs / t / 1e6, cpu, tsz / evs, tsz / 1e6,
         hsz / 1e6, rss / 1024 }'
   rm -f "$TMP"/k.* "$TMP"/h.* "$TMP/i.db"
 done

@@ -1,12 +1,13 @@
 /*
 ** agg.h: aggregate tables built once, when a trace is completed, so that
 ** reports on traces of millions of events stay fast and do not hold the
-** trace in memory. The importer calls lr_agg_build() on its read-write
-** connection after the last row is in and before it sets meta.complete = 1;
-** nothing else ever writes a trace.
+** trace in memory. The importer calls lr_agg_build_rows() on its
+** read-write connection after a process's last row is in and before it
+** sets meta.complete = 1, handing over the rows it wrote (ingest/aggsort.h)
+** instead of reading them back; nothing else ever writes a trace.
 **
-** One streaming pass over `allocations` in alloc_seq order (pending frees
-** kept in a heap of the blocks live at that moment) fills:
+** One streaming pass over the rows of `allocations` in alloc_seq order
+** (pending frees kept in a heap of the blocks live at that moment) fills:
 **   agg_info        key/value: peak (heap+anon) seq/ns/bytes, heap-only peak,
 **                   file-backed peak, totals at the end, counts.
 **   agg_checkpoints live heap/anon/file after every LR_AGG_CHECKPOINT-th
