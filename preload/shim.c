@@ -1186,6 +1186,8 @@ __attribute__((constructor(101))) static void lr_shim_init(void) {
   if (booting()) resolve();
   LrTls *t = &lr_tls;
   t->guard = 1;
+  /* the signal() family's hooks then never call dlsym (in a handler) */
+  lr_session_resolve_signals();
   if (getauxval(AT_SECURE)) {
     say("lowram: secure-mode (setuid/setgid) process: not tracing it\n");
     return;

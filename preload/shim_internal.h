@@ -194,6 +194,7 @@ static inline void lr_shim_rss_tick(LrSpoolWriter *w, uint64_t ns) {
 }
 void lr_session_modules_sync(void) LR_HIDDEN;
 void lr_session_install_signals(void) LR_HIDDEN;
+void lr_session_resolve_signals(void) LR_HIDDEN;
 void lr_session_mark_prev_exec(const char *prev_spool) LR_HIDDEN;
 void lr_session_exec_env(void) LR_HIDDEN;
 /* "LOWRAM_EXEC_INDEX=PID:N:SPOOL" as exported now ("" before start). */

@@ -627,27 +627,47 @@ debugger's or a sanitizer's, or chain to it. So sigaction() and signal()
 are hooked: while a signal is the shim's (owned, and its action really is
 one of our handlers), a query answers with what the program had (the
 default), and a program that sets its own action gets it, and the shim lets
-go of that signal. Calls that bypass libc's sigaction symbol (a raw
-rt_sigaction syscall, as Go's runtime makes; glibc's sysv_signal and
-sigset) still see the shim's handler; setting an action that way still
+go of that signal; likewise signal() and glibc's __sysv_signal,
+sysv_signal, sigset, bsd_signal and ssignal. Calls that bypass these
+symbols (a raw rt_sigaction syscall, as Go's runtime makes) still see the
+shim's handler; setting an action that way still
 works, and the shim then never sees that signal. The main thread's
 alternate signal stack (alt_stack below) stays visible to sigaltstack(). */
 
 typedef int (*SigactionFn)(int, const struct sigaction *, struct sigaction *);
 typedef void (*SighandlerFn)(int);
+typedef SighandlerFn (*SignalFn)(int, SighandlerFn);
 static SigactionFn real_sigaction_fn;
-static SighandlerFn (*real_signal_fn)(int, SighandlerFn);
+/* libc's signal() and, on glibc, its System V and BSD variants: each sets
+** an action with its own flags (signal() also minds siginterrupt()), so the
+** hooks call them and only hide the shim's handler in what they return.
+** glibc's <signal.h> turns signal() into __sysv_signal without
+** _DEFAULT_SOURCE (-std=c99). */
+enum { SF_SIGNAL, SF_SYSV, SF_SYSV2, SF_SIGSET, SF_BSD, SF_SSIGNAL, SF_N };
+static const char *const signal_fn_names[SF_N] = {"signal", "__sysv_signal", "sysv_signal",
+                                                  "sigset",        "bsd_signal",  "ssignal"};
+static SignalFn real_signal_fns[SF_N];
 
+/* Called from the constructor before the session starts (and so before the
+** shim owns any signal), so that a hook never calls dlsym, which is not
+** async-signal-safe, from a signal handler. */
 static void resolve_signal_fns(void) {
   if (!__atomic_load_n(&real_sigaction_fn, __ATOMIC_ACQUIRE)) {
     int g = lr_tls.guard;
     lr_tls.guard = 1; /* dlsym may allocate */
     SigactionFn f = (SigactionFn)dlsym(RTLD_NEXT, "sigaction");
-    *(void **)&real_signal_fn = dlsym(RTLD_NEXT, "signal");
+    for (int i = 0; i < SF_N; i++) {
+#ifndef __GLIBC__
+      if (i != SF_SIGNAL) continue;
+#endif
+      *(void **)&real_signal_fns[i] = dlsym(RTLD_NEXT, signal_fn_names[i]);
+    }
     lr_tls.guard = g;
     __atomic_store_n(&real_sigaction_fn, f, __ATOMIC_RELEASE);
   }
 }
+
+void lr_session_resolve_signals(void) { resolve_signal_fns(); }
 
 static int real_sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
   SigactionFn f = __atomic_load_n(&real_sigaction_fn, __ATOMIC_ACQUIRE);
@@ -665,6 +685,13 @@ static int real_sigaction(int sig, const struct sigaction *act, struct sigaction
 static void on_fatal(int sig, siginfo_t *si, void *uc);
 static void on_term(int sig, siginfo_t *si, void *uc);
 
+/* The shim no longer has sig. Not in a vfork child: it shares the parent's
+** memory (owned[]) but not its actions, which stay the shim's. */
+static void disown(int sig) {
+  if (g_shim.spool && (uint64_t)syscall(SYS_getpid) != lr_spool_header(g_shim.spool)->pid) return;
+  __atomic_store_n(&owned[sig], 0, __ATOMIC_RELEASE);
+}
+
 /* Whether sig is the shim's now: owned, and its action one of ours (a
 ** program that set its action another way took it back). */
 static int shim_owns(int sig) {
@@ -673,7 +700,7 @@ static int shim_owns(int sig) {
   if (real_sigaction(sig, NULL, &cur) != 0) return 0;
   if ((cur.sa_flags & SA_SIGINFO) && (cur.sa_sigaction == on_fatal || cur.sa_sigaction == on_term))
     return 1;
-  __atomic_store_n(&owned[sig], 0, __ATOMIC_RELEASE);
+  disown(sig);
   return 0;
 }
 
@@ -683,33 +710,56 @@ LR_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
   if (act) {
     int r = real_sigaction(sig, act, NULL);
     if (r != 0) return r;
-    __atomic_store_n(&owned[sig], 0, __ATOMIC_RELEASE);
+    disown(sig);
   }
   if (old) *old = was;
   return 0;
 }
 
-LR_EXPORT SighandlerFn signal(int sig, SighandlerFn h) {
-  if (!shim_owns(sig)) {
-    if (!real_signal_fn) resolve_signal_fns();
-    if (!real_signal_fn) {
-      errno = ENOSYS;
-      return SIG_ERR;
-    }
-    return real_signal_fn(sig, h);
+/* One of libc's signal() family, the shim's handler hidden: what it
+** returns is the program's action when the shim's was in place, and a call
+** that sets an action (sets: not sigset's SIG_HOLD) lets go of the signal. */
+static SighandlerFn call_signal_fn(int which, int sig, SighandlerFn h, int sets) {
+  if (!__atomic_load_n(&real_sigaction_fn, __ATOMIC_ACQUIRE)) resolve_signal_fns();
+  SignalFn f = real_signal_fns[which];
+  if (!f) {
+    errno = ENOSYS;
+    return SIG_ERR;
   }
-  /* glibc's and bionic's signal(): BSD semantics */
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = h;
-  sa.sa_flags = SA_RESTART;
-  sigemptyset(&sa.sa_mask);
-  sigaddset(&sa.sa_mask, sig);
-  SighandlerFn was = old_actions[sig].sa_handler;
-  if (real_sigaction(sig, &sa, NULL) != 0) return SIG_ERR;
-  __atomic_store_n(&owned[sig], 0, __ATOMIC_RELEASE);
+  if (!shim_owns(sig)) return f(sig, h);
+  SighandlerFn was = f(sig, h);
+  if (was == SIG_ERR) return was;
+  if (sets) disown(sig);
+  if ((uintptr_t)was == (uintptr_t)on_fatal || (uintptr_t)was == (uintptr_t)on_term)
+    was = old_actions[sig].sa_handler;
   return was;
 }
+
+LR_EXPORT SighandlerFn signal(int sig, SighandlerFn h) {
+  return call_signal_fn(SF_SIGNAL, sig, h, 1);
+}
+
+#ifdef __GLIBC__
+LR_EXPORT SighandlerFn __sysv_signal(int sig, SighandlerFn h) {
+  return call_signal_fn(SF_SYSV, sig, h, 1);
+}
+
+LR_EXPORT SighandlerFn sysv_signal(int sig, SighandlerFn h) {
+  return call_signal_fn(SF_SYSV2, sig, h, 1);
+}
+
+LR_EXPORT SighandlerFn sigset(int sig, SighandlerFn h) {
+  return call_signal_fn(SF_SIGSET, sig, h, h != SIG_HOLD);
+}
+
+LR_EXPORT SighandlerFn bsd_signal(int sig, SighandlerFn h) {
+  return call_signal_fn(SF_BSD, sig, h, 1);
+}
+
+LR_EXPORT SighandlerFn ssignal(int sig, SighandlerFn h) {
+  return call_signal_fn(SF_SSIGNAL, sig, h, 1);
+}
+#endif
 
 static void on_fatal(int sig, siginfo_t *si, void *uc) {
   (void)uc;
@@ -717,7 +767,7 @@ static void on_fatal(int sig, siginfo_t *si, void *uc) {
   lr_tls.guard = 1;
   if (g_shim.spool) lr_session_end(LR_END_SIGNAL, sig);
   lr_tls.guard = g;
-  __atomic_store_n(&owned[sig], 0, __ATOMIC_RELEASE);
+  disown(sig);
   real_sigaction(sig, &old_actions[sig], NULL);
   /* a fault re-executes and meets the old action; a sent signal is re-sent */
   if (si->si_code <= 0 || sig == SIGABRT) raise(sig);
@@ -740,7 +790,7 @@ static void on_term(int sig, siginfo_t *si, void *uc) {
   lr_tls.guard = 1;
   if (g_shim.spool) lr_session_end(LR_END_SIGNAL, sig);
   lr_tls.guard = g;
-  __atomic_store_n(&owned[sig], 0, __ATOMIC_RELEASE);
+  disown(sig);
   real_sigaction(sig, &old_actions[sig], NULL);
   raise(sig); /* blocked until we return: then the default action */
 }

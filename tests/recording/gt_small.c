@@ -11,6 +11,15 @@
 **                          SIGTERM, SIGABRT through sigaction() and signal(),
 **                          then handles a raised SIGSEGV; prints what it saw
 **                          (the same bare and under the shim)
+**   gt_small sig99         gt_small_c99.c: signal() as glibc's __sysv_signal
+**   gt_small sigsysv       sysv_signal, bsd_signal, ssignal, sigset (SIG_HOLD
+**                          and a handler) on signals the shim catches, each
+**                          printing the action it returned (glibc only)
+**   gt_small sigintr       siginterrupt(SIGTERM, 1), then signal(SIGTERM, h):
+**                          prints whether SA_RESTART is set (it is not)
+**   gt_small vfork         a vfork child resets SIGTERM with signal() and
+**                          exits: prints the parent's SIGTERM action before
+**                          and after (the same)
 **   gt_small sigmalloc N   N malloc(2000..5999)/free pairs while SIGALRM
 **                          every 100 us runs a handler that mallocs and
 **                          frees 3000 bytes (undefined behaviour: bare, it
@@ -24,6 +33,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static long k_pairs;
 
@@ -79,6 +90,61 @@ static int m_sig(void) {
   return 0;
 }
 
+static const char *action(int sig) {
+  struct sigaction a;
+  if (sigaction(sig, NULL, &a) != 0) return "ERROR";
+  return (a.sa_flags & SA_SIGINFO) ? "a SA_SIGINFO handler" : name(a.sa_handler);
+}
+
+int gt_sig99(void);
+
+#ifdef __GLIBC__
+/* glibc has it; its <signal.h> declares it only before XOPEN2K8 */
+extern void (*bsd_signal(int, void (*)(int)))(int);
+#endif
+
+/* sigset and siginterrupt are deprecated: the point is to call them */
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+
+static int m_sigsysv(void) {
+#ifdef __GLIBC__
+  printf("sysv_signal(SIGBUS) was %s\n", name(sysv_signal(SIGBUS, on_sig)));
+  printf("SIGBUS now %s\n", action(SIGBUS));
+  printf("bsd_signal(SIGILL) was %s\n", name(bsd_signal(SIGILL, SIG_IGN)));
+  printf("ssignal(SIGHUP) was %s\n", name(ssignal(SIGHUP, SIG_IGN)));
+  printf("sigset(SIGABRT, SIG_HOLD) was %s\n", name(sigset(SIGABRT, SIG_HOLD)));
+  printf("SIGABRT now %s\n", action(SIGABRT));
+  printf("sigset(SIGTERM, mine) was %s\n", name(sigset(SIGTERM, on_sig)));
+  printf("SIGTERM now %s\n", action(SIGTERM));
+  raise(SIGBUS);
+  printf("handled %d\n", (int)handled);
+#endif
+  return 0;
+}
+
+static int m_sigintr(void) {
+  siginterrupt(SIGTERM, 1);
+  signal(SIGTERM, on_sig);
+  struct sigaction a;
+  sigaction(SIGTERM, NULL, &a);
+  printf("SIGTERM SA_RESTART %d\n", !!(a.sa_flags & SA_RESTART));
+  return 0;
+}
+
+static int m_vfork(void) {
+  printf("before vfork: SIGTERM %s\n", action(SIGTERM));
+  fflush(stdout);
+  pid_t p = vfork();
+  if (p == 0) {
+    signal(SIGTERM, SIG_DFL); /* as spawners do before exec */
+    _exit(0);
+  }
+  if (p < 0) return 2;
+  waitpid(p, NULL, 0);
+  printf("after vfork: SIGTERM %s\n", action(SIGTERM));
+  return 0;
+}
+
 static void on_alrm(int sig) {
   (void)sig;
   void *volatile p = malloc(3000);
@@ -101,6 +167,10 @@ static int m_sigmalloc(long n) {
 
 int main(int argc, char **argv) {
   if (argc >= 2 && !strcmp(argv[1], "sig")) return m_sig();
+  if (argc >= 2 && !strcmp(argv[1], "sig99")) return gt_sig99();
+  if (argc >= 2 && !strcmp(argv[1], "sigsysv")) return m_sigsysv();
+  if (argc >= 2 && !strcmp(argv[1], "sigintr")) return m_sigintr();
+  if (argc >= 2 && !strcmp(argv[1], "vfork")) return m_vfork();
   if (argc >= 3 && !strcmp(argv[1], "sigmalloc")) return m_sigmalloc(atol(argv[2]));
   if (argc >= 4 && !strcmp(argv[1], "threads")) {
     long n = atol(argv[2]);
@@ -123,6 +193,6 @@ int main(int argc, char **argv) {
     printf("mib %ld\n", mib);
     return 0;
   }
-  fprintf(stderr, "usage: gt_small threads N K | as | sig | sigmalloc N\n");
+  fprintf(stderr, "usage: gt_small threads N K | as | sig | sig99 | sigsysv | sigintr | vfork | sigmalloc N\n");
   return 2;
 }

@@ -287,6 +287,58 @@ static void test_sig_hidden(void) {
   lrt_spool_free(&s);
 }
 
+/* gt_small MODE prints the same bare and under the shim, and exactly want;
+** the spool ends with the exit. */
+static void same_as_bare(const char *mode, const char *want) {
+  char *argv[] = {(char *)gt_small, (char *)mode, NULL};
+  char tag[64], out[700];
+  snprintf(tag, sizeof tag, "%s_bare", mode);
+  CU_ASSERT_FATAL(run(tag, argv, 0, 0) == 0);
+  char *b = slurp(tag, "out");
+  snprintf(out, sizeof out, "%s/%s.db", sr_dir, mode);
+  CU_ASSERT_FATAL(run_out(mode, argv, out, 0) == 0);
+  char *o = slurp(mode, "out"), *e = slurp(mode, "err");
+  CU_ASSERT_STRING_EQUAL(b, want);
+  CU_ASSERT_STRING_EQUAL(o, want);
+  CU_ASSERT_STRING_EQUAL(e, "");
+  free(b);
+  free(o);
+  free(e);
+  LrtSpool s;
+  snprintf(out, sizeof out, "%s.db.spool", mode);
+  CU_ASSERT_FATAL(sr_load(out, &s) == 0);
+  CU_ASSERT((s.hdr.flags & LR_SPOOL_ENDED) && s.hdr.end_reason == LR_END_EXIT);
+  lrt_spool_free(&s);
+}
+
+/* -std=c99: signal() is glibc's __sysv_signal. The old shim did not hook it:
+** "was OTHER" (its handler) for SIGSEGV and SIGFPE, and the SIGFPE handler
+** chained to it ("chained 1"). */
+static void test_sig_sysv99(void) {
+#ifdef __GLIBC__
+  same_as_bare("sig99", "sig99 signal(SIGSEGV) was default\n"
+                        "sig99 signal(SIGSEGV) back: was ignore\n"
+                        "sig99 signal(SIGFPE) was default\n"
+                        "sig99 handled 8, chained 0\n");
+  /* sysv_signal, bsd_signal, ssignal, sigset: the old shim, OTHER on each */
+  same_as_bare("sigsysv", "sysv_signal(SIGBUS) was default\nSIGBUS now mine\n"
+                          "bsd_signal(SIGILL) was default\nssignal(SIGHUP) was default\n"
+                          "sigset(SIGABRT, SIG_HOLD) was default\nSIGABRT now default\n"
+                          "sigset(SIGTERM, mine) was default\nSIGTERM now mine\n"
+                          "handled 7\n");
+#endif
+}
+
+/* signal() keeps libc's semantics, siginterrupt included: the old shim set
+** SA_RESTART itself on a signal it owned ("SA_RESTART 1"). */
+static void test_sig_interrupt(void) { same_as_bare("sigintr", "SIGTERM SA_RESTART 0\n"); }
+
+/* A vfork child's signal() leaves the parent's SIGTERM hidden: the old shim
+** cleared the parent's flag, which then showed "a SA_SIGINFO handler". */
+static void test_sig_vfork(void) {
+  same_as_bare("vfork", "before vfork: SIGTERM default\nafter vfork: SIGTERM default\n");
+}
+
 /* A SIGALRM handler that mallocs, every 100 us, while the program mallocs
 ** in a loop: bare, a signal landing inside malloc deadlocks in the arena
 ** lock; under the shim such calls are served from its rescue pool. Each run
@@ -344,6 +396,10 @@ int main(int argc, char **argv) {
   CU_add_test(s, "RLIMIT_AS sweep: traced, or one line and no spool", test_rlimit_sweep);
   CU_add_test(s, "LOWRAM_OUT=DIR/: DIR/lowram-PID.db; a missing DIR: one line", test_out_dir);
   CU_add_test(s, "sigaction/signal see the program's actions, not the shim's", test_sig_hidden);
+  CU_add_test(s, "glibc's __sysv_signal, sysv_signal, bsd_signal, ssignal, sigset",
+              test_sig_sysv99);
+  CU_add_test(s, "signal() after siginterrupt(): no SA_RESTART", test_sig_interrupt);
+  CU_add_test(s, "a vfork child's signal() keeps the parent's handler hidden", test_sig_vfork);
   CU_add_test(s, "a signal handler's malloc inside malloc: no deadlock", test_sigmalloc);
   return lrt_main();
 }
