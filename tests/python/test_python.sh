@@ -10,7 +10,11 @@
 #   2. lowram.mark/param from Python: markers and params rows;
 #   3. threads: three workers' bytearrays on three threads, each worker :9
 #      <- Thread.run; a fork child's allocation in_child :23 <- <module>;
-#   4. the sitecustomize lowram hides still runs; LOWRAM_PYFRAMES=0 keeps
+#   4. nothing kept alive (prog_keep.py): a frame's locals die when it
+#      returns after sys.setprofile(None) (no RETURN reaches lowram), and
+#      2000 compiled-and-dropped functions' code objects die, as bare; the
+#      frames before are named, and an allocation after has no Python frame;
+#   5. the sitecustomize lowram hides still runs; LOWRAM_PYFRAMES=0 keeps
 #      marks but records no Python frame; without the shim lowram.mark is a
 #      no-op.
 set -euo pipefail
@@ -23,7 +27,7 @@ trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL python: $*"; exit 1; }
 command -v sqlite3 >/dev/null || fail "sqlite3 not found: install the Debian package sqlite3"
 "$py" -c 'import numpy' 2>/dev/null || fail "$py has no numpy: install the Debian package python3-numpy"
-cp "$src/prog_numpy.py" "$src/prog_threads.py" "$work/"
+cp "$src/prog_numpy.py" "$src/prog_threads.py" "$src/prog_keep.py" "$work/"
 
 record() { # DB CMD...
   local db=$1
@@ -89,7 +93,18 @@ same 3 "$(q "$work/th.db" "SELECT count(DISTINCT thread_id) FROM allocations WHE
 same "in_child prog_threads.py:13 < <module> prog_threads.py:23" "$(pyframes "$work/th.db" 5000001)" "fork child's frames"
 same 2 "$(q "$work/th.db" "SELECT count(*) FROM processes")" "processes"
 
-# ---- 4. sitecustomize chain, LOWRAM_PYFRAMES=0, no shim ----
+# ---- 4. nothing kept alive ----
+bare=$("$py" "$work/prog_keep.py")
+same "code objects of deleted functions still alive: 0 of 2000|Big still alive after return: False" \
+  "$(echo "$bare" | tr '\n' '|' | sed 's/|$//')" "prog_keep.py bare"
+record "$work/keep.db" "$py" "$work/prog_keep.py"
+same "$bare" "$(cat "$work/keep.db.out")" "prog_keep.py under record (bare: $(echo $bare))"
+same "Big.__init__ prog_keep.py:21 < f prog_keep.py:25 < <module> prog_keep.py:31" \
+  "$(pyframes "$work/keep.db" 6000001)" "frames before setprofile(None)"
+same 1 "$(q "$work/keep.db" "SELECT count(*) FROM allocations WHERE size = 4000001")" "one 4000001-byte block"
+same "" "$(pyframes "$work/keep.db" 4000001)" "Python frames after setprofile(None)"
+
+# ---- 5. sitecustomize chain, LOWRAM_PYFRAMES=0, no shim ----
 mkdir "$work/site"
 printf 'import os\nopen(os.environ["CHAIN_MARK"], "w").write("ran")\n' >"$work/site/sitecustomize.py"
 CHAIN_MARK=$work/chained PYTHONPATH=$work/site LOWRAM_PYFRAMES=0 record "$work/off.db" "$py" "$work/prog_numpy.py"
