@@ -288,6 +288,27 @@ static int term_degree(LrFitTerm t, int nparams) {
   return d;
 }
 
+/* A noisy constant: a site live at the peak moment in some runs and not
+** (or less) in others (an 8 MiB ArrayBuffer freed just before one run's
+** peak, V8 pages just collected). The peak is planned with its largest
+** value, not the mean, which moves with whichever runs happened to miss
+** it; its leave-one-out error is that of this rule (each run against the
+** largest of the others), so the range still reaches the smallest. */
+static void at_largest(LrFitResult *out, const LrFitSpace *s, const double *y) {
+  double top = y[0], low = y[0], loo = 0;
+  for (int i = 0; i < s->nobs; i++) {
+    if (y[i] > top) top = y[i];
+    if (y[i] < low) low = y[i];
+    double other = -1;
+    for (int j = 0; j < s->nobs; j++)
+      if (j != i && y[j] > other) other = y[j];
+    if (other >= 0 && fabs(y[i] - other) > loo) loo = fabs(y[i] - other);
+  }
+  out->coef[0] = top;
+  out->fit_err = top - low;
+  if (out->validated) out->loo_err = loo;
+}
+
 static int has_square(const LrFitSpace *s, const int *cols, int k) {
   for (int j = 0; j < k; j++)
     for (int p = 0; p < s->nparams; p++)
@@ -418,6 +439,8 @@ int lr_fit_site(const LrFitSpace *s, const double *y, const LrFitOptions *opt,
       out->noisy = 1;
       done = 1;
     }
+    if (out->noisy && out->nterms == 1 && term_degree(out->term[0], s->nparams) == 0)
+      at_largest(out, s, y);
   }
   if (!done) {
     /* a single run, or nothing identifiable: the constant through the data */
