@@ -81,7 +81,6 @@ def _start():
         sys.stderr.write("lowram: no Python frames in a free-threaded CPython\n")
         return
     import ctypes
-    import threading
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     lib = ctypes.PyDLL(os.path.join(here, "liblowram_python.so"))
     lib.lowram_py_start.argtypes = [ctypes.c_int]
@@ -98,4 +97,38 @@ def _start():
         lib.lowram_py_start(1)
 
     _thread_hook = hook
-    threading.setprofile(hook)
+    if "threading" in sys.modules:
+        sys.modules["threading"].setprofile(hook)
+    else:  # not imported here (gevent wants to patch it first): hooked when it is
+        sys.meta_path.insert(0, _ThreadingFinder())
+
+
+class _ThreadingLoader:
+    """threading's own loader, then threading.setprofile(lowram's hook)."""
+
+    def __init__(self, inner):
+        self._inner = inner
+
+    def create_module(self, spec):
+        return self._inner.create_module(spec)
+
+    def exec_module(self, module):
+        self._inner.exec_module(module)
+        if _thread_hook is not None:
+            module.setprofile(_thread_hook)
+
+
+class _ThreadingFinder:
+    """Waits for the program's `import threading`, once, then leaves
+    sys.meta_path."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "threading":
+            return None
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+        import importlib.util
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.loader is not None and hasattr(spec.loader, "exec_module"):
+            spec.loader = _ThreadingLoader(spec.loader)
+        return spec

@@ -14,7 +14,9 @@
 #      returns after sys.setprofile(None) (no RETURN reaches lowram), and
 #      2000 compiled-and-dropped functions' code objects die, as bare; the
 #      frames before are named, and an allocation after has no Python frame;
-#   5. the sitecustomize lowram hides still runs; LOWRAM_PYFRAMES=0 keeps
+#   5. lowram's sitecustomize does not import threading (gevent must patch
+#      it first; prog_threads.py's threads above are hooked at its import);
+#      the sitecustomize lowram hides still runs; LOWRAM_PYFRAMES=0 keeps
 #      marks but records no Python frame; without the shim lowram.mark is a
 #      no-op.
 set -euo pipefail
@@ -111,6 +113,8 @@ CHAIN_MARK=$work/chained PYTHONPATH=$work/site LOWRAM_PYFRAMES=0 record "$work/o
 same ran "$(cat "$work/chained" 2>/dev/null)" "the hidden sitecustomize ran"
 same 0 "$(q "$work/off.db" "SELECT count(*) FROM modules WHERE path = '[python]'")" "[python] frames with LOWRAM_PYFRAMES=0"
 same "alloc|done" "$(q "$work/off.db" "SELECT group_concat(name, '|') FROM (SELECT name FROM markers ORDER BY seq)")" "markers with LOWRAM_PYFRAMES=0"
+record "$work/nothr.db" "$py" -c 'import sys; print("threading" in sys.modules)'
+same False "$(cat "$work/nothr.db.out")" "threading imported by lowram's sitecustomize"
 out=$(PYTHONPATH=$build/python "$py" -c 'import lowram; lowram.mark("x"); lowram.param("a", 1); print(lowram.active())')
 same False "$out" "lowram.active() without the shim"
 echo "ok python"
