@@ -147,7 +147,8 @@ CREATE TABLE rss_samples (
   file  INTEGER NOT NULL,     -- RssFile
   shmem INTEGER NOT NULL,     -- RssShmem
   swap  INTEGER,              -- VmSwap (NULL: not sampled, spools of minor 0)
-  process_id INTEGER NOT NULL DEFAULT 1
+  process_id INTEGER NOT NULL DEFAULT 1,
+  allocated INTEGER           -- live heap + anon + file bytes at seq, set by the import's aggregate pass
 );
 CREATE INDEX rss_samples_seq ON rss_samples(process_id, seq);
 

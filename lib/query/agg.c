@@ -14,6 +14,8 @@
 **     free_seq greater than it, and nothing else.
 **  3. A marker with seq m opens its phase before the first group with seq > m
 **     is applied, so the phase's start value is the live bytes at m.
+**  4. Likewise an RSS sample with seq s takes the live heap + anon + file
+**     bytes before the first group with seq > s (or at the end).
 */
 #include "query/agg.h"
 
@@ -75,6 +77,12 @@ typedef struct Big {
   int64_t size, id;
 } Big;
 
+/* An rss_samples row of the process: its live bytes are set when the pass
+** passes its seq (invariant 4) and stored as rss_samples.allocated. */
+typedef struct Sample {
+  int64_t rowid, seq, allocated;
+} Sample;
+
 typedef struct Pass {
   sqlite3 *db;
   const char *path;
@@ -101,6 +109,9 @@ typedef struct Pass {
   LrAggLive *live_w; /* agg_live rows, reordered by level (agglive.h) */
   LrAggNext next;    /* the rows, in (alloc_seq, id) order */
   void *next_ctx;
+  int64_t proc;      /* > 0: the importer's process (samples are set) */
+  Sample *smp;
+  size_t nsmp, ismp;
 } Pass;
 
 static int dberr(Pass *p, const char *what) {
@@ -345,6 +356,62 @@ static void phase_open(Pass *p, Phase *ph) {
   ph->end_ns = ph->start_ns;
 }
 
+/* ---- RSS samples: rss_samples.allocated, for the importer's process ---- */
+
+static int step_done(Pass *p, sqlite3_stmt *st, const char *what);
+
+static int load_samples(Pass *p) {
+  sqlite3_stmt *st;
+  int has = 0;
+  if (p->proc <= 0) return 0;
+  if (sqlite3_prepare_v2(p->db, "SELECT count(*) FROM pragma_table_info('rss_samples', 'main') "
+                         "WHERE name = 'allocated'", -1, &st, NULL) != SQLITE_OK)
+    return dberr(p, "rss_samples");
+  if (sqlite3_step(st) == SQLITE_ROW) has = sqlite3_column_int(st, 0) > 0;
+  sqlite3_finalize(st);
+  if (!has) return 0; /* a file from before the column */
+  if (sqlite3_prepare_v2(p->db, "SELECT rowid, seq FROM main.rss_samples WHERE process_id = ?1 "
+                         "ORDER BY seq, rowid", -1, &st, NULL) != SQLITE_OK)
+    return dberr(p, "rss_samples");
+  sqlite3_bind_int64(st, 1, p->proc);
+  size_t cap = 0;
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (grow((void **)&p->smp, &cap, p->nsmp + 1, sizeof(Sample))) {
+      sqlite3_finalize(st);
+      return oom(p);
+    }
+    p->smp[p->nsmp++] = (Sample){sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), 0};
+  }
+  sqlite3_finalize(st);
+  return rc == SQLITE_DONE ? 0 : dberr(p, "rss_samples");
+}
+
+/* Invariant 4: every sample before `seq` (INT64_MAX: all) takes live now. */
+static void samples_upto(Pass *p, int64_t seq) {
+  int64_t v = wadd(wadd(p->live[R_HEAP], p->live[R_ANON]), p->live[R_FILE]);
+  while (p->ismp < p->nsmp && p->smp[p->ismp].seq < seq) p->smp[p->ismp++].allocated = v;
+}
+
+static int store_samples(Pass *p) {
+  sqlite3_stmt *st;
+  if (!p->nsmp) return 0;
+  assert(p->ismp == p->nsmp);
+  if (sqlite3_prepare_v2(p->db, "UPDATE main.rss_samples SET allocated = ?1 WHERE rowid = ?2",
+                         -1, &st, NULL) != SQLITE_OK)
+    return dberr(p, "rss_samples");
+  for (size_t i = 0; i < p->nsmp; i++) {
+    sqlite3_bind_int64(st, 1, p->smp[i].allocated);
+    sqlite3_bind_int64(st, 2, p->smp[i].rowid);
+    if (step_done(p, st, "rss_samples")) {
+      sqlite3_finalize(st);
+      return -1;
+    }
+  }
+  sqlite3_finalize(st);
+  return 0;
+}
+
 /* ---- the pass ---- */
 
 int lr_agg_level(int64_t alloc_seq, int64_t free_seq) {
@@ -468,6 +535,7 @@ static int run_pass(Pass *p) {
       open_phase = next_marker++;
       phase_open(p, &p->ph[open_phase]);
     }
+    samples_upto(p, cur);
     if (open_phase == SIZE_MAX) {
       open_phase = 0;
       p->ph[0].start_seq = cur;
@@ -558,6 +626,7 @@ static int run_pass(Pass *p) {
     if ((ret = end_group(p, cur, ns, &open_phase))) break;
   }
   if (ret || (ret = lr_agglive_finish(p->live_w))) return ret;
+  samples_upto(p, INT64_MAX);
   /* markers after the last event open empty phases */
   while (next_marker < p->nph) {
     open_phase = next_marker++;
@@ -744,7 +813,8 @@ static int build(sqlite3 *db, const char *path, const char *schema, int64_t proc
                            "alloc_seq, id)) WITHOUT ROWID"))
     goto out;
   if (!(p.live_w = lr_agglive_new(db, schema, proc, p.path, err))) goto out;
-  if (load_markers(&p)) goto out;
+  p.proc = proc;
+  if (load_markers(&p) || load_samples(&p)) goto out;
   if (!next) {
     if (sqlite3_prepare_v2(db,
                            "SELECT id, region, size, alloc_seq, alloc_ns, free_seq, free_ns, "
@@ -760,7 +830,7 @@ static int build(sqlite3 *db, const char *path, const char *schema, int64_t proc
   p.next = next;
   p.next_ctx = next_ctx;
   if (run_pass(&p)) goto out;
-  if (store(&p)) goto out;
+  if (store(&p) || store_samples(&p)) goto out;
   ret = 0;
 out:
   sqlite3_finalize(sql.st);
@@ -775,6 +845,7 @@ out:
   free(p.pend);
   free(p.stk);
   free(p.thr);
+  free(p.smp);
   for (size_t i = 0; i < p.nph; i++) free(p.ph[i].name);
   free(p.ph);
   return ret;

@@ -247,9 +247,15 @@ static void test_readme_queries(void) {
   r = rows(db, qs[2]);
   expect(r, "malloc|heap|2|450000\nmmap64|file|1|4096\n", 2);
   free(r);
-  /* 3: the heap peak, in phase 'load' */
+  /* 3: the heap peak, in phase 'load', at the seq and ns the rows give
+  ** (the live_bytes window over every row: what the example replaced) */
   r = rows(db, qs[3]);
   CU_ASSERT_TRUE(r && strstr(r, "|450000|load\n"));
+  char *slow = rows(db, "SELECT seq, ns, region_live FROM live_bytes WHERE region = 'heap' "
+                        "ORDER BY region_live DESC, seq LIMIT 1");
+  CU_ASSERT_TRUE(slow && r && !strncmp(r, slow, strlen(slow) - 1) &&
+                 strlen(slow) > 8 && r[strlen(slow) - 1] == '|');
+  free(slow);
   if (r) snprintf(peak_seq, sizeof peak_seq, "%.*s", (int)strcspn(r, "|"), r);
   free(r);
   /* 4: live at the peak by function (12345 replaced by the peak's seq) */
@@ -280,19 +286,31 @@ static void test_readme_queries(void) {
   r = rows(db, qs[7]);
   expect(r, "load_weights|1|300000\n", 7);
   free(r);
-  /* 8: file mappings: 4096 bytes of its own executable at offset 0 */
+  /* 8: file mappings: 4096 bytes of its own executable at offset 0, the
+  ** one file row */
   r = rows(db, qs[8]);
-  CU_ASSERT_TRUE(r && strstr(r, "lr_allocprog|0|4096|"));
+  CU_ASSERT_TRUE(r && strstr(r, "lr_allocprog|0|4096|") && strchr(r, '\n') == r + strlen(r) - 1);
   free(r);
   /* 9: temporaries: the scratch block */
   r = rows(db, qs[9]);
   expect_has(r, "|1|150000\n", 9);
   free(r);
-  /* 10: RSS next to allocated bytes: the start and exit samples at least */
+  /* 10: RSS next to allocated bytes: the start and exit samples at least,
+  ** nothing allocated at the first, the leaked weights at the last, and
+  ** every sample's bytes as the live_bytes window over the rows says */
   r = rows(db, qs[10]);
   int lines = 0;
   for (const char *p = r; p && (p = strchr(p, '\n')); p++) lines++;
   CU_ASSERT_TRUE(lines >= 2);
+  CU_ASSERT_TRUE(r && strstr(r, "|0\n") && strstr(r, "|0\n") == strchr(r, '\n') - 2);
+  CU_ASSERT_TRUE(r && lines >= 2 && strlen(r) > 8 && !strcmp(r + strlen(r) - 8, "|300000\n"));
+  free(r);
+  r = rows(db, "SELECT allocated FROM rss_samples ORDER BY seq, ns");
+  slow = rows(db, "SELECT coalesce((SELECT total_live FROM live_bytes b WHERE b.seq <= s.seq "
+                  "ORDER BY b.seq DESC, b.delta DESC LIMIT 1), 0) FROM rss_samples s "
+                  "ORDER BY s.seq, s.ns");
+  expect(r, slow ? slow : "(failed)", 10);
+  free(slow);
   free(r);
   /* 11: parameters */
   r = rows(db, qs[11]);
@@ -306,6 +324,13 @@ static void test_readme_queries(void) {
   free(r);
   r = rows(db, qs[7]);
   expect(r, "load_weights|1|100000\n", 7);
+  free(r);
+  r = rows(db, qs[3]);
+  expect_has(r, "|150000|load\n", 3);
+  free(r);
+  r = rows(db, "SELECT allocated FROM rss_samples ORDER BY seq, ns");
+  CU_ASSERT_TRUE(r && !strncmp(r, "0\n", 2) && strlen(r) > 8 &&
+                 !strcmp(r + strlen(r) - 7, "100000\n"));
   free(r);
   r = rows(db, qs[11]);
   expect(r, "size|100000\n", 11);
