@@ -25,7 +25,7 @@ enum { BUF = 1 << 16 };
 typedef struct SRow {
   int64_t id, size, aseq, ans, fseq, fns, tid, stack, foff;
   char *file; /* owned; long rows only */
-  uint8_t region, freed, has_off;
+  uint8_t region, freed, has_off, kind; /* kind: LrEventKind */
 } SRow;
 
 struct LrAggSort {
@@ -109,7 +109,7 @@ static int write_row(LrAggSort *s, const SRow *r) {
   put_uv(s, (uint64_t)r->size);
   put_uv(s, zz(r->tid, p->tid));
   put_uv(s, zz(r->stack, p->stack));
-  s->buf[s->bn++] = r->region;
+  put_uv(s, (uint64_t)r->region | (uint64_t)r->kind << 2);
   s->last = *r;
   s->have_last = 1;
   s->nfile++;
@@ -151,7 +151,8 @@ static int read_head(LrAggSort *s) {
   r.size = (int64_t)v[5];
   r.tid = unzz(s->prev.tid, v[6]);
   r.stack = unzz(s->prev.stack, v[7]);
-  r.region = (uint8_t)v[8];
+  r.region = (uint8_t)(v[8] & 3);
+  r.kind = (uint8_t)(v[8] >> 2);
   r.freed = 1;
   s->prev = r;
   s->head = r;
@@ -202,6 +203,7 @@ void lr_aggsort_put(LrAggSort *s, const LrLifeRow *r, uint64_t alloc_off, uint64
   x.tid = (int64_t)r->tid;
   x.stack = r->stack ? (int64_t)(r->stack + stack_off) : -1;
   x.region = (uint8_t)r->region;
+  x.kind = r->kind < LR_EV__COUNT ? (uint8_t)r->kind : 0;
   x.has_off = r->file != NULL;
   x.foff = r->file ? (int64_t)r->file_offset : 0;
   if (x.freed && x.fseq > s->fmax) s->fmax = x.fseq;
@@ -270,6 +272,7 @@ int lr_aggsort_next(void *ctx, LrAggRow *row) {
                     .tid = r.tid,
                     .stack_id = r.stack,
                     .region = r.region,
+                    .kind = lr_event_kind_name(r.kind),
                     .file = r.file,
                     .has_offset = r.has_off,
                     .file_offset = r.foff};

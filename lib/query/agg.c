@@ -83,6 +83,15 @@ typedef struct Sample {
   int64_t rowid, seq, allocated;
 } Sample;
 
+/* Calls and bytes of one (kind, region): agg_kinds. Kinds are the dozen
+** allocation calls, so a short list searched in order is enough. */
+typedef struct KindStat {
+  char kind[32];
+  int region;
+  int64_t calls, bytes;
+} KindStat;
+enum { MAX_KINDS = 64 };
+
 typedef struct Pass {
   sqlite3 *db;
   const char *path;
@@ -112,6 +121,8 @@ typedef struct Pass {
   int64_t proc;      /* > 0: the importer's process (samples are set) */
   Sample *smp;
   size_t nsmp, ismp;
+  KindStat kinds[MAX_KINDS];
+  size_t nkinds;
 } Pass;
 
 static int dberr(Pass *p, const char *what) {
@@ -412,6 +423,51 @@ static int store_samples(Pass *p) {
   return 0;
 }
 
+/* ---- kinds ---- */
+
+static const char *const region_names[] = {"heap", "anon", "file", "reserved"};
+
+/* Counts one row; a kind past MAX_KINDS distinct (a damaged trace) or
+** longer than a name goes under "?". */
+static void kind_note(Pass *p, const char *kind, int region, int64_t size) {
+  if (!kind || strlen(kind) >= sizeof p->kinds[0].kind) kind = "?";
+  KindStat *k = NULL;
+  for (size_t i = 0; i < p->nkinds && !k; i++)
+    if (p->kinds[i].region == region && !strcmp(p->kinds[i].kind, kind)) k = &p->kinds[i];
+  if (!k && p->nkinds < MAX_KINDS) {
+    k = &p->kinds[p->nkinds++];
+    snprintf(k->kind, sizeof k->kind, "%s", kind);
+    k->region = region;
+  }
+  if (!k) return kind_note(p, "?", region, size);
+  k->calls++;
+  k->bytes = wadd(k->bytes, size);
+}
+
+/* The importer's (proc > 0) into main, process_id leading (agg.h). */
+static int store_kinds(Pass *p) {
+  sqlite3_stmt *st;
+  char sql[256];
+  if (p->proc > 0)
+    snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO main.agg_kinds VALUES(%lld, ?1, ?2, ?3, ?4)",
+             (long long)p->proc);
+  else
+    snprintf(sql, sizeof sql, "INSERT INTO %s.agg_kinds VALUES(?1, ?2, ?3, ?4)", p->schema);
+  if (sqlite3_prepare_v2(p->db, sql, -1, &st, NULL) != SQLITE_OK) return dberr(p, "kinds");
+  for (size_t i = 0; i < p->nkinds; i++) {
+    sqlite3_bind_text(st, 1, p->kinds[i].kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, region_names[p->kinds[i].region & 3], -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, p->kinds[i].calls);
+    sqlite3_bind_int64(st, 4, p->kinds[i].bytes);
+    if (step_done(p, st, "kinds")) {
+      sqlite3_finalize(st);
+      return -1;
+    }
+  }
+  sqlite3_finalize(st);
+  return 0;
+}
+
 /* ---- the pass ---- */
 
 int lr_agg_level(int64_t alloc_seq, int64_t free_seq) {
@@ -505,6 +561,7 @@ static int sql_next(void *ctx, LrAggRow *r) {
   r->file = (const char *)sqlite3_column_text(st, 9);
   r->has_offset = sqlite3_column_type(st, 10) != SQLITE_NULL;
   r->file_offset = sqlite3_column_int64(st, 10);
+  r->kind = (const char *)sqlite3_column_text(st, 11);
   return 1;
 }
 
@@ -556,6 +613,7 @@ static int run_pass(Pass *p) {
       if (ans > ns) ns = ans;
       p->live[region] = wadd(p->live[region], size);
       p->nalloc++;
+      kind_note(p, row.kind, region, size);
       if (freed) {
         Pending e = {fseq < aseq ? aseq : fseq, fns, size, region};
         if (pend_push(p, e)) return oom(p);
@@ -653,7 +711,7 @@ static int exec(Pass *p, const char *sql) {
 static int create_tables(Pass *p) {
   static const char *const names[] = {"agg_info", "agg_checkpoints", "agg_timeline",
                                       "agg_phases", "agg_stacks", "agg_largest", "agg_maps",
-                                      "agg_live"};
+                                      "agg_live", "agg_kinds"};
   char sql[4096];
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
     snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS %s.%s", p->schema, names[i]);
@@ -682,7 +740,11 @@ static int create_tables(Pass *p) {
            " stack_id INTEGER, free_seq INTEGER, PRIMARY KEY(lvl, alloc_seq, id)) WITHOUT ROWID;"
            "INSERT INTO %s.agg_checkpoints VALUES(-1, 0, 0, 0, 0);",
            s, s, s, s, s, s, s, s, s);
-  return exec(p, sql);
+  if (exec(p, sql)) return -1;
+  /* the importer's go into main.agg_kinds (build) */
+  snprintf(sql, sizeof sql, "CREATE TABLE %s.agg_kinds(kind TEXT, region TEXT, calls INTEGER,"
+           " bytes INTEGER, PRIMARY KEY(kind, region)) WITHOUT ROWID", s);
+  return p->proc > 0 ? 0 : exec(p, sql);
 }
 
 static int prep(Pass *p, sqlite3_stmt **st, const char *fmt) {
@@ -800,6 +862,7 @@ static int build(sqlite3 *db, const char *path, const char *schema, int64_t proc
   p.schema = schema;
   p.err = err;
   p.peak = 0;
+  p.proc = proc;
   int ret = -1;
   if (exec(&p, "SAVEPOINT lr_agg")) return -1;
   if (create_tables(&p)) goto out;
@@ -812,13 +875,16 @@ static int build(sqlite3 *db, const char *path, const char *schema, int64_t proc
                            "stack_id INTEGER, free_seq INTEGER, PRIMARY KEY(process_id, lvl, "
                            "alloc_seq, id)) WITHOUT ROWID"))
     goto out;
+  if (proc > 0 && exec(&p, "CREATE TABLE IF NOT EXISTS main.agg_kinds(process_id INTEGER NOT "
+                           "NULL, kind TEXT, region TEXT, calls INTEGER, bytes INTEGER, "
+                           "PRIMARY KEY(process_id, kind, region)) WITHOUT ROWID"))
+    goto out;
   if (!(p.live_w = lr_agglive_new(db, schema, proc, p.path, err))) goto out;
-  p.proc = proc;
   if (load_markers(&p) || load_samples(&p)) goto out;
   if (!next) {
     if (sqlite3_prepare_v2(db,
                            "SELECT id, region, size, alloc_seq, alloc_ns, free_seq, free_ns, "
-                           "thread_id, stack_id, file, file_offset FROM allocations "
+                           "thread_id, stack_id, file, file_offset, kind FROM allocations "
                            "ORDER BY alloc_seq, id",
                            -1, &sql.st, NULL) != SQLITE_OK) {
       dberr(&p, "allocations");
@@ -830,7 +896,7 @@ static int build(sqlite3 *db, const char *path, const char *schema, int64_t proc
   p.next = next;
   p.next_ctx = next_ctx;
   if (run_pass(&p)) goto out;
-  if (store(&p) || store_samples(&p)) goto out;
+  if (store(&p) || store_samples(&p) || store_kinds(&p)) goto out;
   ret = 0;
 out:
   sqlite3_finalize(sql.st);

@@ -19,6 +19,10 @@
 **   agg_stacks      per stack: calls, bytes, largest block, temporaries, leaks.
 **   agg_largest     the LR_AGG_LARGEST largest single allocations (ids).
 **   agg_maps        every file-backed mapping.
+**   agg_kinds       calls and bytes per (kind, region), every region: the
+**                   schema README's "bytes per kind" without a scan. The
+**                   importer's go straight into main.agg_kinds, process_id
+**                   leading the key, like agg_live.
 **   agg_live        every heap/anon block keyed by (lvl, alloc_seq): lvl L
 **                   holds blocks living fewer than 16^(L+1) seqs (the last
 **                   level: longer, or never freed). The blocks live at S
@@ -41,7 +45,7 @@
 
 #include "lowram/err.h"
 
-#define LR_AGG_VERSION 1
+#define LR_AGG_VERSION 2
 #define LR_AGG_CHECKPOINT 4096
 #define LR_AGG_BUCKETS 512
 #define LR_AGG_LARGEST 100
@@ -55,6 +59,7 @@ typedef struct LrAggRow {
   int64_t tid;
   int64_t stack_id;         /* -1: NULL */
   int region;               /* 0 heap, 1 anon, 2 file, 3 reserved (LR_REGION_* order) */
+  const char *kind;         /* allocations.kind; NULL: unknown; valid until the next call */
   const char *file;         /* NULL: NULL; valid until the next call */
   int has_offset;           /* 0: file_offset is NULL */
   int64_t file_offset;

@@ -347,6 +347,21 @@ static void test_readme_queries(void) {
   r = rows(raw, qs[5]);
   expect(r, "3|600000\n", 5);
   free(r);
+  /* per kind, the whole run: the three allocprogs' 450000 + 150000 +
+  ** 300000 in six mallocs (and the shell's own), as the rows say */
+  r = rows(raw, qs[2]);
+  slow = rows(raw, "SELECT kind, region, count(*), sum(size) FROM allocations "
+                         "GROUP BY kind, region ORDER BY 4 DESC, 1, 2");
+  char *fast = rows(raw, "SELECT kind, region, sum(calls), sum(bytes) FROM agg_kinds "
+                         "GROUP BY kind, region ORDER BY 4 DESC, 1, 2");
+  expect(fast, slow ? slow : "(failed)", 2);
+  CU_ASSERT_TRUE(r && slow && strlen(r) == strlen(slow));
+  CU_ASSERT_TRUE(lrt_sql_int(g_db, "SELECT sum(bytes) FROM agg_kinds WHERE kind = 'malloc' AND "
+                                   "process_id IN (SELECT id FROM processes WHERE "
+                                   "json_extract(argv, '$[0]') LIKE '%lr_allocprog')") == 900000);
+  free(fast);
+  free(slow);
+  free(r);
   sqlite3_close(raw);
   for (size_t i = 0; i < n; i++) free(qs[i]);
   free(qs);
