@@ -319,6 +319,12 @@ static int profile(PyObject *obj, PyFrameObject *f, int what, PyObject *arg) {
       e->line = (uint32_t)line_of(f);
       __atomic_signal_fence(__ATOMIC_SEQ_CST);
       e->line_ok = 1;
+      /* callers not yet looked at: each is at its call until it calls again */
+      for (uint32_t i = s->n - 1; i-- > 0 && !s->e[i].line_ok;) {
+        s->e[i].line = (uint32_t)line_of(s->e[i].f);
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        s->e[i].line_ok = 1;
+      }
     }
     return 0;
   }

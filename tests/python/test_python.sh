@@ -14,6 +14,9 @@
 #      returns after sys.setprofile(None) (no RETURN reaches lowram), and
 #      2000 compiled-and-dropped functions' code objects die, as bare; the
 #      frames before are named, and an allocation after has no Python frame;
+#      a malloc without the GIL (prog_gil.py) is named g :12 < f :16 <
+#      <module> :19, on 3.11 g :11 (lines are read under the GIL only there:
+#      its line at its last builtin call);
 #   5. lowram's sitecustomize does not import threading (gevent must patch
 #      it first; prog_threads.py's threads above are hooked at its import);
 #      the sitecustomize lowram hides still runs; LOWRAM_PYFRAMES=0 keeps
@@ -29,7 +32,7 @@ trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL python: $*"; exit 1; }
 command -v sqlite3 >/dev/null || fail "sqlite3 not found: install the Debian package sqlite3"
 "$py" -c 'import numpy' 2>/dev/null || fail "$py has no numpy: install the Debian package python3-numpy"
-cp "$src/prog_numpy.py" "$src/prog_threads.py" "$src/prog_keep.py" "$work/"
+cp "$src/prog_numpy.py" "$src/prog_threads.py" "$src/prog_keep.py" "$src/prog_gil.py" "$work/"
 
 record() { # DB CMD...
   local db=$1
@@ -105,6 +108,11 @@ same "Big.__init__ prog_keep.py:21 < f prog_keep.py:25 < <module> prog_keep.py:3
   "$(pyframes "$work/keep.db" 6000001)" "frames before setprofile(None)"
 same 1 "$(q "$work/keep.db" "SELECT count(*) FROM allocations WHERE size = 4000001")" "one 4000001-byte block"
 same "" "$(pyframes "$work/keep.db" 4000001)" "Python frames after setprofile(None)"
+record "$work/gil.db" "$py" "$work/prog_gil.py"
+gline=12
+[ "$("$py" -c 'import sys; print(sys.version_info[:2] == (3, 11))')" = True ] && gline=11
+same "g prog_gil.py:$gline < f prog_gil.py:16 < <module> prog_gil.py:19" "$(pyframes "$work/gil.db" 1234567)" \
+  "frames of a malloc without the GIL"
 
 # ---- 5. sitecustomize chain, LOWRAM_PYFRAMES=0, no shim ----
 mkdir "$work/site"
