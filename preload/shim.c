@@ -67,6 +67,13 @@
 #define LR_HOOK_PKEY(X)
 #endif
 
+/* bionic's malloc_usable_size takes a const pointer */
+#ifdef __BIONIC__
+#define LR_USABLE_ARG const void *
+#else
+#define LR_USABLE_ARG void *
+#endif
+
 /* return type, name, parameter types */
 #define LR_HOOKS(X)                                                             \
   X(void *, malloc, (size_t))                                                   \
@@ -78,6 +85,7 @@
   X(void *, aligned_alloc, (size_t, size_t))                                    \
   X(void *, memalign, (size_t, size_t))                                         \
   X(void *, valloc, (size_t))                                                   \
+  X(size_t, malloc_usable_size, (LR_USABLE_ARG))                                \
   X(void *, mmap, (void *, size_t, int, int, int, off_t))                       \
   X(int, munmap, (void *, size_t))                                              \
   X(void *, mremap, (void *, size_t, size_t, int, ...))                         \
@@ -114,12 +122,16 @@ static int in_boot_pool(const void *p) {
          (const unsigned char *)p < boot_pool + sizeof boot_pool;
 }
 
-/* Zeroed 16-byte aligned memory for dlsym's own allocations; never freed. */
+/* Zeroed 16-byte aligned memory for dlsym's own allocations, never freed;
+** each block's size in the word before it (malloc_usable_size). */
 static void *boot_alloc(size_t n) {
-  n = (n + 15) & ~(size_t)15;
-  size_t off = __atomic_fetch_add(&boot_used, n, __ATOMIC_RELAXED);
-  if (off + n > sizeof boot_pool) return NULL;
-  return boot_pool + off;
+  if (n > sizeof boot_pool) return NULL;
+  size_t want = ((n + 15) & ~(size_t)15) + 16;
+  size_t off = __atomic_fetch_add(&boot_used, want, __ATOMIC_RELAXED);
+  if (off + want > sizeof boot_pool) return NULL;
+  unsigned char *p = boot_pool + off + 16;
+  ((size_t *)p)[-1] = n;
+  return p;
 }
 
 static void resolve(void) {
@@ -471,9 +483,10 @@ static __attribute__((noinline)) void record(LrTls *t, LrEvent *ev, int with_sta
 
 /* ---- the malloc family ------------------------------------------------ */
 
-#define LR_ALLOC_HOOK(KIND, call, size_expr, align_expr)                        \
-  LrTls *t = lr_shim_enter();                                                           \
-  if (!t) return in_real_alloc() ? rescue_alloc((size_expr), (align_expr)) : call; \
+/* rescue_n, rescue_align: what a block from the rescue pool must have */
+#define LR_ALLOC_HOOK_R(KIND, call, size_expr, align_expr, rescue_n, rescue_align)   \
+  LrTls *t = lr_shim_enter();                                                   \
+  if (!t) return in_real_alloc() ? rescue_alloc((rescue_n), (rescue_align)) : call; \
   t->guard = LR_GUARD_REAL;                                                     \
   void *p = call;                                                               \
   t->guard = 1;                                                                 \
@@ -483,8 +496,10 @@ static __attribute__((noinline)) void record(LrTls *t, LrEvent *ev, int with_sta
     lr_ev_basic(&ev, (KIND), 0, (uintptr_t)p, (size_expr), (align_expr));       \
     record(t, &ev, 1);                                                          \
   }                                                                             \
-  lr_shim_leave(t, e);                                                                  \
+  lr_shim_leave(t, e);                                                          \
   return p;
+#define LR_ALLOC_HOOK(KIND, call, size_expr, align_expr) \
+  LR_ALLOC_HOOK_R(KIND, call, size_expr, align_expr, size_expr, align_expr)
 
 LR_EXPORT void *malloc(size_t n) {
   if (booting()) {
@@ -578,7 +593,10 @@ LR_EXPORT void *realloc(void *old, size_t n) {
   if (booting()) {
     if (__atomic_load_n(&resolving, __ATOMIC_ACQUIRE)) {
       void *p = boot_alloc(n);
-      if (p && old && in_boot_pool(old)) memmove(p, old, (size_t)((unsigned char *)p - (unsigned char *)old) < n ? (size_t)((unsigned char *)p - (unsigned char *)old) : n);
+      if (p && old && in_boot_pool(old)) {
+        size_t had = ((const size_t *)old)[-1];
+        memmove(p, old, had < n ? had : n);
+      }
       return p;
     }
     resolve();
@@ -591,8 +609,8 @@ LR_EXPORT void *realloc(void *old, size_t n) {
   }
   if (in_boot_pool(old)) { /* dlsym's block: move it to the real heap */
     void *p = malloc(n);
-    size_t room = (size_t)(boot_pool + sizeof boot_pool - (unsigned char *)old);
-    if (p) memcpy(p, old, n < room ? n : room);
+    size_t had = ((const size_t *)old)[-1];
+    if (p) memcpy(p, old, had < n ? had : n);
     return p;
   }
   return realloc_common(LR_EV_REALLOC, old, n, call_realloc, n, 0);
@@ -649,17 +667,36 @@ LR_EXPORT void *memalign(size_t align, size_t n) {
   LR_ALLOC_HOOK(LR_EV_MEMALIGN, real.memalign(align, n), n, align)
 }
 
+static size_t page_size(void) { return (size_t)sysconf(_SC_PAGESIZE); }
+
 LR_EXPORT void *valloc(size_t n) {
   if (booting()) resolve();
-  LR_ALLOC_HOOK(LR_EV_VALLOC, call_valloc(n), n, 0)
+  LR_ALLOC_HOOK_R(LR_EV_VALLOC, call_valloc(n), n, 0, n, page_size())
 }
 
 #ifdef __GLIBC__
+/* n rounded up to whole pages, at least one (as glibc's pvalloc) */
+static size_t page_round(size_t n) {
+  size_t pg = page_size();
+  if (n > SIZE_MAX - pg) return SIZE_MAX; /* rescue_alloc refuses it */
+  return n ? (n + pg - 1) & ~(pg - 1) : pg;
+}
+
 LR_EXPORT void *pvalloc(size_t n) {
   if (booting()) resolve();
-  LR_ALLOC_HOOK(LR_EV_PVALLOC, real.pvalloc(n), n, 0)
+  LR_ALLOC_HOOK_R(LR_EV_PVALLOC, real.pvalloc(n), n, 0, page_round(n), page_size())
 }
 #endif
+
+/* Not recorded: hooked because a block from the rescue or boot pool has no
+** allocator header for libc to read (glibc would read garbage, scudo
+** abort); its size is in the word before it. */
+LR_EXPORT size_t malloc_usable_size(LR_USABLE_ARG p) {
+  if (!p) return 0;
+  if (in_rescue(p) || in_boot_pool(p)) return ((const size_t *)p)[-1];
+  if (booting()) resolve();
+  return real.malloc_usable_size ? real.malloc_usable_size(p) : 0;
+}
 
 /* ---- the mmap family -------------------------------------------------- */
 

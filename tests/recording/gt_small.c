@@ -20,6 +20,11 @@
 **   gt_small vfork         a vfork child resets SIGTERM with signal() and
 **                          exits: prints the parent's SIGTERM action before
 **                          and after (the same)
+**   gt_small rescue N      as sigmalloc, the handler calling malloc(40) (kept),
+**                          valloc(64) and pvalloc(100) (glibc); prints how
+**                          many of those were not page-aligned, and how
+**                          many blocks malloc_usable_size says are smaller
+**                          than asked (0 each); run under the shim only
 **   gt_small sigmalloc N   N malloc(2000..5999)/free pairs while SIGALRM
 **                          every 100 us runs a handler that mallocs and
 **                          frees 3000 bytes (undefined behaviour: bare, it
@@ -27,8 +32,10 @@
 **                          inside malloc); prints "sigmalloc N"
 ** Exit 0 unless a thread cannot be started.
 */
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,6 +158,44 @@ static void on_alrm(int sig) {
   free(p);
 }
 
+static void *kept[4096];
+static volatile int nkept, misaligned, short_pages;
+
+static void on_alrm_rescue(int sig) {
+  (void)sig;
+  void *q = malloc(40);
+  if (q && nkept < 4096)
+    kept[nkept++] = q;
+  else
+    free(q);
+  void *v = valloc(64);
+  misaligned += v && ((uintptr_t)v & 4095);
+  free(v);
+#ifdef __GLIBC__
+  void *pv = pvalloc(100);
+  misaligned += pv && ((uintptr_t)pv & 4095);
+  short_pages += pv && malloc_usable_size(pv) < 4096;
+  free(pv);
+#endif
+}
+
+static int m_rescue(long n) {
+  signal(SIGALRM, on_alrm_rescue);
+  struct itimerval it = {{0, 100}, {0, 100}};
+  setitimer(ITIMER_REAL, &it, NULL);
+  for (long i = 0; i < n; i++) {
+    void *volatile p = malloc(16 + (size_t)(i % 2000));
+    free(p);
+  }
+  struct itimerval off = {{0, 0}, {0, 0}};
+  setitimer(ITIMER_REAL, &off, NULL);
+  int small = 0;
+  for (int i = 0; i < nkept; i++) small += malloc_usable_size(kept[i]) < 40;
+  printf("rescue %ld: not page-aligned %d, pvalloc under a page %d, usable under 40 %d\n", n,
+         (int)misaligned, (int)short_pages, small);
+  return 0;
+}
+
 static int m_sigmalloc(long n) {
   signal(SIGALRM, on_alrm);
   struct itimerval it = {{0, 100}, {0, 100}};
@@ -171,6 +216,7 @@ int main(int argc, char **argv) {
   if (argc >= 2 && !strcmp(argv[1], "sigsysv")) return m_sigsysv();
   if (argc >= 2 && !strcmp(argv[1], "sigintr")) return m_sigintr();
   if (argc >= 2 && !strcmp(argv[1], "vfork")) return m_vfork();
+  if (argc >= 3 && !strcmp(argv[1], "rescue")) return m_rescue(atol(argv[2]));
   if (argc >= 3 && !strcmp(argv[1], "sigmalloc")) return m_sigmalloc(atol(argv[2]));
   if (argc >= 4 && !strcmp(argv[1], "threads")) {
     long n = atol(argv[2]);
@@ -193,6 +239,6 @@ int main(int argc, char **argv) {
     printf("mib %ld\n", mib);
     return 0;
   }
-  fprintf(stderr, "usage: gt_small threads N K | as | sig | sig99 | sigsysv | sigintr | vfork | sigmalloc N\n");
+  fprintf(stderr, "usage: gt_small threads N K | as | sig | sig99 | sigsysv | sigintr | vfork | rescue N | sigmalloc N\n");
   return 2;
 }
