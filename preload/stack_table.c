@@ -92,12 +92,17 @@ static void *map_once(void **slot, size_t len) {
 }
 
 LrStackTable *lr_stack_table_new(unsigned log2_slots, size_t arena_bytes) {
+  /* at most LR_ST_LEVELS levels: 2^(LR_ST_FIRST + LR_ST_LEVELS - 1) slots */
   if (log2_slots < 4) log2_slots = 4;
-  if (log2_slots > 28) log2_slots = 28;
+  if (log2_slots > LR_ST_FIRST + LR_ST_LEVELS - 1) log2_slots = LR_ST_FIRST + LR_ST_LEVELS - 1;
   LrStackTable *t = anon(sizeof *t);
   if (!t) return NULL;
   t->first = log2_slots < LR_ST_FIRST ? log2_slots : LR_ST_FIRST;
   t->nlev = log2_slots - t->first + 1;
+  if (t->nlev > LR_ST_LEVELS) { /* the clamp above makes this impossible */
+    unmap(t, sizeof *t);
+    return NULL;
+  }
   if (arena_bytes < 4096) arena_bytes = 4096;
   t->arena_words = arena_bytes / sizeof(uintptr_t);
   t->seg0_words = (arena_bytes < LR_ST_SEG0 ? arena_bytes : LR_ST_SEG0) / sizeof(uintptr_t);

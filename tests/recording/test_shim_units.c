@@ -370,6 +370,23 @@ static void *race(void *arg) {
 }
 
 /* Four threads interning the same 50 stacks agree on 50 ids. */
+/* A table asked for more slots than its levels hold is clamped: 2^28
+** slots made 17 levels of 16 (lv[16] read past the array, here as mapped
+** bytes that were never mapped). Beyond 2^27 it maps what 2^27 maps. */
+static void test_stack_table_clamp(void) {
+  LrStackTable *a = lr_stack_table_new(27, 1 << 20), *b = lr_stack_table_new(28, 1 << 20);
+  LrStackTable *c = lr_stack_table_new(40, 1 << 20);
+  CU_ASSERT_FATAL(a && b && c);
+  /* the header, the first level (2^12 32-byte slots), the first segment */
+  size_t want = lr_stack_table_mapped(a);
+  CU_ASSERT(want > (128u << 10) + (256u << 10) && want < (128u << 10) + (256u << 10) + 4096);
+  CU_ASSERT_EQUAL(lr_stack_table_mapped(b), want);
+  CU_ASSERT_EQUAL(lr_stack_table_mapped(c), want);
+  lr_stack_table_free(a);
+  lr_stack_table_free(b);
+  lr_stack_table_free(c);
+}
+
 static void test_stack_table_threads(void) {
   LrStackTable *t = lr_stack_table_new(12, 1 << 20);
   Racer r[4];
@@ -557,6 +574,7 @@ int main(void) {
   CU_add_test(s, "stack table dedup and overflow", test_stack_table);
   CU_add_test(s, "stack table under threads", test_stack_table_threads);
   CU_add_test(s, "stack table grows on demand", test_stack_table_grows);
+  CU_add_test(s, "stack table: levels clamped", test_stack_table_clamp);
   CU_add_test(s, "config parsing", test_config);
   CU_add_test(s, "output names", test_names);
   CU_add_test(s, "unwinders", test_unwind);
