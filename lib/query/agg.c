@@ -31,110 +31,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* R_RESERVED: PROT_NONE anonymous address space (region 'reserved'):
-** tracked, never in the peak, the largest blocks, stacks or live sets. */
-enum { R_HEAP, R_ANON, R_FILE, R_RESERVED };
+#include "query/agg_pass.h"
 
-/* Byte sums wrap modulo 2^64 instead of overflowing: a damaged or hostile
-** spool can claim sizes near 2^63, and signed overflow would be undefined
-** behaviour. Real traces never come near the limit, so their sums are exact;
-** a wrapped sum comes back to the exact value once the blocks are freed. */
-static inline int64_t wadd(int64_t a, int64_t b) {
-  return (int64_t)((uint64_t)a + (uint64_t)b);
-}
-static inline int64_t wsub(int64_t a, int64_t b) {
-  return (int64_t)((uint64_t)a - (uint64_t)b);
-}
 
-typedef struct Pending {
-  int64_t free_seq, free_ns, size;
-  int region;
-} Pending;
-
-typedef struct StackStat {
-  int64_t id; /* INT64_MIN: empty slot */
-  int64_t calls, bytes, max_size, temp_calls, temp_bytes, leak_calls, leak_bytes;
-} StackStat;
-
-typedef struct ThreadLast {
-  int64_t tid; /* INT64_MIN: empty slot */
-  int has;
-  int64_t stack_id, size, free_seq; /* free_seq -1: never freed */
-} ThreadLast;
-
-typedef struct Bucket {
-  int used;
-  int64_t start_seq, end_seq, max_live, max_seq, max_ns, heap, anon, file;
-} Bucket;
-
-typedef struct Phase {
-  char *name;
-  int64_t marker_id, nth, start_seq, start_ns, end_seq, end_ns;
-  int64_t start_live, end_live, peak_live, peak_seq, peak_ns;
-} Phase;
-
-typedef struct Big {
-  int64_t size, id;
-} Big;
-
-/* An rss_samples row of the process: its live bytes are set when the pass
-** passes its seq (invariant 4) and stored as rss_samples.allocated. */
-typedef struct Sample {
-  int64_t rowid, seq, allocated;
-} Sample;
-
-/* Calls and bytes of one (kind, region): agg_kinds. Kinds are the dozen
-** allocation calls, so a short list searched in order is enough. */
-typedef struct KindStat {
-  char kind[32];
-  int region;
-  int64_t calls, bytes;
-} KindStat;
-enum { MAX_KINDS = 64 };
-
-typedef struct Pass {
-  sqlite3 *db;
-  const char *path;
-  const char *schema;
-  LrErr *err;
-  Pending *pend;
-  size_t npend, cappend;
-  StackStat *stk;
-  size_t nstk, capstk;
-  ThreadLast *thr;
-  size_t nthr, capthr;
-  Bucket buckets[LR_AGG_BUCKETS];
-  int64_t bucket_ns0, bucket_w;
-  Phase *ph;
-  size_t nph, capph;
-  Big big[LR_AGG_LARGEST];
-  size_t nbig;
-  int64_t live[4];
-  int64_t peak, peak_seq, peak_ns, peak_heap, peak_anon, peak_file;
-  int64_t peak_reserved, reserved_peak;
-  int64_t heap_peak, heap_peak_seq, file_peak, file_peak_seq;
-  int64_t first_seq, last_seq, last_ns, groups, nalloc, nfree;
-  sqlite3_stmt *ins_ckpt, *ins_map;
-  LrAggLive *live_w; /* agg_live rows, reordered by level (agglive.h) */
-  LrAggNext next;    /* the rows, in (alloc_seq, id) order */
-  void *next_ctx;
-  int64_t proc;      /* > 0: the importer's process (samples are set) */
-  Sample *smp;
-  size_t nsmp, ismp;
-  KindStat kinds[MAX_KINDS];
-  size_t nkinds;
-} Pass;
-
-static int dberr(Pass *p, const char *what) {
+int lr_aggp_dberr(Pass *p, const char *what) {
   return lr_err_set(p->err, "%s: building aggregates (%s): %s", p->path, what,
                     sqlite3_errmsg(p->db));
 }
 
-static int oom(Pass *p) {
+int lr_aggp_oom(Pass *p) {
   return lr_err_set(p->err, "%s: building aggregates: out of memory", p->path);
 }
 
-static int grow(void **v, size_t *cap, size_t need, size_t elem) {
+int lr_aggp_grow(void **v, size_t *cap, size_t need, size_t elem) {
   if (need <= *cap) return 0;
   size_t n = *cap ? *cap * 2 : 64;
   while (n < need) n *= 2;
@@ -148,7 +57,7 @@ static int grow(void **v, size_t *cap, size_t need, size_t elem) {
 /* ---- pending frees: binary min-heap on free_seq ---- */
 
 static int pend_push(Pass *p, Pending e) {
-  if (grow((void **)&p->pend, &p->cappend, p->npend + 1, sizeof e)) return -1;
+  if (lr_aggp_grow((void **)&p->pend, &p->cappend, p->npend + 1, sizeof e)) return -1;
   size_t i = p->npend++;
   while (i > 0) {
     size_t up = (i - 1) / 2;
@@ -321,23 +230,23 @@ static void bucket_note(Pass *p, int64_t seq, int64_t ns) {
 static int load_markers(Pass *p) {
   sqlite3_stmt *st;
   /* phase 0: the events before the first marker, opened by the first group */
-  if (grow((void **)&p->ph, &p->capph, 1, sizeof(Phase))) return oom(p);
+  if (lr_aggp_grow((void **)&p->ph, &p->capph, 1, sizeof(Phase))) return lr_aggp_oom(p);
   memset(&p->ph[0], 0, sizeof(Phase));
   p->ph[0].marker_id = -1;
   p->ph[0].nth = 1;
   p->ph[0].start_seq = -1;
-  if (!(p->ph[0].name = strdup("(start)"))) return oom(p);
+  if (!(p->ph[0].name = strdup("(start)"))) return lr_aggp_oom(p);
   p->nph = 1;
   if (sqlite3_prepare_v2(p->db,
                          "SELECT id, seq, ns, name, row_number() OVER "
                          "(PARTITION BY name ORDER BY seq, id) FROM markers ORDER BY seq, id",
                          -1, &st, NULL) != SQLITE_OK)
-    return dberr(p, "markers");
+    return lr_aggp_dberr(p, "markers");
   int rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    if (grow((void **)&p->ph, &p->capph, p->nph + 2, sizeof(Phase))) {
+    if (lr_aggp_grow((void **)&p->ph, &p->capph, p->nph + 2, sizeof(Phase))) {
       sqlite3_finalize(st);
-      return oom(p);
+      return lr_aggp_oom(p);
     }
     Phase *ph = &p->ph[p->nph];
     memset(ph, 0, sizeof *ph);
@@ -349,12 +258,12 @@ static int load_markers(Pass *p) {
     ph->nth = sqlite3_column_int64(st, 4);
     if (!ph->name) {
       sqlite3_finalize(st);
-      return oom(p);
+      return lr_aggp_oom(p);
     }
     p->nph++;
   }
   sqlite3_finalize(st);
-  return rc == SQLITE_DONE ? 0 : dberr(p, "markers");
+  return rc == SQLITE_DONE ? 0 : lr_aggp_dberr(p, "markers");
 }
 
 /* Phase k is [marker k, marker k+1); opened when the pass reaches it. */
@@ -365,107 +274,6 @@ static void phase_open(Pass *p, Phase *ph) {
   ph->peak_ns = ph->start_ns;
   ph->end_seq = ph->start_seq;
   ph->end_ns = ph->start_ns;
-}
-
-/* ---- RSS samples: rss_samples.allocated, for the importer's process ---- */
-
-static int step_done(Pass *p, sqlite3_stmt *st, const char *what);
-
-static int load_samples(Pass *p) {
-  sqlite3_stmt *st;
-  int has = 0;
-  if (p->proc <= 0) return 0;
-  if (sqlite3_prepare_v2(p->db, "SELECT count(*) FROM pragma_table_info('rss_samples', 'main') "
-                         "WHERE name = 'allocated'", -1, &st, NULL) != SQLITE_OK)
-    return dberr(p, "rss_samples");
-  if (sqlite3_step(st) == SQLITE_ROW) has = sqlite3_column_int(st, 0) > 0;
-  sqlite3_finalize(st);
-  if (!has) return 0; /* a file from before the column */
-  if (sqlite3_prepare_v2(p->db, "SELECT rowid, seq FROM main.rss_samples WHERE process_id = ?1 "
-                         "ORDER BY seq, rowid", -1, &st, NULL) != SQLITE_OK)
-    return dberr(p, "rss_samples");
-  sqlite3_bind_int64(st, 1, p->proc);
-  size_t cap = 0;
-  int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    if (grow((void **)&p->smp, &cap, p->nsmp + 1, sizeof(Sample))) {
-      sqlite3_finalize(st);
-      return oom(p);
-    }
-    p->smp[p->nsmp++] = (Sample){sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), 0};
-  }
-  sqlite3_finalize(st);
-  return rc == SQLITE_DONE ? 0 : dberr(p, "rss_samples");
-}
-
-/* Invariant 4: every sample before `seq` (INT64_MAX: all) takes live now. */
-static void samples_upto(Pass *p, int64_t seq) {
-  int64_t v = wadd(wadd(p->live[R_HEAP], p->live[R_ANON]), p->live[R_FILE]);
-  while (p->ismp < p->nsmp && p->smp[p->ismp].seq < seq) p->smp[p->ismp++].allocated = v;
-}
-
-static int store_samples(Pass *p) {
-  sqlite3_stmt *st;
-  if (!p->nsmp) return 0;
-  assert(p->ismp == p->nsmp);
-  if (sqlite3_prepare_v2(p->db, "UPDATE main.rss_samples SET allocated = ?1 WHERE rowid = ?2",
-                         -1, &st, NULL) != SQLITE_OK)
-    return dberr(p, "rss_samples");
-  for (size_t i = 0; i < p->nsmp; i++) {
-    sqlite3_bind_int64(st, 1, p->smp[i].allocated);
-    sqlite3_bind_int64(st, 2, p->smp[i].rowid);
-    if (step_done(p, st, "rss_samples")) {
-      sqlite3_finalize(st);
-      return -1;
-    }
-  }
-  sqlite3_finalize(st);
-  return 0;
-}
-
-/* ---- kinds ---- */
-
-static const char *const region_names[] = {"heap", "anon", "file", "reserved"};
-
-/* Counts one row; a kind past MAX_KINDS distinct (a damaged trace) or
-** longer than a name goes under "?". */
-static void kind_note(Pass *p, const char *kind, int region, int64_t size) {
-  if (!kind || strlen(kind) >= sizeof p->kinds[0].kind) kind = "?";
-  KindStat *k = NULL;
-  for (size_t i = 0; i < p->nkinds && !k; i++)
-    if (p->kinds[i].region == region && !strcmp(p->kinds[i].kind, kind)) k = &p->kinds[i];
-  if (!k && p->nkinds < MAX_KINDS) {
-    k = &p->kinds[p->nkinds++];
-    snprintf(k->kind, sizeof k->kind, "%s", kind);
-    k->region = region;
-  }
-  if (!k) return kind_note(p, "?", region, size);
-  k->calls++;
-  k->bytes = wadd(k->bytes, size);
-}
-
-/* The importer's (proc > 0) into main, process_id leading (agg.h). */
-static int store_kinds(Pass *p) {
-  sqlite3_stmt *st;
-  char sql[256];
-  if (p->proc > 0)
-    snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO main.agg_kinds VALUES(%lld, ?1, ?2, ?3, ?4)",
-             (long long)p->proc);
-  else
-    snprintf(sql, sizeof sql, "INSERT INTO %s.agg_kinds VALUES(?1, ?2, ?3, ?4)", p->schema);
-  if (sqlite3_prepare_v2(p->db, sql, -1, &st, NULL) != SQLITE_OK) return dberr(p, "kinds");
-  for (size_t i = 0; i < p->nkinds; i++) {
-    sqlite3_bind_text(st, 1, p->kinds[i].kind, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, region_names[p->kinds[i].region & 3], -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, p->kinds[i].calls);
-    sqlite3_bind_int64(st, 4, p->kinds[i].bytes);
-    if (step_done(p, st, "kinds")) {
-      sqlite3_finalize(st);
-      return -1;
-    }
-  }
-  sqlite3_finalize(st);
-  return 0;
 }
 
 /* ---- the pass ---- */
@@ -530,7 +338,7 @@ static int end_group(Pass *p, int64_t seq, int64_t ns, size_t *open_phase) {
     sqlite3_bind_int64(p->ins_ckpt, 3, p->live[R_HEAP]);
     sqlite3_bind_int64(p->ins_ckpt, 4, p->live[R_ANON]);
     sqlite3_bind_int64(p->ins_ckpt, 5, p->live[R_FILE]);
-    if (sqlite3_step(p->ins_ckpt) != SQLITE_DONE) return dberr(p, "checkpoints");
+    if (sqlite3_step(p->ins_ckpt) != SQLITE_DONE) return lr_aggp_dberr(p, "checkpoints");
     sqlite3_reset(p->ins_ckpt);
   }
   return 0;
@@ -568,7 +376,7 @@ static int sql_next(void *ctx, LrAggRow *r) {
 /* One row: 1 (in *r), 0 at the end, -1 with *err set. */
 static int next_row(Pass *p, LrAggRow *r) {
   int rc = p->next(p->next_ctx, r);
-  if (rc < 0) dberr(p, "allocations");
+  if (rc < 0) lr_aggp_dberr(p, "allocations");
   return rc;
 }
 
@@ -592,7 +400,7 @@ static int run_pass(Pass *p) {
       open_phase = next_marker++;
       phase_open(p, &p->ph[open_phase]);
     }
-    samples_upto(p, cur);
+    lr_aggp_samples_upto(p, cur);
     if (open_phase == SIZE_MAX) {
       open_phase = 0;
       p->ph[0].start_seq = cur;
@@ -613,14 +421,14 @@ static int run_pass(Pass *p) {
       if (ans > ns) ns = ans;
       p->live[region] = wadd(p->live[region], size);
       p->nalloc++;
-      kind_note(p, row.kind, region, size);
+      lr_aggp_kind_note(p, row.kind, region, size);
       if (freed) {
         Pending e = {fseq < aseq ? aseq : fseq, fns, size, region};
-        if (pend_push(p, e)) return oom(p);
+        if (pend_push(p, e)) return lr_aggp_oom(p);
       }
       if (region == R_RESERVED) goto next_row; /* address space, not memory */
       StackStat *s = stack_stat(p, stack);
-      if (!s) return oom(p);
+      if (!s) return lr_aggp_oom(p);
       s->calls++;
       s->bytes = wadd(s->bytes, size);
       if (size > s->max_size) s->max_size = size;
@@ -629,7 +437,7 @@ static int run_pass(Pass *p) {
         s->leak_bytes = wadd(s->leak_bytes, size);
       }
       ThreadLast *t = thread_last(p, tid);
-      if (!t || note_temporary(p, t, aseq)) return oom(p);
+      if (!t || note_temporary(p, t, aseq)) return lr_aggp_oom(p);
       t->has = region != R_FILE;
       t->stack_id = stack;
       t->size = size;
@@ -660,7 +468,7 @@ static int run_pass(Pass *p) {
           sqlite3_bind_null(p->ins_map, 8);
         }
         if (sqlite3_step(p->ins_map) != SQLITE_DONE) {
-          ret = dberr(p, "maps");
+          ret = lr_aggp_dberr(p, "maps");
           break;
         }
         sqlite3_reset(p->ins_map);
@@ -684,7 +492,7 @@ static int run_pass(Pass *p) {
     if ((ret = end_group(p, cur, ns, &open_phase))) break;
   }
   if (ret || (ret = lr_agglive_finish(p->live_w))) return ret;
-  samples_upto(p, INT64_MAX);
+  lr_aggp_samples_upto(p, INT64_MAX);
   /* markers after the last event open empty phases */
   while (next_marker < p->nph) {
     open_phase = next_marker++;
@@ -692,164 +500,8 @@ static int run_pass(Pass *p) {
   }
   /* each thread's last block: temporary if it was freed at all */
   for (size_t i = 0; i < p->capthr; i++)
-    if (p->thr[i].tid != INT64_MIN && note_temporary(p, &p->thr[i], INT64_MAX)) return oom(p);
+    if (p->thr[i].tid != INT64_MIN && note_temporary(p, &p->thr[i], INT64_MAX)) return lr_aggp_oom(p);
   return 0;
-}
-
-/* ---- storing ---- */
-
-static int exec(Pass *p, const char *sql) {
-  char *msg = NULL;
-  if (sqlite3_exec(p->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-    lr_err_set(p->err, "%s: building aggregates: %s", p->path, msg ? msg : "?");
-    sqlite3_free(msg);
-    return -1;
-  }
-  return 0;
-}
-
-static int create_tables(Pass *p) {
-  static const char *const names[] = {"agg_info", "agg_checkpoints", "agg_timeline",
-                                      "agg_phases", "agg_stacks", "agg_largest", "agg_maps",
-                                      "agg_live", "agg_kinds"};
-  char sql[4096];
-  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-    snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS %s.%s", p->schema, names[i]);
-    if (exec(p, sql)) return -1;
-  }
-  const char *s = p->schema;
-  snprintf(sql, sizeof sql,
-           "CREATE TABLE %s.agg_info(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
-           "CREATE TABLE %s.agg_checkpoints(seq INTEGER PRIMARY KEY, ns INTEGER, heap INTEGER,"
-           " anon INTEGER, file INTEGER);"
-           "CREATE TABLE %s.agg_timeline(bucket INTEGER PRIMARY KEY, ns_start INTEGER,"
-           " ns_end INTEGER, start_seq INTEGER, end_seq INTEGER, max_live INTEGER,"
-           " max_seq INTEGER, max_ns INTEGER, heap INTEGER, anon INTEGER, file INTEGER);"
-           "CREATE TABLE %s.agg_phases(id INTEGER PRIMARY KEY, name TEXT, nth INTEGER,"
-           " marker_id INTEGER, start_seq INTEGER, start_ns INTEGER, end_seq INTEGER,"
-           " end_ns INTEGER, start_live INTEGER, end_live INTEGER, peak_live INTEGER,"
-           " peak_seq INTEGER, peak_ns INTEGER);"
-           "CREATE TABLE %s.agg_stacks(stack_id INTEGER PRIMARY KEY, calls INTEGER,"
-           " bytes INTEGER, max_size INTEGER, temp_calls INTEGER, temp_bytes INTEGER,"
-           " leak_calls INTEGER, leak_bytes INTEGER);"
-           "CREATE TABLE %s.agg_largest(id INTEGER PRIMARY KEY, size INTEGER);"
-           "CREATE TABLE %s.agg_maps(id INTEGER PRIMARY KEY, file TEXT, size INTEGER,"
-           " file_offset INTEGER, alloc_seq INTEGER, alloc_ns INTEGER, free_seq INTEGER,"
-           " free_ns INTEGER);"
-           "CREATE TABLE %s.agg_live(lvl INTEGER, alloc_seq INTEGER, id INTEGER, size INTEGER,"
-           " stack_id INTEGER, free_seq INTEGER, PRIMARY KEY(lvl, alloc_seq, id)) WITHOUT ROWID;"
-           "INSERT INTO %s.agg_checkpoints VALUES(-1, 0, 0, 0, 0);",
-           s, s, s, s, s, s, s, s, s);
-  if (exec(p, sql)) return -1;
-  /* the importer's go into main.agg_kinds (build) */
-  snprintf(sql, sizeof sql, "CREATE TABLE %s.agg_kinds(kind TEXT, region TEXT, calls INTEGER,"
-           " bytes INTEGER, PRIMARY KEY(kind, region)) WITHOUT ROWID", s);
-  return p->proc > 0 ? 0 : exec(p, sql);
-}
-
-static int prep(Pass *p, sqlite3_stmt **st, const char *fmt) {
-  char sql[512];
-  snprintf(sql, sizeof sql, fmt, p->schema);
-  if (sqlite3_prepare_v2(p->db, sql, -1, st, NULL) != SQLITE_OK) return dberr(p, "prepare");
-  return 0;
-}
-
-static int step_done(Pass *p, sqlite3_stmt *st, const char *what) {
-  int rc = sqlite3_step(st);
-  sqlite3_reset(st);
-  return rc == SQLITE_DONE ? 0 : dberr(p, what);
-}
-
-static int store(Pass *p) {
-  sqlite3_stmt *st = NULL;
-  int ret = -1;
-  if (prep(p, &st, "INSERT INTO %s.agg_info VALUES(?1, ?2)")) return -1;
-  const struct { const char *k; int64_t v; } info[] = {
-    {"version", LR_AGG_VERSION}, {"peak", p->peak}, {"peak_seq", p->peak_seq},
-    {"peak_ns", p->peak_ns}, {"peak_heap", p->peak_heap}, {"peak_anon", p->peak_anon},
-    {"peak_file", p->peak_file}, {"peak_reserved", p->peak_reserved},
-    {"reserved_peak", p->reserved_peak}, {"heap_peak", p->heap_peak},
-    {"heap_peak_seq", p->heap_peak_seq}, {"file_peak", p->file_peak},
-    {"file_peak_seq", p->file_peak_seq}, {"first_seq", p->first_seq},
-    {"last_seq", p->last_seq}, {"last_ns", p->last_ns}, {"groups", p->groups},
-    {"allocs", p->nalloc}, {"frees", p->nfree}, {"end_heap", p->live[R_HEAP]},
-    {"end_anon", p->live[R_ANON]}, {"end_file", p->live[R_FILE]},
-    {"checkpoint_every", LR_AGG_CHECKPOINT}, {"bucket_ns", p->bucket_w},
-  };
-  for (size_t i = 0; i < sizeof info / sizeof info[0]; i++) {
-    sqlite3_bind_text(st, 1, info[i].k, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, info[i].v);
-    if (step_done(p, st, "info")) goto out;
-  }
-  sqlite3_finalize(st);
-  st = NULL;
-  /* the final state is a checkpoint too, so live-at lookups past the last
-     periodic one stay short */
-  sqlite3_bind_int64(p->ins_ckpt, 1, p->groups ? p->last_seq : 0);
-  sqlite3_bind_int64(p->ins_ckpt, 2, p->last_ns);
-  sqlite3_bind_int64(p->ins_ckpt, 3, p->live[R_HEAP]);
-  sqlite3_bind_int64(p->ins_ckpt, 4, p->live[R_ANON]);
-  sqlite3_bind_int64(p->ins_ckpt, 5, p->live[R_FILE]);
-  if (p->groups && step_done(p, p->ins_ckpt, "checkpoints")) goto out;
-
-  if (prep(p, &st, "INSERT INTO %s.agg_timeline VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)"))
-    goto out;
-  for (int64_t i = 0; i < LR_AGG_BUCKETS; i++) {
-    Bucket *b = &p->buckets[i];
-    if (!b->used) continue;
-    int64_t v[] = {i, p->bucket_ns0 + i * p->bucket_w, p->bucket_ns0 + (i + 1) * p->bucket_w,
-                   b->start_seq, b->end_seq, b->max_live, b->max_seq, b->max_ns,
-                   b->heap, b->anon, b->file};
-    for (int k = 0; k < 11; k++) sqlite3_bind_int64(st, k + 1, v[k]);
-    if (step_done(p, st, "timeline")) goto out;
-  }
-  sqlite3_finalize(st);
-  st = NULL;
-
-  if (prep(p, &st, "INSERT INTO %s.agg_phases VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)"))
-    goto out;
-  /* phase 0 is kept only if markers exist and events came before them */
-  int64_t pid = 0;
-  for (size_t i = p->nph > 1 && p->ph[0].start_seq >= 0 ? 0 : 1; i < p->nph; i++) {
-    Phase *ph = &p->ph[i];
-    if (i + 1 < p->nph) {
-      ph->end_seq = p->ph[i + 1].start_seq - 1;
-    } else if (p->last_seq > ph->end_seq) {
-      ph->end_seq = p->last_seq;
-    }
-    sqlite3_bind_int64(st, 1, ++pid);
-    sqlite3_bind_text(st, 2, ph->name, -1, SQLITE_STATIC);
-    int64_t v[] = {ph->nth, ph->marker_id, ph->start_seq, ph->start_ns, ph->end_seq,
-                   ph->end_ns, ph->start_live, ph->end_live, ph->peak_live, ph->peak_seq,
-                   ph->peak_ns};
-    for (int k = 0; k < 11; k++) sqlite3_bind_int64(st, k + 3, v[k]);
-    if (step_done(p, st, "phases")) goto out;
-  }
-  sqlite3_finalize(st);
-  st = NULL;
-
-  if (prep(p, &st, "INSERT INTO %s.agg_stacks VALUES(?1,?2,?3,?4,?5,?6,?7,?8)")) goto out;
-  for (size_t i = 0; i < p->capstk; i++) {
-    StackStat *s = &p->stk[i];
-    if (s->id == INT64_MIN) continue;
-    int64_t v[] = {s->id, s->calls, s->bytes, s->max_size, s->temp_calls, s->temp_bytes,
-                   s->leak_calls, s->leak_bytes};
-    for (int k = 0; k < 8; k++) sqlite3_bind_int64(st, k + 1, v[k]);
-    if (step_done(p, st, "stacks")) goto out;
-  }
-  sqlite3_finalize(st);
-  st = NULL;
-
-  if (prep(p, &st, "INSERT INTO %s.agg_largest VALUES(?1,?2)")) goto out;
-  for (size_t i = 0; i < p->nbig; i++) {
-    sqlite3_bind_int64(st, 1, p->big[i].id);
-    sqlite3_bind_int64(st, 2, p->big[i].size);
-    if (step_done(p, st, "largest")) goto out;
-  }
-  ret = 0;
-out:
-  sqlite3_finalize(st);
-  return ret;
 }
 
 static int build(sqlite3 *db, const char *path, const char *schema, int64_t proc, LrAggNext next,
@@ -864,30 +516,30 @@ static int build(sqlite3 *db, const char *path, const char *schema, int64_t proc
   p.peak = 0;
   p.proc = proc;
   int ret = -1;
-  if (exec(&p, "SAVEPOINT lr_agg")) return -1;
-  if (create_tables(&p)) goto out;
-  if (prep(&p, &p.ins_ckpt, "INSERT OR REPLACE INTO %s.agg_checkpoints VALUES(?1,?2,?3,?4,?5)"))
+  if (lr_aggp_exec(&p, "SAVEPOINT lr_agg")) return -1;
+  if (lr_aggp_create_tables(&p)) goto out;
+  if (lr_aggp_prep(&p, &p.ins_ckpt, "INSERT OR REPLACE INTO %s.agg_checkpoints VALUES(?1,?2,?3,?4,?5)"))
     goto out;
-  if (prep(&p, &p.ins_map, "INSERT INTO %s.agg_maps VALUES(?1,?2,?3,?4,?5,?6,?7,?8)")) goto out;
+  if (lr_aggp_prep(&p, &p.ins_map, "INSERT INTO %s.agg_maps VALUES(?1,?2,?3,?4,?5,?6,?7,?8)")) goto out;
   /* the importer's agg_live rows go straight into the trace (agg.h) */
-  if (proc > 0 && exec(&p, "CREATE TABLE IF NOT EXISTS main.agg_live(process_id INTEGER NOT "
+  if (proc > 0 && lr_aggp_exec(&p, "CREATE TABLE IF NOT EXISTS main.agg_live(process_id INTEGER NOT "
                            "NULL, lvl INTEGER, alloc_seq INTEGER, id INTEGER, size INTEGER, "
                            "stack_id INTEGER, free_seq INTEGER, PRIMARY KEY(process_id, lvl, "
                            "alloc_seq, id)) WITHOUT ROWID"))
     goto out;
-  if (proc > 0 && exec(&p, "CREATE TABLE IF NOT EXISTS main.agg_kinds(process_id INTEGER NOT "
+  if (proc > 0 && lr_aggp_exec(&p, "CREATE TABLE IF NOT EXISTS main.agg_kinds(process_id INTEGER NOT "
                            "NULL, kind TEXT, region TEXT, calls INTEGER, bytes INTEGER, "
                            "PRIMARY KEY(process_id, kind, region)) WITHOUT ROWID"))
     goto out;
   if (!(p.live_w = lr_agglive_new(db, schema, proc, p.path, err))) goto out;
-  if (load_markers(&p) || load_samples(&p)) goto out;
+  if (load_markers(&p) || lr_aggp_load_samples(&p)) goto out;
   if (!next) {
     if (sqlite3_prepare_v2(db,
                            "SELECT id, region, size, alloc_seq, alloc_ns, free_seq, free_ns, "
                            "thread_id, stack_id, file, file_offset, kind FROM allocations "
                            "ORDER BY alloc_seq, id",
                            -1, &sql.st, NULL) != SQLITE_OK) {
-      dberr(&p, "allocations");
+      lr_aggp_dberr(&p, "allocations");
       goto out;
     }
     next = sql_next;
@@ -896,7 +548,7 @@ static int build(sqlite3 *db, const char *path, const char *schema, int64_t proc
   p.next = next;
   p.next_ctx = next_ctx;
   if (run_pass(&p)) goto out;
-  if (store(&p) || store_samples(&p) || store_kinds(&p)) goto out;
+  if (lr_aggp_store_main(&p) || lr_aggp_store_samples(&p) || lr_aggp_store_kinds(&p)) goto out;
   ret = 0;
 out:
   sqlite3_finalize(sql.st);
