@@ -115,7 +115,7 @@ void lr_cli_run_summary(FILE *f, const char *cmd, const char *shown, const char 
   LrProcess *ps = NULL;
   size_t n = 0;
   if (!t || lr_trace_processes(t, &ps, &n, &err) != 0 || n == 0) {
-    fprintf(f, "lowram %s: %s: %s\n", cmd, esc, t ? "no processes" : err.msg);
+    fprintf(f, "lowram %s: %s: %s\n", cmd, esc, t ? "no processes" : lr_cli_esc(err.msg));
     lr_trace_close(t);
     return;
   }

@@ -31,10 +31,15 @@
 #include "screen.h"
 #include "lowram/import.h"
 #include "lowram/sweep.h"
+#include "lowram/text.h"
 #include "lowram/units.h"
 #include "tui.h"
 
 static volatile sig_atomic_t got_signal;
+
+/* Library messages name files from the trace: escaped before stderr
+** (lowram/text.h); the front end is single-threaded. */
+static char emsg[2200];
 
 static void on_signal(int sig) { got_signal = sig; }
 
@@ -335,7 +340,7 @@ static int live_main(const char *spool, int ascii) {
     return 2;
   }
   if (lt_live_init(&s->lv, &err)) {
-    fprintf(stderr, "lowram tui: %s\n", err.msg);
+    fprintf(stderr, "lowram tui: %s\n", lr_text_escape(err.msg, emsg, sizeof emsg));
     return 1;
   }
   snprintf(s->lv.spool, sizeof s->lv.spool, "%s", spool);
@@ -396,7 +401,7 @@ int lt_record_live(const LtRecordRun *r, int *status) {
   s->rec_copy.dir = s->rec_copy.prefix = NULL; /* used here only */
   s->rec = &s->rec_copy;
   if (lt_live_init(&s->lv, &err)) {
-    fprintf(stderr, "lowram record: --tui: %s; recording without the live view\n", err.msg);
+    fprintf(stderr, "lowram record: --tui: %s; recording without the live view\n", lr_text_escape(err.msg, emsg, sizeof emsg));
     return 0;
   }
   snprintf(s->lv.dir, sizeof s->lv.dir, "%s", r->dir);
@@ -451,10 +456,10 @@ int lt_record_browse(const char *trace) {
   LrTrace *t = lr_trace_open(trace, &err);
   int rc = 1;
   if (!t) {
-    fprintf(stderr, "lowram record: %s\n", err.msg);
+    fprintf(stderr, "lowram record: %s\n", lr_text_escape(err.msg, emsg, sizeof emsg));
   } else if (!s->have_model ? lt_model_open(&s->m, t, NULL, &err)
                             : lt_model_swap(&s->m, t, s->m.follow, &err)) {
-    fprintf(stderr, "lowram record: %s\n", err.msg);
+    fprintf(stderr, "lowram record: %s\n", lr_text_escape(err.msg, emsg, sizeof emsg));
     if (!s->have_model && s->m.t) lt_model_free(&s->m);
     else lr_trace_close(t);
     s->have_model = 0;
@@ -515,7 +520,7 @@ int lt_main(int argc, char **argv) {
   char trace_path[1024];
   if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
     if (sweep_trace(path, trace_path, sizeof trace_path, &err)) {
-      fprintf(stderr, "lowram tui: %s\n", err.msg);
+      fprintf(stderr, "lowram tui: %s\n", lr_text_escape(err.msg, emsg, sizeof emsg));
       return 1;
     }
     sweep = path;
@@ -526,12 +531,12 @@ int lt_main(int argc, char **argv) {
   LrTrace *t = lr_import_open(path, &io, &err);
   if (isatty(2) && io.progress) fprintf(stderr, "\r\033[K");
   if (!t) {
-    fprintf(stderr, "lowram tui: %s\n", err.msg);
+    fprintf(stderr, "lowram tui: %s\n", lr_text_escape(err.msg, emsg, sizeof emsg));
     return 1;
   }
   LtModel *m = &S.m;
   if (lt_model_open(m, t, sweep, &err)) {
-    fprintf(stderr, "lowram tui: %s\n", err.msg);
+    fprintf(stderr, "lowram tui: %s\n", lr_text_escape(err.msg, emsg, sizeof emsg));
     if (m->t) lt_model_free(m);
     else lr_trace_close(t);
     return 1;

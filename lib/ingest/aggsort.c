@@ -247,7 +247,7 @@ int lr_aggsort_finish(LrAggSort *s) {
   }
   s->bn = s->bpos = 0;
   memset(&s->prev, 0, sizeof s->prev);
-  qsort(s->lng, s->nlng, sizeof *s->lng, cmp_rows);
+  if (s->nlng) qsort(s->lng, s->nlng, sizeof *s->lng, cmp_rows); /* qsort(NULL, 0) is UB */
   s->lng_at = 0;
   if (read_head(s)) goto fail;
   return 0;

@@ -744,7 +744,12 @@ static LrSiteBytes *read_trace(const char *path, int coarse, int64_t process, Lr
   stack_site = NULL;
   if (scan_peaks(r, r->db, err) || read_moments(r, err) || site_stats(r, r->db, err))
     goto fail;
-  assert(sitebytes_check(r));
+  /* the invariants hold for every trace lowram writes; numbers read from a
+  ** damaged file can break them, and that is an error, not an abort */
+  if (!sitebytes_check(r)) {
+    lr_err_set(err, "%s: damaged trace: the phases' site bytes do not add up to its peak", path);
+    goto fail;
+  }
   /* a sweep holds many runs at once: no file stays open between uses */
   lr_sitebytes_release(r);
   return r;

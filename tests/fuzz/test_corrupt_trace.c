@@ -91,27 +91,6 @@ static int terminal_refused(const char *path) {
   return r;
 }
 
-/* Known failures: bugs in files this suite does not own, reported, by what
-** they print. A run that shows one is counted and printed, not failed
-** (TESTING.md, "Fuzzing"); it shows only on some damage, so its absence
-** proves nothing and does not fail either. */
-static const char *const KNOWN[] = {
-  /* lib/predict/sitebytes.c asserts sitebytes_check() on sums read from the
-     trace's aggregates: `suggest` aborts on a damaged recording instead of
-     refusing it (e.g. one agg_stacks.leak_bytes changed) */
-  "read_trace: Assertion `sitebytes_check(r)' failed",
-  NULL,
-};
-static int g_known;
-
-static int known_failure(const char *err_path) {
-  char *s = lrt_read_file(err_path, NULL);
-  int k = 0;
-  for (int i = 0; s && KNOWN[i] && !k; i++) k = strstr(s, KNOWN[i]) != NULL;
-  free(s);
-  return k;
-}
-
 /* Runs lowram with args; fails the test on a signal, a sanitizer report, a
 ** status other than 0/1, or a failure that is not one_clean_line. */
 static int check_run(const char *what, char **args) {
@@ -135,11 +114,6 @@ static int check_run(const char *what, char **args) {
   int ok = (rc == 0 && nl < 1000) || (rc == 1 && nl == 1 && one_clean_line(err));
   g_runs++;
   g_errors += rc == 1 && ok;
-  if (!ok && known_failure(err)) {
-    g_known++;
-    printf("  known failure (%s, lowram %s): exit %d\n", what, args[0], rc);
-    return 0;
-  }
   if (!ok) {
     size_t len;
     char *e = lrt_read_file(err, &len);
@@ -201,8 +175,7 @@ static int damage_runs(const char *base) {
   }
   free(buf);
   free(orig);
-  printf("  %s: %d runs, %d clean one-line errors, %d known failures so far\n", base, g_runs,
-         g_errors, g_known);
+  printf("  %s: %d runs, %d clean one-line errors so far\n", base, g_runs, g_errors);
   return fails;
 }
 
