@@ -738,16 +738,20 @@ static int handler_event(uintptr_t ra) {
   return lr_tls.guard && __atomic_load_n(&g_shim.active, __ATOMIC_RELAXED) && !own_caller(ra);
 }
 
-/* Async-signal-safe: readlink, one TLS slot, a release store. */
+/* Async-signal-safe and reentrant (a nested handler's push claims the next
+** slot): readlink, a CAS, a release store. */
 static void pend_push(unsigned kind, uint64_t seq, void *addr, size_t len, int prot, int flags,
                       int fd, uint64_t off) {
   LrTls *t = &lr_tls;
   uint32_t k = __atomic_load_n(&t->npend, __ATOMIC_RELAXED);
-  if (k >= LR_PEND_MAX || t->pend_gone) {
-    t->pend_lost++;
-    __atomic_add_fetch(&g_shim.pend_lost, 1, __ATOMIC_RELAXED);
-    return;
-  }
+  do {
+    if (k >= LR_PEND_MAX || t->pend_gone) {
+      __atomic_add_fetch(&t->pend_lost, 1, __ATOMIC_RELAXED);
+      __atomic_add_fetch(&g_shim.pend_lost, 1, __ATOMIC_RELAXED);
+      return;
+    }
+  } while (!__atomic_compare_exchange_n(&t->npend, &k, k + 1, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_RELAXED));
   __atomic_add_fetch(&g_shim.pend_kept, 1, __ATOMIC_RELAXED);
   LrPend *p = &t->pend[k];
   p->kind = kind;
@@ -768,30 +772,40 @@ static void pend_push(unsigned kind, uint64_t seq, void *addr, size_t len, int p
     ssize_t pl = readlink(link, t->pend_path[k], LR_PEND_PATH);
     p->path_len = pl > 0 ? (uint32_t)pl : 0;
   }
-  __atomic_store_n(&t->npend, k + 1, __ATOMIC_RELEASE);
+  __atomic_store_n(&t->pend_ready[k], 1, __ATOMIC_RELEASE);
 }
 
 void lr_shim_flush_pending(LrTls *t) {
   LrSpoolWriter *w = lr_shim_writer(t);
-  uint32_t i = 0;
+  uint32_t i = t->pend_head;
   for (;;) {
     uint32_t n = __atomic_load_n(&t->npend, __ATOMIC_ACQUIRE);
     if (i >= n) {
-      /* done, unless a handler added one meanwhile */
-      if (__atomic_compare_exchange_n(&t->npend, &n, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+      /* done, unless a handler claimed one meanwhile */
+      if (__atomic_compare_exchange_n(&t->npend, &n, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        i = 0;
         break;
+      }
       continue;
     }
-    const LrPend *p = &t->pend[i++];
+    /* claimed, not filled: its handler is interrupted beneath us (the
+    ** guard keeps a flush out of handlers, so it should not happen); the
+    ** next flush takes it */
+    if (!__atomic_load_n(&t->pend_ready[i], __ATOMIC_ACQUIRE)) break;
+    const LrPend *p = &t->pend[i];
     /* its seq was taken in the handler, maybe before the hook's own event
     ** was written: seq must not decrease within a chunk (SPOOL.md), so it
     ** goes into a new one then */
     if (p->seq < w->prev_seq) lr_sw_seal(w);
     LrEvent ev = {.kind = p->kind, .seq = p->seq, .ns = lr_shim_now(), .addr = p->addr,
                   .size = p->len, .prot = p->prot, .flags = p->flags, .offset = p->off,
-                  .path = t->pend_path[i - 1], .path_len = p->path_len};
+                  .path = i < LR_PEND_PATHS ? t->pend_path[i] : NULL,
+                  .path_len = p->path_len};
     lr_sw_event(w, &ev);
+    __atomic_store_n(&t->pend_ready[i], 0, __ATOMIC_RELAXED);
+    i++;
   }
+  t->pend_head = i;
 }
 
 LR_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off) {

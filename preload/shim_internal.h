@@ -63,7 +63,13 @@ typedef struct LrTls {
   int32_t sc_credit;         /* misses earn 1, an entry attempt costs
                              ** LR_SC_FILL_COST (stack_cache.h) */
   LrSpoolWriter w;
-  uint32_t npend;            /* atomic (against this thread's handlers): pend[0..npend) */
+  /* A handler (maybe nested in another's pend_push) claims slot k by a CAS
+  ** of npend k -> k+1, fills it, then sets pend_ready[k]; the flush takes
+  ** ready slots from pend_head on and resets npend to 0 when it has taken
+  ** all. All atomic against this thread's handlers. */
+  uint32_t npend;            /* slots claimed: pend[0..npend) */
+  uint32_t pend_head;        /* slots flushed (the flush's own) */
+  uint8_t pend_ready[LR_PEND_MAX];
   uint32_t pend_lost;        /* handler events beyond LR_PEND_MAX (not recorded) */
   uint32_t pend_gone;        /* the thread's last chunk is sealed: nothing is kept */
   LrPend pend[LR_PEND_MAX];
