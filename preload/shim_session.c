@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sys_mmap.h"
 #include "shim_internal.h"
 #include "unwind.h"
 
@@ -387,7 +388,7 @@ static void free_tables(void) {
   g_shim.stacks = NULL;
   lr_stack_table_free(g_shim.fp_trusted);
   g_shim.fp_trusted = NULL;
-  if (g_shim.fp_map) syscall(SYS_munmap, g_shim.fp_map, g_shim.fp_map_len * sizeof(uint64_t));
+  if (g_shim.fp_map) lr_sys_munmap(g_shim.fp_map, g_shim.fp_map_len * sizeof(uint64_t));
   g_shim.fp_map = NULL;
 }
 
@@ -408,9 +409,9 @@ static int map_tables(void) {
   if (g_shim.cfg.unwinder == LR_UNWIND_LIBUNWIND && g_shim.cfg.fp_check &&
       lr_unwind_available(LR_UNWIND_LIBUNWIND)) {
     g_shim.fp_map_len = (uint64_t)1 << 15;
-    g_shim.fp_map = (uint64_t *)syscall(SYS_mmap, NULL, g_shim.fp_map_len * sizeof(uint64_t),
-                                        PROT_READ | PROT_WRITE,
-                                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    g_shim.fp_map = (uint64_t *)lr_sys_mmap(NULL, g_shim.fp_map_len * sizeof(uint64_t),
+                                            PROT_READ | PROT_WRITE,
+                                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if ((void *)g_shim.fp_map == MAP_FAILED) g_shim.fp_map = NULL;
     if (g_shim.fp_map) g_shim.fp_trusted = lr_stack_table_new(15, 16u << 20);
   }
@@ -586,8 +587,8 @@ void lr_session_end(uint32_t reason, int64_t code) {
 void lr_session_mark_prev_exec(const char *prev) {
   int fd = open(prev, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return;
-  LrSpoolHeader *h = (LrSpoolHeader *)syscall(SYS_mmap, NULL, LR_SPOOL_HEADER_SIZE,
-                                              PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  LrSpoolHeader *h = (LrSpoolHeader *)lr_sys_mmap(NULL, LR_SPOOL_HEADER_SIZE,
+                                                  PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if ((void *)h != MAP_FAILED) {
     if (!memcmp(h->magic, LR_SPOOL_MAGIC, 8) && h->pid == (uint64_t)getpid() &&
         !(h->flags & LR_SPOOL_ENDED)) {
@@ -597,7 +598,7 @@ void lr_session_mark_prev_exec(const char *prev) {
       h->end_ns = now > h->start_mono_ns ? now - h->start_mono_ns : 0;
       __atomic_fetch_or(&h->flags, LR_SPOOL_ENDED, __ATOMIC_RELEASE);
     }
-    syscall(SYS_munmap, h, LR_SPOOL_HEADER_SIZE);
+    lr_sys_munmap(h, LR_SPOOL_HEADER_SIZE);
   }
   close(fd);
 }
@@ -803,11 +804,10 @@ static void alt_stack(void) {
   stack_t cur;
   if (sigaltstack(NULL, &cur) != 0 || !(cur.ss_flags & SS_DISABLE)) return;
   size_t sz = 64 * 1024;
-  void *p = (void *)syscall(SYS_mmap, NULL, sz, PROT_READ | PROT_WRITE,
-                            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void *p = lr_sys_mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) return;
   stack_t ss = {.ss_sp = p, .ss_size = sz, .ss_flags = 0};
-  if (sigaltstack(&ss, NULL) != 0) syscall(SYS_munmap, p, sz);
+  if (sigaltstack(&ss, NULL) != 0) lr_sys_munmap(p, sz);
 }
 
 void lr_session_install_signals(void) {

@@ -4,6 +4,7 @@
 ** invariants. Mappings go through raw syscalls so that, inside the shim,
 ** they never reach the shim's own mmap hooks.
 */
+#include "sys_mmap.h"
 #include "spool_writer.h"
 
 #include <errno.h>
@@ -64,16 +65,10 @@ static int fd_is_spool(const LrSpool *s, int fd) {
 }
 
 static void *sys_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off) {
-#if defined(SYS_mmap2) && !defined(SYS_mmap)
-  return (void *)syscall(SYS_mmap2, addr, len, prot, flags, fd, off / 4096);
-#else
-  return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
-#endif
+  return lr_sys_mmap(addr, len, prot, flags, fd, (long)off);
 }
 
-static int sys_munmap(void *addr, size_t len) {
-  return (int)syscall(SYS_munmap, addr, len);
-}
+static int sys_munmap(void *addr, size_t len) { return lr_sys_munmap(addr, len); }
 
 /* Reserves [off, off+len) on disk; -errno on failure. */
 static int reserve(int fd, off_t off, off_t len) {

@@ -2,6 +2,7 @@
 ** stack_cache.c: making entries of the per-thread stack cache (see
 ** stack_cache.h for what is checked and why it is enough).
 */
+#include "sys_mmap.h"
 #include "stack_cache.h"
 
 #include <string.h>
@@ -14,13 +15,13 @@
 #include <libunwind.h>
 
 LrStackCache *lr_sc_new(void) {
-  void *p = (void *)syscall(SYS_mmap, NULL, sizeof(LrStackCache), PROT_READ | PROT_WRITE,
-                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  void *p = lr_sys_mmap(NULL, sizeof(LrStackCache), PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   return p == MAP_FAILED ? NULL : (LrStackCache *)p;
 }
 
 void lr_sc_free(LrStackCache *c) {
-  if (c) syscall(SYS_munmap, c, sizeof(LrStackCache));
+  if (c) lr_sys_munmap(c, sizeof(LrStackCache));
 }
 
 typedef struct Build {

@@ -6,6 +6,7 @@
 ** ever moved or unmapped while the table lives, so a pointer once read
 ** stays valid without a lock.
 */
+#include "sys_mmap.h"
 #include "stack_table.h"
 
 #include <sched.h>
@@ -46,18 +47,13 @@ struct LrStackTable {
 
 static void *anon(size_t len) {
   void *p;
-#if defined(SYS_mmap2) && !defined(SYS_mmap)
-  p = (void *)syscall(SYS_mmap2, NULL, len, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-#else
-  p = (void *)syscall(SYS_mmap, NULL, len, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-#endif
+  p = lr_sys_mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                  -1, 0);
   return p == MAP_FAILED ? NULL : p;
 }
 
 static void unmap(void *p, size_t len) {
-  if (p) syscall(SYS_munmap, p, len);
+  if (p) lr_sys_munmap(p, len);
 }
 
 static size_t level_bytes(const LrStackTable *t, unsigned k) {

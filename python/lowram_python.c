@@ -145,8 +145,10 @@ static struct {
 /* The profiler's own memory, mapped past the shim's hooks (raw syscalls):
 ** it is not the program's, and must not show in its trace. */
 static void *map(size_t bytes) {
-  void *p = (void *)syscall(SYS_mmap, NULL, bytes, PROT_READ | PROT_WRITE,
-                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  /* every argument widened to long: syscall() is variadic (see
+  ** preload/sys_mmap.h) */
+  void *p = (void *)syscall(SYS_mmap, NULL, bytes, (long)(PROT_READ | PROT_WRITE),
+                            (long)(MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE), -1L, 0L);
   return p == MAP_FAILED ? NULL : p;
 }
 static void unmap(void *p, size_t bytes) { syscall(SYS_munmap, p, bytes); }
