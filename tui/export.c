@@ -14,13 +14,6 @@
 #include "lowram/export.h"
 #include "model.h"
 
-/* a + b clamped to the int64 range (a damaged trace's sizes can be
-** INT64_MAX: tests/fuzz/fuzz_tui.c) */
-static int64_t sat_add(int64_t a, int64_t b) {
-  int64_t r;
-  return __builtin_add_overflow(a, b, &r) ? (b > 0 ? INT64_MAX : INT64_MIN) : r;
-}
-
 static void cell_int(FILE *f, int64_t v, int last) {
   fprintf(f, "%lld%s", (long long)v, last ? "\r\n" : ",");
 }
@@ -46,11 +39,11 @@ static int write_groups(LtModel *m, FILE *f) {
       if (lt_row_matches(m, src->v[i].key, src->v[i].stack)) g.v[g.n++] = src->v[i];
   }
   for (size_t i = 0; i < g.n; i++) {
-    g.bytes = sat_add(g.bytes, g.v[i].bytes);
-    g.count = sat_add(g.count, g.v[i].count);
+    g.bytes = lt_sat_add(g.bytes, g.v[i].bytes);
+    g.count = lt_sat_add(g.count, g.v[i].count);
   }
   int64_t whole =
-      m->view == LT_OVERVIEW ? sat_add(m->at.live.heap, m->at.live.anon) : m->leaks.bytes;
+      m->view == LT_OVERVIEW ? lt_sat_add(m->at.live.heap, m->at.live.anon) : m->leaks.bytes;
   int rc = lr_export_groups(f, &g, 1, whole);
   free(g.v); /* the keys belong to src */
   return rc;

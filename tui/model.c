@@ -95,21 +95,6 @@ char *lt_frame_text(const LrFrame *f, char *buf, size_t len, int ascii) {
   return lt_escape(raw, buf, len, ascii);
 }
 
-/* ---- arithmetic on trace data ---- */
-
-/* a + b and a - b clamped to the int64 range: times and byte counts come
-** from the trace, and a damaged one holds INT64_MAX and INT64_MIN (found by
-** tests/fuzz/fuzz_tui.c; rows.c and export.c have the same two) */
-static int64_t sat_add(int64_t a, int64_t b) {
-  int64_t r;
-  return __builtin_add_overflow(a, b, &r) ? (b > 0 ? INT64_MAX : INT64_MIN) : r;
-}
-
-static int64_t sat_sub(int64_t a, int64_t b) {
-  int64_t r;
-  return __builtin_sub_overflow(a, b, &r) ? (b < 0 ? INT64_MAX : INT64_MIN) : r;
-}
-
 /* ---- time ---- */
 
 /* The moment of chart column i: the last event before the column ends. */
@@ -117,7 +102,7 @@ static int moment_of_tick(LtModel *m, size_t i, LrMoment *out) {
   LrErr err = {{0}};
   const LtTick *k = &m->ticks[i];
   if (i + 1 == m->nticks) return lr_peak_moment_at_seq(m->t, m->end_seq, out, &err);
-  int64_t last = sat_sub(k->ns_end, 1);
+  int64_t last = lt_sat_sub(k->ns_end, 1);
   int64_t ns = last > k->ns_start ? last : k->ns_start;
   char spec[40];
   snprintf(spec, sizeof spec, "%lldns", (long long)ns);
@@ -665,7 +650,7 @@ int lt_model_select_process(LtModel *m, int64_t id) {
   snprintf(m->status, sizeof m->status, "showing pid %lld %s in every view: peak %s",
            (long long)m->r->run.pid,
            lt_escape(lt_argv_words(p ? p->argv : "[]", words, sizeof words), e, sizeof e, m->ascii),
-           lr_fmt_bytes(b, sizeof b, sat_add(pk->live.heap, pk->live.anon)));
+           lr_fmt_bytes(b, sizeof b, lt_sat_add(pk->live.heap, pk->live.anon)));
   return 0;
 }
 

@@ -25,6 +25,20 @@
 #include "lowram/suggest.h"
 #include "lowram/trace.h"
 
+/* a + b and a - b clamped to the int64 range: times, seqs and byte counts
+** come from the trace, and a damaged one holds INT64_MAX and INT64_MIN
+** (signed overflow found by tests/fuzz/fuzz_tui.c). Used by model.c,
+** rows.c and export.c. */
+static inline int64_t lt_sat_add(int64_t a, int64_t b) {
+  int64_t r;
+  return __builtin_add_overflow(a, b, &r) ? (b > 0 ? INT64_MAX : INT64_MIN) : r;
+}
+
+static inline int64_t lt_sat_sub(int64_t a, int64_t b) {
+  int64_t r;
+  return __builtin_sub_overflow(a, b, &r) ? (b < 0 ? INT64_MAX : INT64_MIN) : r;
+}
+
 typedef enum LtView {
   LT_OVERVIEW, /* run, peak, chart, contributors at the time cursor */
   LT_LEAKS,    /* blocks live at the end */

@@ -85,21 +85,6 @@ static LtRow *add_row(LtPane *p) {
   return r;
 }
 
-/* ---- arithmetic on trace data ---- */
-
-/* a + b and a - b clamped to the int64 range: sizes, seqs and times come
-** from the trace, and a damaged one holds INT64_MAX and INT64_MIN (signed
-** overflow found by tests/fuzz/fuzz_tui.c) */
-static int64_t sat_add(int64_t a, int64_t b) {
-  int64_t r;
-  return __builtin_add_overflow(a, b, &r) ? (b > 0 ? INT64_MAX : INT64_MIN) : r;
-}
-
-static int64_t sat_sub(int64_t a, int64_t b) {
-  int64_t r;
-  return __builtin_sub_overflow(a, b, &r) ? (b < 0 ? INT64_MAX : INT64_MIN) : r;
-}
-
 /* ---- filter ---- */
 
 static int has(const char *s, const char *f) { return s && strcasestr(s, f); }
@@ -181,16 +166,16 @@ static LtNode *build_tree(const LtModel *m, const LrGroups *g, LtShape shape) {
     const LrGroup *x = &g->v[i];
     const LrStack *s = x->stack;
     if (!lt_row_matches(m, x->key, s)) continue;
-    root->bytes = sat_add(root->bytes, x->bytes);
-    root->count = sat_add(root->count, x->count);
+    root->bytes = lt_sat_add(root->bytes, x->bytes);
+    root->count = lt_sat_add(root->count, x->count);
     LtNode *cur = root;
     size_t n = s ? s->nframes : 0;
     size_t depth = n < TREE_DEPTH ? n : TREE_DEPTH;
     if (!n) {
       cur = child(cur, "[no stack]");
       if (!cur) break;
-      cur->bytes = sat_add(cur->bytes, x->bytes);
-      cur->count = sat_add(cur->count, x->count);
+      cur->bytes = lt_sat_add(cur->bytes, x->bytes);
+      cur->count = lt_sat_add(cur->count, x->count);
       if (x->bytes > cur->best) cur->best = x->bytes, cur->stack = s, cur->frame = 0;
       continue;
     }
@@ -199,8 +184,8 @@ static LtNode *build_tree(const LtModel *m, const LrGroups *g, LtShape shape) {
       lr_peak_frame_name(&s->frames[fi], name, sizeof name);
       cur = child(cur, name);
       if (!cur) break;
-      cur->bytes = sat_add(cur->bytes, x->bytes);
-      cur->count = sat_add(cur->count, x->count);
+      cur->bytes = lt_sat_add(cur->bytes, x->bytes);
+      cur->count = lt_sat_add(cur->count, x->count);
       if (x->bytes > cur->best) cur->best = x->bytes, cur->stack = s, cur->frame = fi;
     }
   }
@@ -379,7 +364,7 @@ static void proc_rows(LtModel *m, LtPane *p, int64_t parent, int depth, char *se
       r->v[0] = x->pid;
       r->v[1] = x->exec_index;
       r->v[2] =
-          x->end_ns >= 0 && x->end_ns >= x->start_ns ? sat_sub(x->end_ns, x->start_ns) : -1;
+          x->end_ns >= 0 && x->end_ns >= x->start_ns ? lt_sat_sub(x->end_ns, x->start_ns) : -1;
       r->v[3] = x->id;
       r->src = x;
     }
@@ -392,13 +377,13 @@ void lt_rows_build(LtModel *m, LtView v) {
   LtPane *p = &m->pane[v];
   lt_rows_free(p);
   const LrReport *r = m->r;
-  int64_t peak = sat_add(r->peak.live.heap, r->peak.live.anon);
+  int64_t peak = lt_sat_add(r->peak.live.heap, r->peak.live.anon);
   if (v == LT_OVERVIEW || v == LT_LEAKS) {
     int tree = p->shape != LT_FLAT;
     ensure_groups(m, v, tree);
     const LrGroups *g = v == LT_OVERVIEW ? (tree ? &m->stack_groups : &m->groups)
                                          : (tree ? &m->leak_stacks : &m->leaks);
-    p->total = v == LT_OVERVIEW ? sat_add(m->at.live.heap, m->at.live.anon) : m->leaks.bytes;
+    p->total = v == LT_OVERVIEW ? lt_sat_add(m->at.live.heap, m->at.live.anon) : m->leaks.bytes;
     if (tree) {
       p->tree = build_tree(m, g, p->shape);
       if (p->tree) tree_rows(m, p, p->tree, 0);
@@ -460,9 +445,9 @@ void lt_rows_build(LtModel *m, LtView v) {
       if (!w) return;
       w->label = strdup(name);
       w->bytes = ph->peak_live;
-      w->count = sat_add(sat_sub(ph->end_seq, ph->start_seq), 1);
+      w->count = lt_sat_add(lt_sat_sub(ph->end_seq, ph->start_seq), 1);
       w->v[0] = ph->start_ns;
-      w->v[1] = sat_sub(ph->end_ns, ph->start_ns);
+      w->v[1] = lt_sat_sub(ph->end_ns, ph->start_ns);
       w->v[2] = ph->start_live;
       w->v[3] = ph->end_live;
       w->order = (int64_t)i;
