@@ -351,26 +351,44 @@ static int mapped(Ctx *c) {
   return 0;
 }
 
+/* The tick that time ns falls in, in double (rounding can reach width). */
+static int tick_of(int64_t ns, int64_t t0, int64_t t1, uint64_t span, int width) {
+  if (ns <= t0) return 0;
+  if (ns >= t1) return width - 1;
+  int k = (int)(((double)ns - (double)t0) * width / (double)span);
+  return k >= width ? width - 1 : k < 0 ? 0 : k;
+}
+
+/* t0 + span * i / width, without overflow (span may be near 2^64). */
+static int64_t tick_at(int64_t t0, uint64_t span, int i, int width) {
+  double off = (double)span * i / width;
+  uint64_t o = off >= (double)span ? span : (uint64_t)off;
+  return (int64_t)((uint64_t)t0 + o);
+}
+
 static int timeline(Ctx *c, int width) {
   LrReport *r = c->r;
   int64_t t0 = one_int(c, "SELECT min(ns_start) FROM agg_timeline", 0);
   int64_t t1 = one_int(c, "SELECT value FROM agg_info WHERE key = 'last_ns'", 0);
   if (t1 < r->run.duration_ns) t1 = r->run.duration_ns;
+  if (t0 == INT64_MAX) t0 = INT64_MAX - 1;
   if (t1 <= t0) t1 = t0 + 1;
   r->timeline = calloc((size_t)width, sizeof *r->timeline);
   if (!r->timeline) return lr_err_set(c->err, "%s: out of memory", c->path);
   r->ntimeline = (size_t)width;
-  int64_t span = t1 - t0;
+  /* Times come from the trace: a damaged one spans INT64_MIN..INT64_MAX,
+  ** which no int64_t difference holds. The span is exact in uint64_t (t1 >
+  ** t0), each tick's offset is cut to it, and the sum wraps back into
+  ** range; the tick index is computed in double (found by fuzz_tui). */
+  uint64_t span = (uint64_t)t1 - (uint64_t)t0;
   for (int i = 0; i < width; i++) {
     LrTick *t = &r->timeline[i];
-    t->ns_start = t0 + (int64_t)((double)span * i / width);
-    t->ns_end = t0 + (int64_t)((double)span * (i + 1) / width);
+    t->ns_start = tick_at(t0, span, i, width);
+    t->ns_end = tick_at(t0, span, i + 1, width);
     t->max_live = -1;
     t->rss = -1;
   }
-  /* in double: a corrupt time must not overflow into a bad index */
-#define TICK(ns) ((ns) <= t0 ? 0 : (ns) >= t1 ? width - 1 \
-                  : (int)((double)((ns) - t0) * width / (double)span))
+#define TICK(ns) tick_of((ns), t0, t1, span, width)
   sqlite3_stmt *st;
   /* an agg bucket is narrower than a tick; it lands in the tick of its start */
   if (prep(c, "SELECT ns_start, max_live, heap + anon, max_seq FROM agg_timeline "
