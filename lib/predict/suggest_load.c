@@ -108,6 +108,7 @@ int lr_suggest_load_sweep(LrSuggest *m, const char *dir, const LrSuggestFix *fix
     }
   }
   char **values = NULL;
+  int ret;
   char failed[400] = "";
   int nfailed = 0;
   size_t nix = lr_sweep_index_nruns(ix);
@@ -196,29 +197,25 @@ int lr_suggest_load_sweep(LrSuggest *m, const char *dir, const LrSuggestFix *fix
       values[(m->nruns - 1) * np + p] = strdup(lr_sweep_index_value(ix, i, p));
   }
   free(picks);
-  free(kept);
-  free(paths);
-  free(words);
-  free(run_of);
-  free(why);
-  lr_sweep_index_free(ix);
   *values_out = values;
-  if (m->nruns == 0) {
-    if (nfailed) return lr_err_set(err, "%s: no usable run (failed: %s)", dir, failed);
-    return lr_err_set(err, "%s: no run matches --fix", dir);
-  }
-  return 0;
+  ret = 0;
+  if (m->nruns == 0)
+    ret = nfailed ? lr_err_set(err, "%s: no usable run (failed: %s)", dir, failed)
+                  : lr_err_set(err, "%s: no run matches --fix", dir);
+  goto out;
 fail:
-  free(kept);
-  free(paths);
-  free(words);
-  free(run_of);
-  free(why);
-  lr_sweep_index_free(ix);
+  ret = -1;
   if (values)
     for (int i = 0; i < (m->nruns - 1) * np; i++) free(values[i]);
   free(values);
-  return -1;
+out:
+  free(kept);
+  free(paths);
+  free(words);
+  free(run_of);
+  free(why);
+  lr_sweep_index_free(ix);
+  return ret;
 }
 
 /* Picks the numeric, varying parameters and fills m->x. */
