@@ -384,6 +384,33 @@ static void test_tui_extremes_saturate(void) {
   lt_model_free(&m);
 }
 
+/* A damaged trace whose times span INT64_MIN..INT64_MAX: the report's
+** timeline took t1 - t0 in int64_t and converted span * (i + 1) / width
+** back from double (2^63 does not fit: UBSan stopped fuzz_tui's replay).
+** The ticks must cover the whole span in order, first at INT64_MIN and last
+** ending at INT64_MAX. */
+static void test_timeline_full_span(void) {
+  char db[4096];
+  CU_ASSERT_EQUAL_FATAL(seed_trace("span",
+                                   "UPDATE agg_timeline SET ns_start = -9223372036854775808;"
+                                   "UPDATE agg_info SET value = 9223372036854775807 "
+                                   "WHERE key = 'last_ns'",
+                                   db, sizeof db),
+                        0);
+  LtModel m;
+  LrErr err = {{0}};
+  CU_ASSERT_EQUAL_FATAL(open_model(&m, db, &err), 0);
+  const LrReport *r = m.r;
+  CU_ASSERT_TRUE_FATAL(r && r->ntimeline >= 2);
+  CU_ASSERT_EQUAL(r->timeline[0].ns_start, INT64_MIN);
+  CU_ASSERT_EQUAL(r->timeline[r->ntimeline - 1].ns_end, INT64_MAX);
+  for (size_t i = 0; i < r->ntimeline; i++) {
+    CU_ASSERT_TRUE(r->timeline[i].ns_start < r->timeline[i].ns_end);
+    if (i) CU_ASSERT_EQUAL(r->timeline[i].ns_start, r->timeline[i - 1].ns_end);
+  }
+  lt_model_free(&m);
+}
+
 /* The library's query errors do not always name the trace ("query: integer
 ** overflow" when sizes of INT64_MAX are summed); `lowram tui` printed that
 ** alone. lt_model_open puts the path in front. */
@@ -461,6 +488,7 @@ int main(void) {
   CU_add_test(s, "tui: a block's kind is escaped in the detail", test_tui_kind_escaped);
   CU_add_test(s, "tui: extreme seqs and times saturate", test_tui_extremes_saturate);
   CU_add_test(s, "tui: a failed open names the trace", test_tui_error_names_file);
+  CU_add_test(s, "report timeline: times spanning all of int64", test_timeline_full_span);
   CU_add_test(s, "tui: a 300,000-frame stack as a tree", test_tui_deep_stack);
   CU_add_test(s, "a damaged schema's message is cut to the object", test_schema_message_cut);
   int rc = lrt_main();
