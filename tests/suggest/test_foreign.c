@@ -159,7 +159,11 @@ static void test_arena_standin(void) {
   char script[4300];
   snprintf(script, sizeof script, "%s/tests/suggest/arena_standin.py", srcdir);
   char *cmd[] = {"/usr/bin/python3", script, "{batch}", "{seq}", NULL};
-  char *target[] = {"/usr/bin/python3", script, "8", "1024", NULL};
+  /* The prediction plans a noisy site at its largest value, so the target
+  ** is measured at the program's largest draw (23999 objects kept): one
+  ** random draw measured once made the test fail when the draw was low
+  ** (CI: predicted +5.36% over a run that kept few objects). */
+  char *target[] = {"/usr/bin/python3", script, "8", "1024", "23999", NULL};
   /* the arenas are random by design: two sweeps agree within 2%, not 1% */
   char *j = check_program("arenas", "batch=1,2,4", "seq=128,256,512", cmd, "batch=8,seq=1024", target,
                           0.02);
