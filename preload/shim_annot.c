@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "shim_internal.h"
+#include "shim_rss.h"
 
 static size_t cut255(const char *s) {
   size_t n = 0;
@@ -23,7 +24,7 @@ LR_EXPORT void lowram_shim_mark_v1(const char *name) {
   LrSpoolWriter *w = lr_shim_writer(t);
   uint64_t ns = lr_shim_now();
   lr_sw_mark(w, seq, ns, name ? name : "", cut255(name));
-  lr_shim_rss_tick(w, ns); /* phase boundaries are worth a sample */
+  lr_rss_tick(w, ns); /* phase boundaries are worth a sample */
   lr_shim_leave(t, e);
 }
 

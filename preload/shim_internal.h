@@ -1,7 +1,7 @@
 /*
-** shim_internal.h: state shared by the shim's two halves, shim.c (bootstrap,
-** hooks, hot path) and shim_session.c (the spool session: start, fork,
-** exec, end, modules, argv, RSS samples). Not a public interface.
+** shim_internal.h: the state every part of the shim shares (g_shim, the
+** thread's lr_tls) and the inline steps of every hook (enter, leave,
+** sequence number, time). Not a public interface.
 **
 ** Invariants:
 **   1. g_shim.active is 1 only while a spool is open and recording is on;
@@ -91,11 +91,11 @@ typedef struct LrShim {
   uint32_t code_gen;        /* atomic: bumped when code is unloaded (dlclose):
                             ** stack caches made before are dropped */
   LrScStats scs;            /* atomic sums of ended threads' counters */
-  uint64_t rescued;         /* atomic: blocks served from the rescue pool (shim.c) */
+  uint64_t rescued;         /* atomic: blocks served from the rescue pool (shim_pools.c) */
   uint64_t pend_kept, pend_lost; /* atomic: handler mmaps kept / lost (LrPend) */
   uint64_t tick_window;     /* counter ticks an event may reuse a clock read for */
   uint64_t next_rss_ns;     /* atomic: when the next on-path RSS sample is due
-                            ** (UINT64_MAX: none, see shim_session.c) */
+                            ** (UINT64_MAX: none, see shim_rss.c) */
   LrShimConfig cfg;
   uintptr_t shim_lo, shim_hi; /* the shim's own code, cut from stacks */
   pthread_key_t key;
@@ -179,35 +179,8 @@ static inline void lr_shim_leave(LrTls *t, int saved_errno) {
   *t->errp = saved_errno;
 }
 
-/* Adds the calling thread's stack-cache counters to g_shim.scs and drops
-** its cache. */
-void lr_shim_sc_retire(void) LR_HIDDEN;
-
-/* shim_session.c */
-int lr_session_start(long ppid, uint64_t exec_index) LR_HIDDEN;
-void lr_session_before_fork(void) LR_HIDDEN;
-void lr_session_after_fork(void) LR_HIDDEN;
-void lr_session_end(uint32_t reason, int64_t code) LR_HIDDEN;
-/* An RSS sample now, in the calling thread's chunk (guard set). */
-void lr_session_sample_rss(void) LR_HIDDEN;
-/* Takes this interval's RSS sample into w if it is due at ns and no other
-** thread took it (slow path of lr_shim_rss_tick). */
-void lr_session_rss_due(LrSpoolWriter *w, uint64_t ns) LR_HIDDEN;
-/* The recording path's RSS sample: one relaxed load when none is due. */
-static inline void lr_shim_rss_tick(LrSpoolWriter *w, uint64_t ns) {
-  if (__builtin_expect(ns >= __atomic_load_n(&g_shim.next_rss_ns, __ATOMIC_RELAXED), 0))
-    lr_session_rss_due(w, ns);
-}
-void lr_session_modules_sync(void) LR_HIDDEN;
-void lr_session_install_signals(void) LR_HIDDEN;
-void lr_session_resolve_signals(void) LR_HIDDEN;
-void lr_session_mark_prev_exec(const char *prev_spool) LR_HIDDEN;
-void lr_session_exec_env(void) LR_HIDDEN;
-/* "LOWRAM_EXEC_INDEX=PID:N:SPOOL" as exported now ("" before start). */
-const char *lr_session_exec_env_entry(void) LR_HIDDEN;
-/* Finds the shim's own text range. */
-void lr_session_self_range(uintptr_t *lo, uintptr_t *hi) LR_HIDDEN;
-/* The executable segment containing addr ([0,0) if none). */
-void lr_session_text_range(uintptr_t addr, uintptr_t *lo, uintptr_t *hi) LR_HIDDEN;
+/* The rest, by module: shim_real.h (the hooked functions, lr_real),
+** shim_pools.h (boot and rescue pools), shim_stack.h (recording an event),
+** shim_rss.h, shim_modules.h, shim_session.h, shim_signals.h. */
 
 #endif /* LR_SHIM_INTERNAL_H */
