@@ -179,15 +179,31 @@ static void usage(FILE *f) {
 ** While CMD and its descendants run, lowram samples /proc/PID/status of
 ** each of them every interval, from outside: no thread, no syscall and no
 ** byte of memory in the traced program. The samples go to one file for the
-** run ("PID MONO_NS VM_RSS RSS_ANON RSS_FILE RSS_SHMEM VM_SWAP" lines);
+** run ("PID MONO_NS VM_RSS RSS_ANON RSS_FILE RSS_SHMEM VM_SWAP PSS" lines);
 ** once the run has ended they are dealt out to the spools (each image gets
 ** the samples of its pid from its start to the next image's), as SPOOL.rss
-** beside each spool, which the importer merges by time. */
+** beside each spool, which the importer merges by time.
+**
+** PSS (each page's bytes divided among the processes that map it) comes
+** from /proc/PID/smaps_rollup, which the kernel computes by walking every
+** page table of the process under its mmap lock: bench/overhead/pss_cost.sh
+** measured 40 us a read for a small process (status: 9 us), 1.3 ms with
+** 256 MiB resident and 6-7 ms with 1 GiB (status: still 9 us). So PSS is
+** read in the first round of samples and then in one round of 10 at most,
+** at least 100 ms apart, and further apart still when reading it took long:
+** the next PSS round waits 20 times what the last one cost (a sampler busy at most ~5% of its time on
+** PSS, and a program's mmap lock held for as small a share). Other rounds
+** write "-" in its place. */
+#define PSS_EVERY 10
+#define PSS_MIN_GAP_NS 100000000u
+#define PSS_COST_FACTOR 20
 typedef struct Sampler {
   int on;
   FILE *f;
   char path[PATH_MAX + 64];
   uint64_t interval_ns, next_ns, taken;
+  uint64_t since_pss;   /* rounds since the last PSS round */
+  uint64_t next_pss_ns; /* no PSS round before then */
 } Sampler;
 
 static uint64_t mono_ns(void) {
@@ -218,6 +234,20 @@ static int read_status(long pid, uint64_t v[5]) {
   return got & 1 ? 0 : -1;
 }
 
+/* Pss of pid from smaps_rollup, in bytes; -1 if it cannot be read (gone,
+** a zombie, or a kernel before 4.14). */
+static int64_t read_pss(long pid) {
+  char path[64], line[256];
+  snprintf(path, sizeof path, "/proc/%ld/smaps_rollup", pid);
+  FILE *f = fopen(path, "re");
+  if (!f) return -1;
+  int64_t v = -1;
+  while (v < 0 && fgets(line, sizeof line, f))
+    if (!strncmp(line, "Pss:", 4)) v = (int64_t)strtoll(line + 4, NULL, 10) * 1024;
+  fclose(f);
+  return v;
+}
+
 /* lowram's descendants, breadth first, from /proc/P/task/T/children. */
 static size_t descendants(long *out, size_t cap) {
   size_t n = 0, i = 0;
@@ -244,13 +274,27 @@ static size_t descendants(long *out, size_t cap) {
 static void sample_tree(Sampler *s) {
   long pids[4096];
   size_t n = descendants(pids, sizeof pids / sizeof pids[0]);
+  uint64_t start = mono_ns();
+  /* half an interval of slack: a round starts a little after its slot */
+  int pss = (s->since_pss == 0 || s->since_pss >= PSS_EVERY) &&
+            start + s->interval_ns / 2 >= s->next_pss_ns;
+  s->since_pss = pss ? 1 : s->since_pss + 1;
   for (size_t i = 1; i < n; i++) {
     uint64_t v[5], t = mono_ns();
     if (read_status(pids[i], v) != 0) continue;
-    fprintf(s->f, "%ld %llu %llu %llu %llu %llu %llu\n", pids[i], (unsigned long long)t,
+    char pv[24] = "-";
+    int64_t p = pss ? read_pss(pids[i]) : -1;
+    if (p >= 0) snprintf(pv, sizeof pv, "%lld", (long long)p);
+    fprintf(s->f, "%ld %llu %llu %llu %llu %llu %llu %s\n", pids[i], (unsigned long long)t,
             (unsigned long long)v[0], (unsigned long long)v[1], (unsigned long long)v[2],
-            (unsigned long long)v[3], (unsigned long long)v[4]);
+            (unsigned long long)v[3], (unsigned long long)v[4], pv);
     s->taken++;
+  }
+  if (pss) {
+    /* from the round's start: rounds keep to the interval's schedule, so
+    ** the 10th round from here is not a few us short of 100 ms */
+    uint64_t gap = (mono_ns() - start) * PSS_COST_FACTOR;
+    s->next_pss_ns = start + (gap > PSS_MIN_GAP_NS ? gap : PSS_MIN_GAP_NS);
   }
 }
 

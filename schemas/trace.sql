@@ -147,6 +147,7 @@ CREATE TABLE rss_samples (
   file  INTEGER NOT NULL,     -- RssFile
   shmem INTEGER NOT NULL,     -- RssShmem
   swap  INTEGER,              -- VmSwap (NULL: not sampled, spools of minor 0)
+  pss   INTEGER,              -- Pss from smaps_rollup (NULL: not sampled then; only `lowram record`'s outside samples have it)
   process_id INTEGER NOT NULL DEFAULT 1,
   allocated INTEGER           -- live heap + anon + file bytes at seq, set by the import's aggregate pass
 );

@@ -410,6 +410,8 @@ static void process(Imp *im, const LrSpoolRec *r) {
     for (int i = 0; i < 4; i++) bind_u(st, 3 + i, r->rss[i]);
     if (r->has_swap) bind_u(st, 7, r->vm_swap); /* VmSwap: minor-1 spools, outside samples */
     else sqlite3_bind_null(st, 7);
+    if (r->has_pss) bind_u(st, 8, r->pss); /* Pss: outside samples, every 10th or fewer */
+    else sqlite3_bind_null(st, 8);
     step(im, st, "rss_samples");
     if ((int64_t)r->rss[0] > im->peak_rss) im->peak_rss = (int64_t)r->rss[0];
     break;
@@ -739,7 +741,7 @@ static int run(Imp *im, const char *spool_path, const LrImportOpts *opts) {
                                 "load_seq) VALUES(?1 + %M,?2,?3,?4,?5,?6)");
   im->st_unmodule = prep_proc(im, "UPDATE main.modules SET unload_seq = ?1 WHERE id = ?2 + %M");
   im->st_rss = prep_proc(im, "INSERT INTO main.rss_samples(seq, ns, rss, anon, file, shmem, "
-                             "swap, process_id) VALUES(?,?,?,?,?,?,?,%P)");
+                             "swap, pss, process_id) VALUES(?,?,?,?,?,?,?,?,%P)");
   /* markers' ids: the next rowid, past every previous process's */
   im->st_mark = prep_proc(im, "INSERT INTO main.markers(seq, ns, thread_id, name, process_id) "
                               "VALUES(?,?,?,?,%P)");

@@ -19,6 +19,7 @@
 typedef struct SideSample {
   uint64_t ns; /* relative to start_mono_ns */
   uint64_t v[5]; /* vm_rss, rss_anon, rss_file, rss_shmem, vm_swap */
+  int64_t pss;   /* Pss, -1 when not sampled ("-", or a 6-column line) */
 } SideSample;
 
 struct LrSpool {
@@ -105,10 +106,11 @@ int lr_spool_is_spool(const char *path) {
 static int pow2(uint64_t v) { return v && !(v & (v - 1)); }
 
 /* Loads PATH.rss if it is there: one sample per line, "MONO_NS VM_RSS
-** RSS_ANON RSS_FILE RSS_SHMEM VM_SWAP" (decimal; CLOCK_MONOTONIC ns, bytes).
-** Lines that do not parse, samples from before the spool's start and
-** samples out of time order are left out; a missing or unreadable file
-** is no samples. */
+** RSS_ANON RSS_FILE RSS_SHMEM VM_SWAP [PSS]" (decimal; CLOCK_MONOTONIC ns,
+** bytes; PSS is "-" when it was not sampled then, and absent in files of
+** recorders before it). Lines that do not parse, samples from before the
+** spool's start and samples out of time order are left out; a missing or
+** unreadable file is no samples. */
 static void load_side(LrSpool *sp, const char *path) {
   char side[4200];
   if (snprintf(side, sizeof side, "%s.rss", path) >= (int)sizeof side) return;
@@ -118,11 +120,21 @@ static void load_side(LrSpool *sp, const char *path) {
   size_t cap = 0;
   uint64_t last = 0;
   while (fgets(line, sizeof line, f)) {
-    unsigned long long a[6];
+    unsigned long long a[7];
     char extra;
-    if (sscanf(line, "%llu %llu %llu %llu %llu %llu %c", &a[0], &a[1], &a[2], &a[3], &a[4],
-               &a[5], &extra) != 6)
+    int at = 0, end = 0;
+    if (sscanf(line, "%llu %llu %llu %llu %llu %llu %n", &a[0], &a[1], &a[2], &a[3], &a[4],
+               &a[5], &at) != 6 || !at)
       continue;
+    int64_t pss = -1;
+    const char *rest = line + at;
+    if (rest[0] == '-' && sscanf(rest + 1, " %c", &extra) != 1) {
+      /* PSS not sampled at this line */
+    } else if (sscanf(rest, "%llu %n", &a[6], &end) == 1 && !rest[end] && a[6] <= INT64_MAX) {
+      pss = (int64_t)a[6];
+    } else if (sscanf(rest, " %c", &extra) == 1) {
+      continue; /* something else after the six numbers */
+    }
     if (a[0] < sp->hdr.start_mono_ns) continue;
     uint64_t ns = a[0] - sp->hdr.start_mono_ns;
     if (sp->nside && ns < last) continue;
@@ -136,6 +148,7 @@ static void load_side(LrSpool *sp, const char *path) {
     SideSample *x = &sp->side[sp->nside++];
     x->ns = last = ns;
     for (int i = 0; i < 5; i++) x->v[i] = a[i + 1];
+    x->pss = pss;
   }
   fclose(f);
 }
@@ -263,6 +276,8 @@ int lr_spool_side_next(LrSpool *sp, uint64_t before_ns, uint64_t seq, LrSpoolRec
   memcpy(out->rss, x->v, 4 * sizeof x->v[0]);
   out->vm_swap = x->v[4];
   out->has_swap = 1;
+  out->pss = x->pss >= 0 ? (uint64_t)x->pss : 0;
+  out->has_pss = x->pss >= 0;
   return 1;
 }
 

@@ -73,6 +73,8 @@ typedef struct LrSpoolRec {
   uint64_t rss[4];      /* RSS: vm_rss, rss_anon, rss_file, rss_shmem */
   uint64_t vm_swap;     /* RSS: VmSwap, when has_swap */
   int has_swap;
+  uint64_t pss;         /* RSS: Pss, when has_pss (outside samples only) */
+  int has_pss;
   uint32_t nframes;     /* STACK */
   const uint64_t *frames;
   uint32_t argc;        /* ARGV */
