@@ -10,6 +10,15 @@
 
 int lr_cli_record(int argc, char **argv);    /* cli_record.c */
 int lr_cli_import(int argc, char **argv);    /* cli_import.c: import */
+int lr_cli_sql(int argc, char **argv);       /* sql.c: the sqlite3 shell on a trace */
+
+/* A file lowram ships in its libdir (`sub`: a folder in it, "" for none):
+** the path in environment variable `env` if set, else beside this lowram,
+** else in the build tree's build_dir (the build tree's lowram only), else
+** the configured libdir. 0 with out set; -1 (said, as `lowram cmd: ...`,
+** only for a bad `env`). */
+int lr_cli_find_lib(const char *cmd, const char *env, const char *name, const char *sub,
+                    const char *build_dir, char *out, size_t len);
 int lr_cli_recover(int argc, char **argv);   /* cli_import.c: recover */
 int lr_cli_symbolize(int argc, char **argv); /* cli_import.c: symbolize */
 int lr_cli_report(int argc, char **argv);    /* cli_report.c */

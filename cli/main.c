@@ -27,6 +27,7 @@ static const Command commands[] = {
   {"diff", lr_cli_diff, "compare the peaks and sites of two traces"},
   {"sweep", lr_cli_sweep, "record a command over a grid of parameters"},
   {"suggest", lr_cli_suggest, "predict peaks and say what fits a memory budget"},
+  {"sql", lr_cli_sql, "the sqlite3 shell on a trace, its allocations table loaded"},
   {"tui", lt_main, "browse a trace in the terminal: chart, contributors, call trees"},
 };
 

@@ -69,47 +69,55 @@ static void forward(int sig, siginfo_t *si, void *uc) {
   if (g_child > 0 && si->si_code != SI_KERNEL) kill((pid_t)g_child, sig);
 }
 
-/* dir/SHIM_NAME into out if it fits and is readable. */
-static int try_dir(char *out, size_t len, const char *dir) {
-  int w = snprintf(out, len, "%s/%s", dir, SHIM_NAME);
+/* dir/name into out if it fits and is readable. */
+static int try_dir(char *out, size_t len, const char *dir, const char *name) {
+  int w = snprintf(out, len, "%s/%s", dir, name);
   return w > 0 && (size_t)w < len && access(out, R_OK) == 0 ? 0 : -1;
 }
 
-/* Which liblowram.so `record` preloads, first found of:
-**   1. LOWRAM_SHIM, the shim's path, when set (an error if unreadable);
+/* cli.h. For the shim (sub ""), first found of:
+**   1. the environment variable `env`, when set (an error if unreadable);
 **   2. the libdir beside this lowram: its directory (/proc/self/exe) joined
 **      with libdir relative to bindir, so an installed tree that was moved
-**      or unpacked elsewhere (DESTDIR) still uses its own shim;
-**   3. liblowram.so in lowram's own directory (both copied somewhere);
-**   4. the build tree's preload/, only when this is the build tree's lowram;
+**      or unpacked elsewhere (DESTDIR) still uses its own files;
+**   3. name in lowram's own directory (both copied somewhere);
+**   4. the build tree's `build_dir`, only when this is the build tree's lowram;
 **   5. the configured PREFIX/LIBDIR. */
-static int find_shim(char *out, size_t len) {
-  const char *env = getenv("LOWRAM_SHIM");
-  if (env && *env) {
-    int w = snprintf(out, len, "%s", env);
+int lr_cli_find_lib(const char *cmd, const char *env, const char *name, const char *sub,
+                    const char *build_dir, char *out, size_t len) {
+  const char *e = getenv(env);
+  if (e && *e) {
+    int w = snprintf(out, len, "%s", e);
     if (w > 0 && (size_t)w < len && access(out, R_OK) == 0) return 0;
-    lr_cli_error("record", "LOWRAM_SHIM=%s: %s", env,
+    lr_cli_error(cmd, "%s=%s: %s", env, e,
                  w > 0 && (size_t)w < len ? strerror(errno) : "path too long");
     return -1;
   }
-  char exe[PATH_MAX], dir[PATH_MAX + sizeof LR_LIBDIR_FROM_BINDIR + 1];
+  char exe[PATH_MAX], dir[PATH_MAX * 2 + 64], real[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
   char *slash = n > 0 ? (exe[n] = 0, strrchr(exe, '/')) : NULL;
   if (slash) {
     *slash = 0; /* exe is lowram's directory now */
     if (LR_LIBDIR_FROM_BINDIR[0] == '/')
-      snprintf(dir, sizeof dir, "%s", LR_LIBDIR_FROM_BINDIR);
+      snprintf(dir, sizeof dir, "%s/%s", LR_LIBDIR_FROM_BINDIR, sub);
     else
-      snprintf(dir, sizeof dir, "%s/%s", exe, LR_LIBDIR_FROM_BINDIR);
-    char real[PATH_MAX]; /* ".../bin/../lib/..." named plainly in the trace */
-    if ((realpath(dir, real) && try_dir(out, len, real) == 0) || try_dir(out, len, exe) == 0)
+      snprintf(dir, sizeof dir, "%s/%s/%s", exe, LR_LIBDIR_FROM_BINDIR, sub);
+    /* ".../bin/../lib/..." named plainly */
+    if ((realpath(dir, real) && try_dir(out, len, real, name) == 0) ||
+        try_dir(out, len, exe, name) == 0)
       return 0;
     char build_cli[PATH_MAX];
     if (realpath(LR_BUILD_CLI_DIR, build_cli) && strcmp(build_cli, exe) == 0 &&
-        try_dir(out, len, LR_BUILD_PRELOAD_DIR) == 0)
+        try_dir(out, len, build_dir, name) == 0)
       return 0;
   }
-  return try_dir(out, len, LR_INSTALL_LIBDIR);
+  snprintf(dir, sizeof dir, "%s/%s", LR_INSTALL_LIBDIR, sub);
+  return try_dir(out, len, dir, name);
+}
+
+/* Which liblowram.so `record` preloads (LOWRAM_SHIM, ...: lr_cli_find_lib). */
+static int find_shim(char *out, size_t len) {
+  return lr_cli_find_lib("record", "LOWRAM_SHIM", SHIM_NAME, "", LR_BUILD_PRELOAD_DIR, out, len);
 }
 
 /* The directory of lowram's Python package beside the shim (issue 13:

@@ -1,4 +1,4 @@
--- lowram trace schema, version 2 (PRAGMA user_version = 2).
+-- lowram trace schema, version 3 (PRAGMA user_version = 3).
 --
 -- One SQLite file per run: every process and exec'd image the command
 -- started, one row each in `processes`, their rows side by side in the
@@ -17,7 +17,7 @@
 -- selected: TEMP VIEWs named like these tables show that process's rows
 -- only (schemas/README.md, "Processes").
 
-PRAGMA user_version = 2;
+PRAGMA user_version = 3;
 
 CREATE TABLE processes (
   id          INTEGER PRIMARY KEY, -- process_id in the tables below
@@ -114,30 +114,46 @@ CREATE TABLE threads (
   PRIMARY KEY (process_id, tid)
 ) WITHOUT ROWID;
 
-CREATE TABLE allocations (
-  id        INTEGER PRIMARY KEY,
-  kind      TEXT NOT NULL,    -- 'malloc','calloc','realloc',...,'mmap','mmap64','mremap','mprotect','pkey_mprotect'
-  region    TEXT NOT NULL,    -- 'heap' (malloc family), 'anon' (anonymous or shared-anon mmap, committed), 'file' (file mmap),
-                              -- 'reserved' (anonymous PROT_NONE address space: not memory, never in the peak)
-  address   INTEGER NOT NULL,
-  size      INTEGER NOT NULL, -- bytes requested (mmap: length)
-  alloc_seq INTEGER NOT NULL,
-  free_seq  INTEGER,          -- NULL while live (and at exit: a leak)
-  alloc_ns  INTEGER NOT NULL,
-  free_ns   INTEGER,
-  free_kind TEXT,             -- 'free','realloc','munmap','mremap','mmap' (MAP_FIXED over it), 'mprotect' (committed <-> reserved), NULL if live
-  thread_id INTEGER NOT NULL,
-  stack_id  INTEGER REFERENCES stacks(id),
-  alignment INTEGER,          -- memalign family only
-  prot      INTEGER,          -- mmap family only
-  flags     INTEGER,          -- mmap family only
-  file      TEXT,             -- file mmap: the file's path
-  file_offset INTEGER,        -- file mmap: offset in the file
-  process_id INTEGER NOT NULL DEFAULT 1
+-- One row per heap block or mapping lifetime: a virtual table (module
+-- lowram_allocations, lib/store/allocvt.h) over alloc_blocks below, which
+-- lowram registers on its connections; the sqlite3 shell and Python load
+-- it from lowram_sqlite.so (`lowram sql TRACE`; schemas/README.md,
+-- "Storage"). Its columns, as a table of v2 had them:
+--   id        INTEGER  unique in the file
+--   kind      TEXT     'malloc','calloc','realloc',...,'mmap','mmap64','mremap','mprotect','pkey_mprotect'
+--   region    TEXT     'heap' (malloc family), 'anon' (anonymous or shared-anon mmap, committed),
+--                      'file' (file mmap), 'reserved' (anonymous PROT_NONE address space: not
+--                      memory, never in the peak)
+--   address   INTEGER
+--   size      INTEGER  bytes requested (mmap: length)
+--   alloc_seq INTEGER
+--   free_seq  INTEGER  NULL while live (and at exit: a leak)
+--   alloc_ns  INTEGER
+--   free_ns   INTEGER
+--   free_kind TEXT     'free','realloc','munmap','mremap','mmap' (MAP_FIXED over it),
+--                      'mprotect' (committed <-> reserved), NULL if live
+--   thread_id INTEGER
+--   stack_id  INTEGER  stacks(id), NULL: none
+--   alignment INTEGER  memalign family only
+--   prot      INTEGER  mmap family only
+--   flags     INTEGER  mmap family only
+--   file      TEXT     file mmap: the file's path
+--   file_offset INTEGER file mmap: offset in the file
+--   process_id INTEGER
+--   live_at   INTEGER HIDDEN: `WHERE live_at = S` keeps the rows live just
+--                      after seq S, reading only the blocks that can hold one
+CREATE TABLE alloc_blocks (
+  id         INTEGER PRIMARY KEY,
+  process_id INTEGER NOT NULL,
+  lvl        INTEGER NOT NULL, -- lifetime under 16^(lvl+1) seqs; 7: longer or never freed
+  n          INTEGER NOT NULL, -- rows in the block
+  id_min     INTEGER, id_max INTEGER,       -- ranges over the rows (NULL: all NULL)
+  alloc_min  INTEGER, alloc_max INTEGER,
+  free_min   INTEGER, free_max INTEGER,
+  nlive      INTEGER NOT NULL, -- rows with free_seq NULL
+  data       BLOB NOT NULL     -- the rows, column by column (lib/store/blockcodec.h)
 );
-CREATE INDEX allocations_alloc_seq ON allocations(process_id, alloc_seq);
-CREATE INDEX allocations_free_seq ON allocations(process_id, free_seq);
-CREATE INDEX allocations_stack ON allocations(process_id, stack_id);
+CREATE VIRTUAL TABLE allocations USING lowram_allocations;
 
 CREATE TABLE rss_samples (
   seq   INTEGER NOT NULL,     -- last event number handed out when sampled

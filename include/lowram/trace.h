@@ -26,7 +26,7 @@
 
 #include "lowram/err.h"
 
-#define LR_SCHEMA_VERSION 2
+#define LR_SCHEMA_VERSION 3
 
 typedef struct LrTrace LrTrace;
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "core/trace_internal.h"
+#include "store/allocvt.h"
 
 /* First bytes of the file: 0 on success, with *n the count read. */
 static int sniff(const char *path, char *buf, size_t len, size_t *n) {
@@ -56,7 +57,7 @@ static LrTrace *open_db(const char *path, LrErr *err) {
     return NULL;
   }
   t->owns_db = 1;
-  if (sqlite3_open_v2(path, &t->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+  if (lr_allocvt_open(path, SQLITE_OPEN_READONLY, &t->db) != SQLITE_OK) {
     lr_err_set(err, "%s: cannot open: %s", path, t->db ? sqlite3_errmsg(t->db) : "?");
     lr_trace_close(t);
     return NULL;
@@ -80,8 +81,8 @@ static LrTrace *open_db(const char *path, LrErr *err) {
     lr_trace_close(t);
     return NULL;
   }
-  if (ver != LR_SCHEMA_VERSION) {
-    lr_err_set(err, "%s: trace schema version %lld, this lowram reads %d", path,
+  if (ver != LR_SCHEMA_VERSION && ver != 2) { /* v2: a plain allocations table, same SQL */
+    lr_err_set(err, "%s: trace schema version %lld, this lowram reads 2 and %d", path,
                (long long)ver, LR_SCHEMA_VERSION);
     lr_trace_close(t);
     return NULL;
@@ -224,9 +225,15 @@ static int drop_temp(LrTrace *t, LrErr *err) {
 }
 
 /* Appends to *sql the CREATE TEMP VIEW of main.tab filtered by `where`,
-** with every column but process_id when `drop_pid`. */
+** with every column but process_id when `drop_pid`. v3's allocations
+** keeps its hidden live_at, which `*` leaves out (store/allocvt.h). */
 static int add_view(LrTrace *t, char **sql, const char *tab, const char *where, int drop_pid) {
   char *cols = NULL;
+  if (!drop_pid && !strcmp(tab, "allocations") &&
+      q_int(t, "SELECT count(*) FROM pragma_table_xinfo('allocations', 'main') WHERE name = "
+               "'live_at' AND ?1 = ?1", 0, 0) > 0 &&
+      !(cols = sqlite3_mprintf("*, live_at")))
+    return -1;
   if (drop_pid) {
     char *q = sqlite3_mprintf("SELECT group_concat('\"' || replace(name, '\"', '\"\"') || "
                               "'\"', ', ') FROM pragma_table_info(%Q, 'main') WHERE name <> "

@@ -10,6 +10,7 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
+#include "store/allocvt.h"
 
 /* Keys are words of letters, digits, '.', '_' and '-': they become
 ** meta.key values that the report looks up by name. */
@@ -37,7 +38,7 @@ int lr_import_annotate(const char *trace_path, const char *const *kv, size_t n, 
   for (size_t i = 0; i < n; i++)
     if (lr_import_meta_key_check(trace_path, kv[2 * i], err)) return -1;
   sqlite3 *db = NULL;
-  if (sqlite3_open_v2(trace_path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+  if (lr_allocvt_open(trace_path, SQLITE_OPEN_READWRITE, &db) != SQLITE_OK) {
     lr_err_set(err, "%s: cannot open: %s", trace_path, db ? sqlite3_errmsg(db) : "?");
     sqlite3_close(db);
     return -1;

@@ -40,13 +40,14 @@
 #include "query/agg.h"
 #include "lowram/import.h"
 #include "lowram/trace.h"
+#include "store/allocvt.h"
 
 extern const char lr_schema_sql[];
 
 /* The aggregate tables (query/agg.h), built per process in temp. */
 static const char *const agg_tables[] = {"agg_info", "agg_checkpoints", "agg_timeline",
                                          "agg_phases", "agg_stacks", "agg_largest",
-                                         "agg_maps", "agg_live"};
+                                         "agg_maps"};
 
 static int xexec(sqlite3 *db, const char *out, const char *sql, LrErr *err) {
   char *msg = NULL;
@@ -142,10 +143,8 @@ static int finish_process(sqlite3 *db, const char *out, int64_t proc, const LrId
   *agg_seconds += (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
   if (!bad) bad = xexec(db, out, "DROP VIEW temp.allocations; DROP VIEW temp.markers; BEGIN", err);
   if (bad) return -1;
-  /* agg_live is in main already (lr_agg_build_temp) */
   for (size_t i = 0; i < sizeof agg_tables / sizeof agg_tables[0] && !bad; i++)
-    if (strcmp(agg_tables[i], "agg_live"))
-      bad = copy_agg(db, out, agg_tables[i], proc, err) != 0;
+    bad = copy_agg(db, out, agg_tables[i], proc, err) != 0;
 #define M(k) "(SELECT value FROM temp.pm WHERE key = '" k "')"
   sql = bad ? NULL : sqlite3_mprintf(
       /* the schema's views read the process meta's process_id names */
@@ -253,18 +252,7 @@ static int finish(sqlite3 *db, const char *out, const char *indexes, size_t n, L
       "INSERT INTO meta(key, value) SELECT key, value FROM process_meta WHERE process_id = "
       "(SELECT value FROM meta WHERE key = 'default_process');"
       "%s"
-      /* what ANALYZE would say of the allocations indexes, from the id
-      ** ranges at no cost: without it the planner takes (process_id,
-      ** stack_id) for "free_seq IS NULL ... GROUP BY stack_id" and reads
-      ** every row (1 s instead of 10 ms on 500k rows) */
       "ANALYZE main.processes;"
-      "INSERT INTO sqlite_stat1(tbl, idx, stat) SELECT 'allocations', i.name, "
-      "  n || ' ' || max(1, n / p) || ' ' || CASE WHEN i.name = 'allocations_stack' "
-      "  THEN max(1, n / max(1, s)) ELSE 1 END "
-      "FROM (SELECT max(1, sum(max(0, alloc_last - alloc_first + 1))) AS n, count(*) AS p, "
-      "      sum(max(0, stack_last - stack_first + 1)) AS s FROM processes), "
-      "     (SELECT 'allocations_alloc_seq' AS name UNION ALL SELECT 'allocations_free_seq' "
-      "      UNION ALL SELECT 'allocations_stack') AS i;"
       "INSERT INTO meta(key, value) VALUES('complete', 1);",
       LR_SCHEMA_VERSION, LOWRAM_VERSION, (long long)n, indexes ? indexes : "");
   int rc = sql ? xexec(db, out, sql, err) : lr_err_set(err, "%s: out of memory", out);
@@ -273,12 +261,8 @@ static int finish(sqlite3 *db, const char *out, const char *indexes, size_t n, L
 }
 
 /* The CREATE INDEX statements of the schema, dropped for the load, to be
-** run at the end. Except allocations(process_id, alloc_seq) and
-** (process_id, free_seq), created again at once on the empty table: the
-** aggregates read a process's rows in alloc_seq order as soon as they are
-** in, and a row is written when its lifetime ends, in merge order, so
-** free_seq only grows within a process and alloc_seq nearly so: their
-** entries land at or near one edge of the index. */
+** run at the end (allocations has none: its blocks carry their ranges,
+** store/blockstore.h). */
 static char *drop_indexes(sqlite3 *db, const char *out, LrErr *err) {
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(db, "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
@@ -290,7 +274,7 @@ static char *drop_indexes(sqlite3 *db, const char *out, LrErr *err) {
   while (create && drop && sqlite3_step(st) == SQLITE_ROW) {
     const char *name = (const char *)sqlite3_column_text(st, 0);
     const char *isql = (const char *)sqlite3_column_text(st, 1);
-    int now = !strcmp(name, "allocations_alloc_seq") || !strcmp(name, "allocations_free_seq");
+    int now = 0;
     char *a = now ? sqlite3_mprintf("%s", create) : sqlite3_mprintf("%s%s;\n", create, isql);
     char *b = now ? sqlite3_mprintf("%sDROP INDEX \"%w\";\n%s;\n", drop, name, isql)
                   : sqlite3_mprintf("%sDROP INDEX \"%w\";\n", drop, name);
@@ -320,7 +304,7 @@ int lr_import_run(const LrRunSpool *spools, size_t n, const char *out_path,
   sqlite3 *db = NULL;
   int rc = -1;
   char *indexes = NULL;
-  if (sqlite3_open_v2(tmp, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+  if (lr_allocvt_open(tmp, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, &db) != SQLITE_OK) {
     lr_err_set(err, "%s: cannot open: %s", tmp, db ? sqlite3_errmsg(db) : "?");
     goto out;
   }

@@ -1,12 +1,8 @@
 /*
-** rows.h: the allocations rows of an import, written to SQLite in batches.
-**
-** An import writes one row per block or mapping lifetime (lifetimes.h), a
-** few million for a busy run. One INSERT per row spends most of its time in
-** the statement machinery, not the B-tree, so the rows are kept and written
-** LR_ROWS_BATCH at a time with one multi-row INSERT; the rows left over at
-** the end go through a one-row INSERT. The table's contents are the same
-** either way: every row keeps its id, values and NULLs.
+** rows.h: the allocations rows of an import, written into the trace's
+** block store (store/blockstore.h: alloc_blocks, read back through the
+** `allocations` virtual table). The rows wait in blocks of their
+** lifetime's level and go out as a block is full or at lr_rows_flush.
 */
 #ifndef LR_ROWS_H
 #define LR_ROWS_H

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "lowram/trace.h"
+#include "store/allocvt.h"
 
 #define MAX_CANDIDATES 16
 #define MAX_WALK 8 /* of those, at most this many found by walking DIR */
@@ -725,7 +726,7 @@ int lr_sym_file(const char *trace_path, const char *symbols_dir, LrSymStats *st,
   if (symbols_dir && (stat(symbols_dir, &sb) != 0 || !S_ISDIR(sb.st_mode)))
     return lr_err_set(err, "%s: not a directory", symbols_dir);
   sqlite3 *db = NULL;
-  if (sqlite3_open_v2(trace_path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+  if (lr_allocvt_open(trace_path, SQLITE_OPEN_READWRITE, &db) != SQLITE_OK) {
     lr_err_set(err, "%s: cannot open for writing: %s", trace_path, sqlite3_errmsg(db));
     sqlite3_close(db);
     return -1;

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "store/allocvt.h"
 
 typedef struct Site {
   char *key;
@@ -598,7 +599,7 @@ void lr_sitebytes_release(LrSiteBytes *r) {
 int lr_sitebytes_moment(LrSiteBytes *r, int p, int64_t ordinal, int64_t *bytes, int64_t *file,
                         LrErr *err) {
   const Phase *ph = &r->phases[p];
-  if (!r->db && (sqlite3_open_v2(r->path, &r->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+  if (!r->db && (lr_allocvt_open(r->path, SQLITE_OPEN_READONLY, &r->db) != SQLITE_OK ||
                  lr_trace_views(r->db, r->path, r->process, err))) {
     lr_err_set(err, "%s: cannot open again: %s", r->path, r->db ? sqlite3_errmsg(r->db) : "?");
     lr_sitebytes_release(r);
@@ -686,7 +687,7 @@ static LrSiteBytes *read_trace(const char *path, int coarse, int64_t process, Lr
     lr_err_set(err, "%s: out of memory", path);
     return NULL;
   }
-  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+  if (lr_allocvt_open(path, SQLITE_OPEN_READONLY, &db) != SQLITE_OK) {
     lr_err_set(err, "%s: cannot open: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
     goto fail;
   }
@@ -703,8 +704,9 @@ static LrSiteBytes *read_trace(const char *path, int coarse, int64_t process, Lr
     lr_err_set(err, "%s: not a lowram trace (not a SQLite database: %s)", path, sqlite3_errmsg(db));
     goto fail;
   }
-  if (version != 2) { /* LR_SCHEMA_VERSION (lowram/trace.h) */
-    lr_err_set(err, "%s: trace schema version %d, this lowram reads version 2", path, version);
+  if (version != 2 && version != 3) { /* LR_SCHEMA_VERSION (lowram/trace.h), and v2 */
+    lr_err_set(err, "%s: trace schema version %d, this lowram reads versions 2 and 3", path,
+               version);
     goto fail;
   }
   if (lr_trace_views(db, path, process, err)) goto fail; /* one process (0: the highest peak) */

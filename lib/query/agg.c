@@ -23,7 +23,6 @@
 
 #include "core/trace_internal.h"
 #include "query/qdb.h"
-#include "query/agglive.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -278,14 +277,6 @@ static void phase_open(Pass *p, Phase *ph) {
 
 /* ---- the pass ---- */
 
-int lr_agg_level(int64_t alloc_seq, int64_t free_seq) {
-  if (free_seq < 0) return LR_AGG_LEVELS - 1;
-  int64_t d = free_seq - alloc_seq, span = 16;
-  for (int l = 0; l < LR_AGG_LEVELS - 1; l++, span *= 16)
-    if (d < span) return l;
-  return LR_AGG_LEVELS - 1;
-}
-
 static int region_code(const unsigned char *r) {
   if (!r) return R_HEAP;
   if (!strcmp((const char *)r, "file")) return R_FILE;
@@ -443,10 +434,6 @@ static int run_pass(Pass *p) {
       t->size = size;
       t->free_seq = fseq;
       big_offer(p, (Big){size, id});
-      if (region != R_FILE &&
-          (ret = lr_agglive_add(p->live_w, lr_agg_level(aseq, fseq), aseq, id, size, stack,
-                                freed ? fseq : -1)))
-        break;
       if (region == R_FILE) {
         sqlite3_bind_int64(p->ins_map, 1, id);
         if (row.file)
@@ -491,7 +478,7 @@ static int run_pass(Pass *p) {
     }
     if ((ret = end_group(p, cur, ns, &open_phase))) break;
   }
-  if (ret || (ret = lr_agglive_finish(p->live_w))) return ret;
+  if (ret) return ret;
   lr_aggp_samples_upto(p, INT64_MAX);
   /* markers after the last event open empty phases */
   while (next_marker < p->nph) {
@@ -521,17 +508,10 @@ static int build(sqlite3 *db, const char *path, const char *schema, int64_t proc
   if (lr_aggp_prep(&p, &p.ins_ckpt, "INSERT OR REPLACE INTO %s.agg_checkpoints VALUES(?1,?2,?3,?4,?5)"))
     goto out;
   if (lr_aggp_prep(&p, &p.ins_map, "INSERT INTO %s.agg_maps VALUES(?1,?2,?3,?4,?5,?6,?7,?8)")) goto out;
-  /* the importer's agg_live rows go straight into the trace (agg.h) */
-  if (proc > 0 && lr_aggp_exec(&p, "CREATE TABLE IF NOT EXISTS main.agg_live(process_id INTEGER NOT "
-                           "NULL, lvl INTEGER, alloc_seq INTEGER, id INTEGER, size INTEGER, "
-                           "stack_id INTEGER, free_seq INTEGER, PRIMARY KEY(process_id, lvl, "
-                           "alloc_seq, id)) WITHOUT ROWID"))
-    goto out;
   if (proc > 0 && lr_aggp_exec(&p, "CREATE TABLE IF NOT EXISTS main.agg_kinds(process_id INTEGER NOT "
                            "NULL, kind TEXT, region TEXT, calls INTEGER, bytes INTEGER, "
                            "PRIMARY KEY(process_id, kind, region)) WITHOUT ROWID"))
     goto out;
-  if (!(p.live_w = lr_agglive_new(db, schema, proc, p.path, err))) goto out;
   if (load_markers(&p) || lr_aggp_load_samples(&p)) goto out;
   if (!next) {
     if (sqlite3_prepare_v2(db,
@@ -554,7 +534,6 @@ out:
   sqlite3_finalize(sql.st);
   sqlite3_finalize(p.ins_ckpt);
   sqlite3_finalize(p.ins_map);
-  lr_agglive_free(p.live_w);
   if (ret) {
     sqlite3_exec(db, "ROLLBACK TO lr_agg", NULL, NULL, NULL);
   }

@@ -22,14 +22,9 @@
 **   agg_kinds       calls and bytes per (kind, region), every region: the
 **                   schema README's "bytes per kind" without a scan. The
 **                   importer's go straight into main.agg_kinds, process_id
-**                   leading the key, like agg_live.
-**   agg_live        every heap/anon block keyed by (lvl, alloc_seq): lvl L
-**                   holds blocks living fewer than 16^(L+1) seqs (the last
-**                   level: longer, or never freed). The blocks live at S
-**                   are then, per level, those allocated in (S - 16^(L+1), S]
-**                   with free_seq > S: a short range scan per level whose
-**                   hits are mostly live blocks, instead of a scan of every
-**                   block allocated before S (lr_peak_live_sql).
+**                   leading the key.
+** (v2 traces also have agg_live, the blocks by lifetime level; in v3 the
+** block store is kept that way itself: allocations.live_at, store/.)
 ** Names are unqualified in queries, so a copy built in the `temp` schema
 ** (lr_agg_ensure on a read-only connection to an unfinished trace) is found
 ** the same way as the one the importer stored.
@@ -49,7 +44,6 @@
 #define LR_AGG_CHECKPOINT 4096
 #define LR_AGG_BUCKETS 512
 #define LR_AGG_LARGEST 100
-#define LR_AGG_LEVELS 8
 
 /* One allocations row as the pass reads it. */
 typedef struct LrAggRow {
@@ -69,18 +63,13 @@ typedef struct LrAggRow {
 ** end, -1 on failure. */
 typedef int (*LrAggNext)(void *ctx, LrAggRow *row);
 
-/* The agg_live level of a block (free_seq < 0: never freed). */
-int lr_agg_level(int64_t alloc_seq, int64_t free_seq);
-
 /* Creates and fills the aggregate tables (idempotent: drops and rebuilds
 ** them). `trace_path` only names the file in error messages. */
 int lr_agg_build(sqlite3 *db, const char *trace_path, LrErr *err);
 
 /* The same, into the connection's `temp` schema whatever main holds: the
 ** importer builds one process's aggregates there (reading TEMP VIEWs
-** allocations and markers of that process) and copies them into main;
-** but for agg_live, written straight into main.agg_live (created if
-** missing, process_id leading its key) with process_id = proc. */
+** allocations and markers of that process) and copies them into main. */
 int lr_agg_build_temp(sqlite3 *db, const char *trace_path, int64_t proc, LrErr *err);
 
 /* lr_agg_build_temp, with the rows of process `proc` handed over by

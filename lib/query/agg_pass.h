@@ -12,7 +12,6 @@
 
 #include "lowram/err.h"
 #include "query/agg.h"
-#include "query/agglive.h"
 
 /* R_RESERVED: PROT_NONE anonymous address space (region 'reserved'):
 ** tracked, never in the peak, the largest blocks, stacks or live sets. */
@@ -98,7 +97,6 @@ typedef struct Pass {
   int64_t heap_peak, heap_peak_seq, file_peak, file_peak_seq;
   int64_t first_seq, last_seq, last_ns, groups, nalloc, nfree;
   sqlite3_stmt *ins_ckpt, *ins_map;
-  LrAggLive *live_w; /* agg_live rows, reordered by level (agglive.h) */
   LrAggNext next;    /* the rows, in (alloc_seq, id) order */
   void *next_ctx;
   int64_t proc;      /* > 0: the importer's process (samples are set) */

@@ -123,7 +123,7 @@ int lr_aggp_exec(Pass *p, const char *sql) {
 int lr_aggp_create_tables(Pass *p) {
   static const char *const names[] = {"agg_info", "agg_checkpoints", "agg_timeline",
                                       "agg_phases", "agg_stacks", "agg_largest", "agg_maps",
-                                      "agg_live", "agg_kinds"};
+                                      "agg_kinds"};
   char sql[4096];
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
     snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS %s.%s", p->schema, names[i]);
@@ -148,10 +148,8 @@ int lr_aggp_create_tables(Pass *p) {
            "CREATE TABLE %s.agg_maps(id INTEGER PRIMARY KEY, file TEXT, size INTEGER,"
            " file_offset INTEGER, alloc_seq INTEGER, alloc_ns INTEGER, free_seq INTEGER,"
            " free_ns INTEGER);"
-           "CREATE TABLE %s.agg_live(lvl INTEGER, alloc_seq INTEGER, id INTEGER, size INTEGER,"
-           " stack_id INTEGER, free_seq INTEGER, PRIMARY KEY(lvl, alloc_seq, id)) WITHOUT ROWID;"
            "INSERT INTO %s.agg_checkpoints VALUES(-1, 0, 0, 0, 0);",
-           s, s, s, s, s, s, s, s, s);
+           s, s, s, s, s, s, s, s);
   if (lr_aggp_exec(p, sql)) return -1;
   /* the importer's go into main.agg_kinds (build) */
   snprintf(sql, sizeof sql, "CREATE TABLE %s.agg_kinds(kind TEXT, region TEXT, calls INTEGER,"

@@ -47,7 +47,7 @@ static int side(LrTrace *t, LrStacks *c, LrBy by, LrMoment *peak, int64_t *heap_
            "SELECT s.stack_id, s.calls, s.bytes, ifnull(p.live, 0), ifnull(p.n, 0) "
            "FROM agg_stacks s LEFT JOIN (SELECT stack_id AS sid, sum(size) AS live, "
            "count(*) AS n FROM %s GROUP BY 1) p ON p.sid = s.stack_id",
-           lr_peak_live_sql(peak->seq, 0, live, sizeof live));
+           lr_peak_live_sql(db, peak->seq, 0, live, sizeof live));
   if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
     return lr_err_set(err, "%s: %s", path, sqlite3_errmsg(db));
   size_t cap = 0;

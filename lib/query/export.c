@@ -106,11 +106,16 @@ int lr_export_groups(FILE *f, const LrGroups *g, int csv, int64_t whole) {
 static int export_allocations(FILE *f, sqlite3 *db, LrStacks *c, const LrMoment *at, int csv,
                               LrErr *err) {
   char live[LR_PEAK_LIVE_SQL], sql[LR_PEAK_LIVE_SQL + 512];
-  if (at)
+  if (at && lr_peak_has_live_at(db)) /* v3: the live rows straight from the blocks */
+    snprintf(sql, sizeof sql,
+             "SELECT id, kind, region, size, alloc_seq, alloc_ns, free_seq, free_ns, thread_id, "
+             "ifnull(stack_id, -1), file FROM allocations WHERE live_at = %lld AND region IN "
+             "('heap', 'anon') ORDER BY alloc_seq, id", (long long)at->seq);
+  else if (at)
     snprintf(sql, sizeof sql,
              "SELECT a.id, kind, region, a.size, alloc_seq, alloc_ns, free_seq, free_ns, "
              "thread_id, ifnull(a.stack_id, -1), file FROM %s l JOIN allocations a ON a.id = l.id "
-             "ORDER BY a.alloc_seq, a.id", lr_peak_live_sql(at->seq, 0, live, sizeof live));
+             "ORDER BY a.alloc_seq, a.id", lr_peak_live_sql(db, at->seq, 0, live, sizeof live));
   else
     snprintf(sql, sizeof sql,
              "SELECT id, kind, region, size, alloc_seq, alloc_ns, free_seq, free_ns, thread_id, "

@@ -788,11 +788,54 @@ out:
   return ret;
 }
 
-char *lr_peak_live_sql(int64_t seq, int64_t min_size, char *buf, size_t len) {
+int lr_peak_has_live_at(sqlite3 *db) {
+  sqlite3_stmt *st;
+  int has = 0;
+  if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_xinfo('allocations') WHERE name = "
+                             "'live_at'", -1, &st, NULL) == SQLITE_OK) {
+    has = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+  }
+  return has;
+}
+
+/* 1 if the trace has v2's agg_live table. */
+static int has_agg_live(sqlite3 *db) {
+  sqlite3_stmt *st;
+  int has = 0;
+  if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE name = 'agg_live' UNION ALL "
+                             "SELECT 1 FROM sqlite_temp_master WHERE name = 'agg_live'",
+                         -1, &st, NULL) == SQLITE_OK) {
+    has = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+  }
+  return has;
+}
+
+char *lr_peak_live_sql(sqlite3 *db, int64_t seq, int64_t min_size, char *buf, size_t len) {
+  if (lr_peak_has_live_at(db) || !has_agg_live(db)) {
+    /* v3: the block store finds the live blocks (store/allocvt.h); a v2
+    ** trace without agg_live: the plain scan */
+    snprintf(buf, len,
+             "(SELECT id, size, ifnull(stack_id, -1) AS stack_id FROM allocations WHERE %s "
+             "region IN ('heap', 'anon') AND size >= %lld)",
+             "%s", (long long)min_size);
+    char cond[160];
+    if (lr_peak_has_live_at(db))
+      snprintf(cond, sizeof cond, "live_at = %lld AND", (long long)seq);
+    else
+      snprintf(cond, sizeof cond, "alloc_seq <= %lld AND (free_seq IS NULL OR free_seq > %lld) AND",
+               (long long)seq, (long long)seq);
+    char tmp[LR_PEAK_LIVE_SQL];
+    snprintf(tmp, sizeof tmp, buf, cond);
+    snprintf(buf, len, "%s", tmp);
+    return buf;
+  }
+  /* a v2 trace: agg_live's levels */
   size_t o = (size_t)snprintf(buf, len, "(");
   int64_t span = 16;
-  for (int l = 0; l < LR_AGG_LEVELS && o < len; l++, span *= 16) {
-    if (l < LR_AGG_LEVELS - 1)
+  for (int l = 0; l < 8 && o < len; l++, span *= 16) {
+    if (l < 7)
       o += (size_t)snprintf(buf + o, len - o,
                             "%sSELECT id, size, stack_id FROM agg_live WHERE lvl = %d AND "
                             "alloc_seq > %lld AND alloc_seq <= %lld AND free_seq > %lld AND "
@@ -815,6 +858,6 @@ int lr_peak_contributors(LrTrace *t, LrStacks *c, int64_t seq, LrBy by, int64_t 
   if (!db) return -1;
   char live[LR_PEAK_LIVE_SQL], sql[LR_PEAK_LIVE_SQL + 128];
   snprintf(sql, sizeof sql, "SELECT stack_id, sum(size), count(*) FROM %s GROUP BY stack_id",
-           lr_peak_live_sql(seq, min_size, live, sizeof live));
+           lr_peak_live_sql(db, seq, min_size, live, sizeof live));
   return lr_peak_group_sql(db, c, sql, by, out, err);
 }

@@ -39,7 +39,7 @@ hasline() { if grep -qxF -- "$3" "$2"; then ok "$1"; else bad "$1: no line '$3' 
 hasnt() { if grep -qF -- "$3" "$2"; then bad "$1: '$3' found in $(basename "$2")"; else ok "$1"; fi; }
 # tsv FILE KEY: a value of the facts file
 tsv() { [ -f "$1" ] || { echo "<no file $1>"; return; }; awk -F '\t' -v k="$2" '$1 == k {print $2; f = 1} END {if (!f) print "<absent>"}' "$1"; }
-sql() { sqlite3 "$1" "$2"; }
+sql() { "$lowram" sql "$1" "$2"; }
 # the peak of live heap + anonymous mmap bytes (what the report calls the peak)
 peak_sql="SELECT coalesce(max(live), 0) FROM (SELECT sum(delta) OVER (ORDER BY seq, delta
           ROWS UNBOUNDED PRECEDING) AS live FROM live_changes WHERE region != 'file')"

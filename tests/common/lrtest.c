@@ -189,6 +189,13 @@ char *lrt_read_file(const char *path, size_t *len) {
   return buf;
 }
 
+/* Traces of schema v3 keep allocations behind a virtual table
+** (lib/store/allocvt.h): tests that open a trace with plain sqlite3_open
+** get it registered on every connection (lrtest links the store). */
+int lr_allocvt_register_all(void);
+
+__attribute__((constructor)) static void register_store(void) { lr_allocvt_register_all(); }
+
 int lrt_main(void) {
   CU_basic_set_mode(CU_BRM_VERBOSE);
   CU_basic_run_tests();

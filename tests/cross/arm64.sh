@@ -36,9 +36,9 @@ cmp -s "$work/arm.out" "$work/host.out" || fail "tokens differ between aarch64 a
   cat "$work/report.err"
   fail "lowram report of the aarch64 trace failed (its errors above)"
 }
-arch=$(sqlite3 "$work/arm.db" "SELECT value FROM meta WHERE key='arch'")
+arch=$("$host/cli/lowram" sql "$work/arm.db" "SELECT value FROM meta WHERE key='arch'")
 [ "$arch" = aarch64 ] || fail "meta.arch is '$arch'"
-kv=$(sqlite3 "$work/arm.db" "SELECT sum(a.size) FROM allocations a JOIN stack_frames f
+kv=$("$host/cli/lowram" sql "$work/arm.db" "SELECT sum(a.size) FROM allocations a JOIN stack_frames f
        ON f.stack_id = a.stack_id AND f.depth = 0 WHERE f.function = 'qr_alloc_kv_cache'")
 want=$((2 * 2 * 64 * 64 * 2 * 4))
 [ "$kv" = "$want" ] || fail "KV cache bytes $kv, want $want"

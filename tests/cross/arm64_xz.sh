@@ -54,11 +54,11 @@ for u in default fp; do
 done
 # chain frames and whether main is reached in the stack of the malloc of SIZE
 chain_frames() {
-  sqlite3 "$1" "SELECT count(*) FROM stack_frames f WHERE f.function LIKE 'chain%' AND f.stack_id =
+  "$lowram" sql "$1" "SELECT count(*) FROM stack_frames f WHERE f.function LIKE 'chain%' AND f.stack_id =
     (SELECT stack_id FROM allocations WHERE size = $2 ORDER BY alloc_seq LIMIT 1)"
 }
 has_main() {
-  sqlite3 "$1" "SELECT count(*) FROM stack_frames f WHERE f.function = 'main' AND f.stack_id =
+  "$lowram" sql "$1" "SELECT count(*) FROM stack_frames f WHERE f.function = 'main' AND f.stack_id =
     (SELECT stack_id FROM allocations WHERE size = $2 ORDER BY alloc_seq LIMIT 1)"
 }
 for db in chain-default chain-fp; do # report imports the spool
@@ -108,7 +108,7 @@ db=$work/xz-default.db
 # the stacks of the three largest allocations (the match finder's hash and
 # the dictionary buffer, 90+ MiB at -6): liblzma's entry point, then xz, to
 # xz's outermost frame
-sqlite3 "$db" "SELECT a.size, (SELECT group_concat(x, ' ') FROM (SELECT coalesce(f.function,
+"$lowram" sql "$db" "SELECT a.size, (SELECT group_concat(x, ' ') FROM (SELECT coalesce(f.function,
     replace(f.module, rtrim(f.module, replace(f.module, '/', '')), '')) || '+' || printf('%x', f.rel_pc) AS x
     FROM stack_frames f WHERE f.stack_id = a.stack_id ORDER BY f.depth))
   FROM allocations a ORDER BY a.size DESC, a.alloc_seq LIMIT 6" >"$work/top.txt"
@@ -127,10 +127,10 @@ done
 grep -q "[| ]lzma_index_append+[0-9a-f]* .* lzma_code+[0-9a-f]* xz+" "$work/top.txt" ||
   { cat "$work/top.txt"; fail "no stack lzma_index_append <- ... <- lzma_code <- xz among the largest allocations"; }
 grep -q "lzma_stream_encoder" "$work/xz-default.report" || fail "lowram report does not name lzma_stream_encoder"
-big=$(sqlite3 "$db" "SELECT sum(size) FROM (SELECT size FROM allocations ORDER BY size DESC LIMIT 3)")
+big=$("$lowram" sql "$db" "SELECT sum(size) FROM (SELECT size FROM allocations ORDER BY size DESC LIMIT 3)")
 [ "$big" -gt 90000000 ] || fail "the three largest allocations total $big bytes, want > 90 MB (xz -6)"
-depth_eh=$(sqlite3 "$db" "SELECT count(*) FROM stack_frames WHERE stack_id = (SELECT stack_id FROM allocations ORDER BY size DESC LIMIT 1)")
-depth_fp=$(sqlite3 "$work/xz-fp.db" "SELECT count(*) FROM stack_frames WHERE stack_id = (SELECT stack_id FROM allocations ORDER BY size DESC LIMIT 1)")
+depth_eh=$("$lowram" sql "$db" "SELECT count(*) FROM stack_frames WHERE stack_id = (SELECT stack_id FROM allocations ORDER BY size DESC LIMIT 1)")
+depth_fp=$("$lowram" sql "$work/xz-fp.db" "SELECT count(*) FROM stack_frames WHERE stack_id = (SELECT stack_id FROM allocations ORDER BY size DESC LIMIT 1)")
 echo "largest xz allocations (eh):"
 head -3 "$work/top.txt" | sed 's/^/  /'
 echo "ok arm64_xz: xz's largest allocation stack $depth_eh frames under eh (fp: $depth_fp: Debian's arm64 gcc keeps frame records); lzma_stream_encoder, lzma_code, lzma_index_append named"

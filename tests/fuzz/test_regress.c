@@ -418,7 +418,6 @@ static void test_tui_error_names_file(void) {
   char db[4096];
   CU_ASSERT_EQUAL_FATAL(seed_trace("oversize",
                                    "UPDATE allocations SET size = 9223372036854775807;"
-                                   "UPDATE agg_live SET size = 9223372036854775807;"
                                    "UPDATE agg_largest SET size = 9223372036854775807",
                                    db, sizeof db),
                         0);

@@ -373,10 +373,10 @@ static void test_trace_open(void) {
   expect_open_error(p, "not a lowram trace");
   snprintf(p, sizeof p, "%s/future.db", dir);
   sqlite3_open(p, &db);
-  sqlite3_exec(db, "PRAGMA user_version = 3; CREATE TABLE meta(key TEXT PRIMARY KEY, value);"
+  sqlite3_exec(db, "PRAGMA user_version = 4; CREATE TABLE meta(key TEXT PRIMARY KEY, value);"
                    "INSERT INTO meta VALUES('format', 'lowram-trace');", 0, 0, 0);
   sqlite3_close(db);
-  expect_open_error(p, "trace schema version 3, this lowram reads 2");
+  expect_open_error(p, "trace schema version 4, this lowram reads 2 and 3");
   /* a v1 trace (one file per process): what to do, in one line */
   snprintf(p, sizeof p, "%s/v1.db", dir);
   sqlite3_open(p, &db);

@@ -79,7 +79,7 @@ cd "$work"
   cat rec.out
   fail "installed lowram record -- /bin/true failed (its output above)"
 }
-q() { sqlite3 "$1" "$2"; }
+q() { "$Q/$bindir/lowram" sql "$1" "$2"; }  # the installed extension too
 [ "$(q true.db "SELECT value FROM meta WHERE key='argv'")" = '["/bin/true"]' ] ||
   fail "argv in the trace: $(q true.db "SELECT value FROM meta WHERE key='argv'")"
 [ "$(q true.db "SELECT value FROM meta WHERE key='end_reason'")" = exit ] ||

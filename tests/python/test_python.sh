@@ -42,7 +42,7 @@ record() { # DB CMD...
 }
 # same WANT GOT WHAT
 same() { [ "$1" = "$2" ] || fail "$3: want [$1], got [$2]"; }
-q() { sqlite3 "$@"; }
+q() { "$lowram" sql "$@"; }
 
 # ---- 1. numpy ----
 record "$work/np.db" "$py" "$work/prog_numpy.py"

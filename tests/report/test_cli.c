@@ -214,10 +214,10 @@ static void test_bad_inputs(void) {
   CU_ASSERT(e && strstr(e, p) && strstr(e, "not a lowram trace"));
   free(e);
 
-  snprintf(p, sizeof p, "%s/v2.db", dir);
+  snprintf(p, sizeof p, "%s/future.db", dir);
   CU_ASSERT_EQUAL_FATAL(fx_write(p, 0, 1, 3000), 0);
   sqlite3_open(p, &db);
-  tb_exec(db, "PRAGMA user_version = 3; UPDATE meta SET value = '3' WHERE key = 'schema_version'");
+  tb_exec(db, "PRAGMA user_version = 4; UPDATE meta SET value = '4' WHERE key = 'schema_version'");
   sqlite3_close(db);
   CU_ASSERT_EQUAL(lowram("diff", fx_path, p, NULL), 1);
   e = errs();

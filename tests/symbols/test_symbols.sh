@@ -49,7 +49,7 @@ grep -A1 -F "kv_cache infer.c:17 (infer)" "$work/infer.rows" | tr '\n' '|' >"$wo
 echo >>"$work/kv"
 has "kv_cache infer.c:17 (infer)|<- main infer.c:31 (infer)|" "$work/kv"
 # the same in SQL: the frame of the 100000-byte buffer and its inlined functions
-sqlite3 "$work/infer.db" "SELECT i.depth || ' ' || i.function || ' ' || i.line
+"$lowram" sql "$work/infer.db" "SELECT i.depth || ' ' || i.function || ' ' || i.line
     FROM allocations a JOIN stack_entries e ON e.stack_id = a.stack_id AND e.depth = 0
     JOIN inline_frames i ON i.frame_id = e.frame_id WHERE a.size = 100000 ORDER BY i.depth;
   SELECT 'frame ' || f.function || ' ' || f.line FROM allocations a JOIN stack_entries e
@@ -60,12 +60,12 @@ cmp -s "$work/inline.sql.txt" "$work/inline.want" ||
   { cat "$work/inline.sql.txt"; fail "inline_frames of the 100000-byte buffer"; }
 
 # ---- 2. libc from /usr/lib/debug (Debian's libc6-dbg), no --symbols ----
-libc=$(sqlite3 "$work/infer.db" "SELECT path FROM modules WHERE path LIKE '%/libc.so.6'" | head -1)
+libc=$("$lowram" sql "$work/infer.db" "SELECT path FROM modules WHERE path LIKE '%/libc.so.6'" | head -1)
 [ -n "$libc" ] || fail "no libc.so.6 module in the trace"
 bid=$(readelf -n "$libc" | awk '/Build ID/ {print $3}')
 [ -f "/usr/lib/debug/.build-id/${bid:0:2}/${bid:2}.debug" ] ||
   fail "no debug file for $libc (build-id $bid) in /usr/lib/debug: install the Debian package libc6-dbg"
-sqlite3 "$work/infer.db" "SELECT f.function FROM frames f JOIN modules m ON m.id = f.module_id
+"$lowram" sql "$work/infer.db" "SELECT f.function FROM frames f JOIN modules m ON m.id = f.module_id
   WHERE m.path = '$libc'" >"$work/libc.txt"
 grep -qx "__libc_start_call_main" "$work/libc.txt" || { cat "$work/libc.txt"; fail "libc: want __libc_start_call_main"; }
 grep -qx "__libc_start_main" "$work/libc.txt" || { cat "$work/libc.txt"; fail "libc: want __libc_start_main"; }
@@ -76,7 +76,7 @@ long=libplug_multiarray_umath.cpython-311-x86_64-linux-gnu.so
 gcc -O2 -g -fPIC -shared -o "$work/$long" "$src/plugin.c"
 gcc -O2 -g -o "$work/loader" "$src/loader.c" -ldl
 ctor_frame() { # DB: the constructor's frame, "function file:line module"
-  sqlite3 "$1" "SELECT coalesce(f.function, '?') || ' ' || coalesce(f.file, '?') || ':' ||
+  "$lowram" sql "$1" "SELECT coalesce(f.function, '?') || ' ' || coalesce(f.file, '?') || ':' ||
       coalesce(f.line, 0) || ' ' || coalesce(m.path, '(no module)')
     FROM allocations a JOIN stack_entries e ON e.stack_id = a.stack_id AND e.depth = 0
     JOIN frames f ON f.id = e.frame_id LEFT JOIN modules m ON m.id = f.module_id

@@ -15,7 +15,7 @@ for u in libunwind fp eh libunwind-strict; do
   rc=$?
   if [ "$rc" -eq 0 ] && [ "$out" = "$want" ]; then ok "$u: ends, output as bare ($out)"
   else bad "$u: rc $rc (124 = hung), output '$out'"; sed 's/^/     | /' "$work/$u.err"; continue; fi
-  n=$(sqlite3 "$work/$u.db" "SELECT count(*) FROM allocations WHERE size = 1000 AND kind = 'malloc'")
+  n=$("$LOWRAM_BIN" sql "$work/$u.db" "SELECT count(*) FROM allocations WHERE size = 1000 AND kind = 'malloc'")
   if [ "$n" = 4 ]; then ok "$u: the 4 malloc(1000) recorded"; else bad "$u: $n malloc(1000) rows"; fi
 done
 echo "$pass passed, $fail failed"

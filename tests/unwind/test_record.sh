@@ -22,7 +22,7 @@ done
 
 # one line per allocation of the chains: size, then function@rel_pc per frame
 stacks() {
-  sqlite3 "$1" "SELECT a.alloc_seq || ' ' || a.size || ' ' ||
+  "$lowram" sql "$1" "SELECT a.alloc_seq || ' ' || a.size || ' ' ||
       (SELECT group_concat(x, ' ') FROM (SELECT coalesce(f.function, '?') || '@' || f.rel_pc AS x
          FROM stack_frames f WHERE f.stack_id = a.stack_id ORDER BY f.depth))
     FROM allocations a WHERE a.size BETWEEN 1001 AND 1008 ORDER BY a.alloc_seq"
@@ -63,7 +63,7 @@ for u in eh libunwind-strict fp; do # input paths of one length: equal allocatio
     >"$work/xz-$u.out" 2>"$work/xz-$u.err" || { cat "$work/xz-$u.err"; fail "record of xz with LOWRAM_UNWIND=$u failed"; }
 done
 xzstacks() {
-  sqlite3 "$1" "SELECT a.size || ' ' || coalesce((SELECT group_concat(x, ' ') FROM (SELECT
+  "$lowram" sql "$1" "SELECT a.size || ' ' || coalesce((SELECT group_concat(x, ' ') FROM (SELECT
       coalesce(f.function, '?') || '@' || f.rel_pc AS x FROM stack_frames f
       WHERE f.stack_id = a.stack_id ORDER BY f.depth)), '')
     FROM allocations a ORDER BY a.alloc_seq"
@@ -75,14 +75,14 @@ if ! cmp -s "$work/xz-eh.txt" "$work/xz-lu.txt"; then
   diff "$work/xz-eh.txt" "$work/xz-lu.txt" | head -20
   fail "xz's stacks under LOWRAM_UNWIND=eh differ from libunwind-strict's"
 fi
-big() { sqlite3 "$1" "SELECT group_concat(coalesce(f.function, '?'), ' ') FROM stack_frames f
+big() { "$lowram" sql "$1" "SELECT group_concat(coalesce(f.function, '?'), ' ') FROM stack_frames f
   WHERE f.stack_id = (SELECT stack_id FROM allocations ORDER BY size DESC LIMIT 1)"; }
 case " $(big "$work/xz-eh.db") " in
   *" lzma_stream_encoder "*" __libc_start_main "*) ;;
   *) fail "xz's largest allocation under eh: $(big "$work/xz-eh.db")";;
 esac
-nxfp=$(sqlite3 "$work/xz-fp.db" "SELECT count(*) FROM stack_frames WHERE stack_id = (SELECT stack_id FROM allocations ORDER BY size DESC LIMIT 1)")
-nxeh=$(sqlite3 "$work/xz-eh.db" "SELECT count(*) FROM stack_frames WHERE stack_id = (SELECT stack_id FROM allocations ORDER BY size DESC LIMIT 1)")
+nxfp=$("$lowram" sql "$work/xz-fp.db" "SELECT count(*) FROM stack_frames WHERE stack_id = (SELECT stack_id FROM allocations ORDER BY size DESC LIMIT 1)")
+nxeh=$("$lowram" sql "$work/xz-eh.db" "SELECT count(*) FROM stack_frames WHERE stack_id = (SELECT stack_id FROM allocations ORDER BY size DESC LIMIT 1)")
 [ "$nxfp" -lt "$nxeh" ] || fail "fp walker saw $nxfp frames of xz's largest allocation, eh $nxeh"
 echo "ok unwind_record: xz: $(wc -l <"$work/xz-eh.txt") allocations, stacks equal to libunwind-strict's; largest: eh $nxeh frames, fp $nxfp"
 echo "ok unwind_record: 16 chain stacks under eh equal libunwind-strict's (rec12: 14 chain frames + main; the fp walker: $nfp)"
