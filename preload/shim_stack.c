@@ -139,21 +139,23 @@ static __attribute__((always_inline)) inline int hook_frame(uintptr_t *ra0, uint
   return 0;
 }
 
-/* A key's second miss: libunwind's stack, interned, and an entry for it
-** if the stack can be cached. */
+/* A key's second miss: the unwinder's stack (libunwind's or eh's),
+** interned, and an entry for it if the stack can be cached. */
 static __attribute__((noinline)) uint64_t sc_fill(LrTls *t, LrSpoolWriter *w, uintptr_t ra0,
-                                                  uintptr_t slot0, uintptr_t r0) {
+                                                  uintptr_t slot0, uintptr_t r0, int eh,
+                                                  int32_t cost) {
   uintptr_t buf[LR_SPOOL_MAX_FRAMES + 24];
   int max = (int)g_shim.cfg.depth + 24;
   uint32_t depth = g_shim.cfg.depth;
-  int un = lr_unwind_libunwind(buf, max);
+  uint32_t cg = __atomic_load_n(&g_shim.code_gen, __ATOMIC_ACQUIRE);
+  int un = eh ? lr_unwind_eh(buf, max, cg) : lr_unwind_libunwind(buf, max);
   int uj = first_program_frame(buf, un);
   uint32_t um = (uint32_t)(un - uj), raw = um;
   if (um > depth) um = depth;
   uint64_t id = intern(w, buf + uj, um);
   if (um > LR_SC_CHECKS + 1) { /* more return-address slots than an entry holds */
     t->scs.refused++;
-    t->sc_credit += LR_SC_FILL_COST; /* no walk was made: no charge */
+    t->sc_credit += cost; /* no walk was made: no charge */
     lr_sc_refuse(t->sc_seen, ra0, slot0);
     return id;
   }
@@ -162,8 +164,9 @@ static __attribute__((noinline)) uint64_t sc_fill(LrTls *t, LrSpoolWriter *w, ui
     t->fp_bounds_done = 1;
   }
   if (!t->sc) t->sc = lr_sc_new();
-  if (lr_sc_fill(t->sc, ra0, slot0, r0, t->stk_lo, t->stk_hi, buf + uj, um,
-                 raw > depth || un == max, id)) {
+  int cut = raw > depth || un == max;
+  if (eh ? lr_sc_fill_eh(t->sc, ra0, slot0, r0, t->stk_lo, t->stk_hi, buf + uj, um, cut, cg, id)
+         : lr_sc_fill(t->sc, ra0, slot0, r0, t->stk_lo, t->stk_hi, buf + uj, um, cut, id)) {
     t->scs.fills++;
   } else {
     t->scs.refused++;
@@ -178,8 +181,10 @@ static __attribute__((noinline)) uint64_t sc_fill(LrTls *t, LrSpoolWriter *w, ui
 static __attribute__((noinline)) uint64_t stack_id(LrTls *t, LrSpoolWriter *w) {
 #ifdef LR_HAVE_STACK_CACHE
   uintptr_t ra0, slot0, r0;
-  if (g_shim.cfg.stack_cache && g_shim.cfg.unwinder == LR_UNWIND_LIBUNWIND &&
-      g_shim.cfg.fp_check && hook_frame(&ra0, &slot0, &r0)) {
+  int eh = g_shim.cfg.unwinder == LR_UNWIND_EH;
+  if (g_shim.cfg.stack_cache &&
+      ((g_shim.cfg.unwinder == LR_UNWIND_LIBUNWIND && g_shim.cfg.fp_check) || eh) &&
+      hook_frame(&ra0, &slot0, &r0)) {
     uint32_t cg = __atomic_load_n(&g_shim.code_gen, __ATOMIC_ACQUIRE);
     if (__builtin_expect(t->sc_gen != cg, 0)) { /* code was unloaded since */
       lr_sc_free(t->sc);
@@ -196,13 +201,15 @@ static __attribute__((noinline)) uint64_t stack_id(LrTls *t, LrSpoolWriter *w) {
         return id;
       }
     }
-    /* an entry costs a cursor walk (10-100 us): only for a key's second
-    ** miss, and only while the thread has credit (see LR_SC_FILL_COST;
-    ** LOWRAM_STACK_CACHE=2, for tests, has no budget) */
-    if ((t->sc_credit >= LR_SC_FILL_COST || g_shim.cfg.stack_cache == 2) &&
+    /* an entry costs a cursor walk (libunwind: 10-100 us) or a second eh
+    ** walk: only for a key's second miss, and only while the thread has
+    ** credit (see LR_SC_FILL_COST; LOWRAM_STACK_CACHE=2, for tests, has no
+    ** budget) */
+    int32_t cost = eh ? LR_SC_FILL_COST_EH : LR_SC_FILL_COST;
+    if ((t->sc_credit >= cost || g_shim.cfg.stack_cache == 2) &&
         lr_sc_seen(t->sc_seen, ra0, slot0) == LR_SC_FILL) {
-      t->sc_credit -= LR_SC_FILL_COST;
-      return sc_fill(t, w, ra0, slot0, r0);
+      t->sc_credit -= cost;
+      return sc_fill(t, w, ra0, slot0, r0, eh, cost);
     }
   }
 #endif
@@ -210,7 +217,8 @@ static __attribute__((noinline)) uint64_t stack_id(LrTls *t, LrSpoolWriter *w) {
   int max = (int)g_shim.cfg.depth + 24, n;
   if (g_shim.cfg.unwinder == LR_UNWIND_FP)
     n = fp_walk(t, buf, max, NULL);
-  else if (g_shim.cfg.unwinder == LR_UNWIND_EH) n = lr_unwind_eh(buf, max, __atomic_load_n(&g_shim.code_gen, __ATOMIC_ACQUIRE));
+  else if (g_shim.cfg.unwinder == LR_UNWIND_EH)
+    n = lr_unwind_eh(buf, max, __atomic_load_n(&g_shim.code_gen, __ATOMIC_ACQUIRE));
   else if (g_shim.fp_trusted)
     return stack_checked(t, w, buf, buf2, max);
   else

@@ -10,10 +10,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#ifdef LR_HAVE_STACK_CACHE
-#define UNW_LOCAL_ONLY
-#include <libunwind.h>
+#include "unwind_eh.h"
 
+#ifdef LR_HAVE_STACK_CACHE
 LrStackCache *lr_sc_new(void) {
   void *p = lr_sys_mmap(NULL, sizeof(LrStackCache), PROT_READ | PROT_WRITE,
                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -40,6 +39,56 @@ static int add_check(Build *b, uintptr_t addr, uintptr_t v) {
   b->e.n++;
   return 1;
 }
+
+/* Stores b's entry under (ra0, slot0): an empty way of its set, else the
+** next in turn. */
+static void store(LrStackCache *c, uintptr_t ra0, uintptr_t slot0, const Build *b) {
+  LrScSet *s = &c->set[lr_sc_hash(ra0, slot0) & (LR_SC_SETS - 1)];
+  uint32_t w = LR_SC_WAYS;
+  for (uint32_t k = 0; k < LR_SC_WAYS && w == LR_SC_WAYS; k++)
+    if (!c->e[s - c->set][k].id) w = k;
+  if (w == LR_SC_WAYS) w = s->next++ % LR_SC_WAYS;
+  c->e[s - c->set][w] = b->e;
+  s->ra0[w] = ra0;
+  s->slot0[w] = slot0;
+}
+
+/* ---- entries for the eh unwinder (see stack_cache.h) --------------------- */
+
+int lr_sc_fill_eh(LrStackCache *c, uintptr_t ra0, uintptr_t slot0, uintptr_t r0,
+                  uintptr_t stk_lo, uintptr_t stk_hi, const uintptr_t *ips, uint32_t n, int cut,
+                  uint32_t code_gen, uint64_t id) {
+  if (!c || !n || n > LR_SC_CHECKS + 1 || ips[0] != ra0 || slot0 < stk_lo || slot0 >= stk_hi ||
+      !id)
+    return 0;
+  LrEhRegs r = {.pc = ra0, .sp = slot0 + sizeof(uintptr_t), .fp = r0, .lr = 0};
+  uintptr_t got[LR_SC_CHECKS + 2];
+  LrEhReads rd;
+  /* not cut: one more frame allowed, so a walk that goes on is seen */
+  int k = lr_unwind_eh_logged(&r, got, (int)n + !cut, code_gen, stk_lo, stk_hi, &rd);
+  if (k != (int)n || memcmp(got, ips, n * sizeof *ips) || rd.overflow || rd.unsure) return 0;
+  if (cut ? rd.end != LR_EH_END_MAX : rd.end != LR_EH_END_PROPER && rd.end != LR_EH_END_CHECK)
+    return 0; /* a signal frame, a record into no module, or frames beyond */
+  Build b;
+  memset(&b, 0, sizeof b);
+  b.slot0 = slot0;
+  b.hi = stk_hi;
+  for (uint32_t i = 0; i < rd.n; i++)
+    if (rd.need[i] && !add_check(&b, rd.addr[i], rd.val[i])) return 0;
+  if (rd.used_fp0) {
+    b.e.need_r0 = 1;
+    b.e.r0 = r0;
+  }
+  b.e.id = id;
+  store(c, ra0, slot0, &b);
+  return 1;
+}
+
+/* ---- entries for libunwind ------------------------------------------------ */
+
+#ifdef LR_HAVE_LIBUNWIND
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
 
 /* Checks for an rbp-based frame's rbp value, saved at loc: 1 if added. */
 static int check_rbp(Build *b, const unw_save_loc_t *l, uintptr_t rbp, uintptr_t r0) {
@@ -109,16 +158,18 @@ __attribute__((noinline)) int lr_sc_fill(LrStackCache *c, uintptr_t ra0, uintptr
     sp = cfa;
   }
   b.e.id = id;
-  LrScSet *s = &c->set[lr_sc_hash(ra0, slot0) & (LR_SC_SETS - 1)];
-  uint32_t w = LR_SC_WAYS;
-  for (uint32_t k = 0; k < LR_SC_WAYS && w == LR_SC_WAYS; k++)
-    if (!c->e[s - c->set][k].id) w = k;
-  if (w == LR_SC_WAYS) w = s->next++ % LR_SC_WAYS;
-  c->e[s - c->set][w] = b.e;
-  s->ra0[w] = ra0;
-  s->slot0[w] = slot0;
+  store(c, ra0, slot0, &b);
   return 1;
 }
+#else  /* no libunwind: entries for the eh unwinder only */
+int lr_sc_fill(LrStackCache *c, uintptr_t ra0, uintptr_t slot0, uintptr_t r0,
+               uintptr_t stk_lo, uintptr_t stk_hi, const uintptr_t *ips, uint32_t n, int cut,
+               uint64_t id) {
+  (void)c; (void)ra0; (void)slot0; (void)r0; (void)stk_lo; (void)stk_hi;
+  (void)ips; (void)n; (void)cut; (void)id;
+  return 0;
+}
+#endif
 
 #else /* no stack cache in this build */
 
@@ -129,6 +180,13 @@ int lr_sc_fill(LrStackCache *c, uintptr_t ra0, uintptr_t slot0, uintptr_t r0,
                uint64_t id) {
   (void)c; (void)ra0; (void)slot0; (void)r0; (void)stk_lo; (void)stk_hi;
   (void)ips; (void)n; (void)cut; (void)id;
+  return 0;
+}
+int lr_sc_fill_eh(LrStackCache *c, uintptr_t ra0, uintptr_t slot0, uintptr_t r0,
+                  uintptr_t stk_lo, uintptr_t stk_hi, const uintptr_t *ips, uint32_t n, int cut,
+                  uint32_t code_gen, uint64_t id) {
+  (void)c; (void)ra0; (void)slot0; (void)r0; (void)stk_lo; (void)stk_hi;
+  (void)ips; (void)n; (void)cut; (void)code_gen; (void)id;
   return 0;
 }
 #endif

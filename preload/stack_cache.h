@@ -38,7 +38,20 @@
 ** stack could not be cached is not tried again while remembered. Stacks
 ** of more than LR_SC_CHECKS + 1 frames are not cached. Memory: LR_SC_SETS x 8 entries of ~620 bytes
 ** (160 KiB of address space per thread, pages touched as entries are
-** made), mapped on a thread's first entry. x86-64 with libunwind only.
+** made), mapped on a thread's first entry. x86-64 only.
+**
+** With the eh unwinder (unwind_eh.c; no libunwind: the device build), an
+** entry is made by walking the stack again from the key's frame (pc ra0,
+** sp slot0 + 8, rbp r0) with the walk logging every stack word it reads
+** (lr_unwind_eh_logged): those words and their values are the checks, and
+** r0 is checked too when the walk used it before reloading rbp from the
+** stack. The walk is a function of its start, the code and the words it
+** reads, so a lookup that finds every checked word unchanged would walk the
+** same frames. Not cached: a walk that ended at a signal frame, one that met
+** a pc in no known module or a frame record whose return address is in none
+** (a later dlopen could change those), one that read a word below slot0 or
+** more than LR_SC_CHECKS words, and one whose frames differ from the
+** unwind's (lr_sc_fill_eh).
 */
 #ifndef LR_STACK_CACHE_H
 #define LR_STACK_CACHE_H
@@ -46,7 +59,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#if defined(LR_HAVE_LIBUNWIND) && defined(__x86_64__)
+#if defined(__x86_64__)
 #define LR_HAVE_STACK_CACHE 1
 #endif
 
@@ -63,6 +76,10 @@
 ** LR_SC_FILL_COST events. LOWRAM_STACK_CACHE=2 lifts the budget (tests). */
 #define LR_SC_FILL_COST 512
 #define LR_SC_FILL_BURST 32
+/* With the eh unwinder an attempt is a second walk of the stack (the same
+** cost as the unwind it follows, plus the checks): at most one attempt per
+** 4 events where stacks never repeat. */
+#define LR_SC_FILL_COST_EH 4
 
 typedef struct LrScEntry {
   uint64_t id;                    /* stack id; 0 = empty */
@@ -143,5 +160,12 @@ static inline void lr_sc_refuse(uint32_t *seen, uintptr_t ra0, uintptr_t slot0) 
 int lr_sc_fill(LrStackCache *c, uintptr_t ra0, uintptr_t slot0, uintptr_t r0,
                uintptr_t stk_lo, uintptr_t stk_hi, const uintptr_t *ips, uint32_t n, int cut,
                uint64_t id);
+/* The same for the eh unwinder: ips[0..n) are lr_unwind_eh's frames from
+** the key's on (`cut` as above), made under code generation code_gen.
+** Returns 1 if stored, 0 if the stack cannot be cached. Without libunwind,
+** lr_sc_fill returns 0; without the eh backend, this one does. */
+int lr_sc_fill_eh(LrStackCache *c, uintptr_t ra0, uintptr_t slot0, uintptr_t r0,
+                  uintptr_t stk_lo, uintptr_t stk_hi, const uintptr_t *ips, uint32_t n, int cut,
+                  uint32_t code_gen, uint64_t id);
 
 #endif /* LR_STACK_CACHE_H */

@@ -38,4 +38,33 @@ typedef struct LrEhStats {
 int lr_unwind_eh_from(const LrEhRegs *r, uintptr_t *ips, int max, uint32_t code_gen,
                       uintptr_t lo, uintptr_t hi, LrEhStats *st);
 
+/* What a walk read, for the stack cache (stack_cache.c): every stack word
+** it read, in order, with the value it found, and whether that value
+** decided anything (need: a frame-pointer value restored from the stack
+** that no later step used did not). The walk from the same regs over the
+** same code that finds the same value in each needed word is the same
+** walk, step by step; used_fp0 says whether regs->fp decided anything
+** (else any fp gives that walk). */
+#define LR_EH_MAX_READS 64
+enum {
+  LR_EH_END_CHECK,   /* a check failed (a word outside the stack, a CFA not above sp) */
+  LR_EH_END_MAX,     /* max pcs */
+  LR_EH_END_PROPER,  /* the outermost frame (return address undefined or 0) */
+  LR_EH_END_SIGNAL,  /* a signal frame */
+  LR_EH_END_MODULE,  /* a frame record's return address in no known module */
+};
+typedef struct LrEhReads {
+  uint32_t n, overflow; /* words logged; more than LR_EH_MAX_READS were read */
+  uint32_t used_fp0;
+  uint32_t unsure;      /* a pc in no known module: the walk may differ after a dlopen */
+  uint32_t end;         /* LR_EH_END_* */
+  uintptr_t addr[LR_EH_MAX_READS], val[LR_EH_MAX_READS];
+  uint8_t need[LR_EH_MAX_READS];
+} LrEhReads;
+
+/* The walk from r, whose pc is a return address (not an exact pc: its
+** call's row is used), logging into rd. Not for the hot path. */
+int lr_unwind_eh_logged(const LrEhRegs *r, uintptr_t *ips, int max, uint32_t code_gen,
+                        uintptr_t lo, uintptr_t hi, LrEhReads *rd);
+
 #endif /* LR_UNWIND_EH_H */
