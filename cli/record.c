@@ -197,9 +197,11 @@ static void usage(FILE *f) {
 ** page table of the process under its mmap lock: bench/overhead/pss_cost.sh
 ** measured 40 us a read for a small process (status: 9 us), 1.3 ms with
 ** 256 MiB resident and 6-7 ms with 1 GiB (status: still 9 us). So PSS is
-** read in the first round of samples and then in one round of 10 at most,
-** at least 100 ms apart, and further apart still when reading it took long:
-** the next PSS round waits 20 times what the last one cost (a sampler busy at most ~5% of its time on
+** read in the first round of samples and then at most once per 10
+** intervals and 100 ms (by time, not by counting rounds: a loaded machine
+** that stretches the rounds does not stretch PSS's), and further apart
+** still when reading it took long: the next PSS round waits 20 times what
+** the last one cost (a sampler busy at most ~5% of its time on
 ** PSS, and a program's mmap lock held for as small a share). Other rounds
 ** write "-" in its place. */
 #define PSS_EVERY 10
@@ -210,7 +212,6 @@ typedef struct Sampler {
   FILE *f;
   char path[PATH_MAX + 64];
   uint64_t interval_ns, next_ns, taken;
-  uint64_t since_pss;   /* rounds since the last PSS round */
   uint64_t next_pss_ns; /* no PSS round before then */
 } Sampler;
 
@@ -284,9 +285,7 @@ static void sample_tree(Sampler *s) {
   size_t n = descendants(pids, sizeof pids / sizeof pids[0]);
   uint64_t start = mono_ns();
   /* half an interval of slack: a round starts a little after its slot */
-  int pss = (s->since_pss == 0 || s->since_pss >= PSS_EVERY) &&
-            start + s->interval_ns / 2 >= s->next_pss_ns;
-  s->since_pss = pss ? 1 : s->since_pss + 1;
+  int pss = start + s->interval_ns / 2 >= s->next_pss_ns;
   for (size_t i = 1; i < n; i++) {
     uint64_t v[5], t = mono_ns();
     if (read_status(pids[i], v) != 0) continue;
@@ -299,10 +298,11 @@ static void sample_tree(Sampler *s) {
     s->taken++;
   }
   if (pss) {
-    /* from the round's start: rounds keep to the interval's schedule, so
-    ** the 10th round from here is not a few us short of 100 ms */
+    /* from the round's start: rounds keep to the interval's schedule */
     uint64_t gap = (mono_ns() - start) * PSS_COST_FACTOR;
-    s->next_pss_ns = start + (gap > PSS_MIN_GAP_NS ? gap : PSS_MIN_GAP_NS);
+    if (gap < PSS_MIN_GAP_NS) gap = PSS_MIN_GAP_NS;
+    if (gap < PSS_EVERY * s->interval_ns) gap = PSS_EVERY * s->interval_ns;
+    s->next_pss_ns = start + gap;
   }
 }
 
