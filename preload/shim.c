@@ -24,7 +24,9 @@
 ** stacks not yet confirmed, see stack_checked in shim_stack.c), and ~6 bytes appended to
 ** the thread's own spool chunk. No lock, no syscall, no malloc (invariants
 ** in shim_internal.h). Measured on the -O2 no-frame-pointer churn bench:
-** ~26 ns of CPU per event added (bench/overhead/run.sh).
+** 26-40 ns of CPU per event added, by machine and load (bench/overhead/run.sh,
+** "ns/ev"; 39 ns on the 2-core machine of the split into one file per
+** family, as before it).
 */
 #undef _FILE_OFFSET_BITS
 #include <dlfcn.h>
