@@ -94,17 +94,30 @@ CREATE TABLE frames (
   UNIQUE (module_id, rel_pc)
 );
 
+-- Stacks are a trie of frames (schemas/README.md, "stacks, stack_nodes and
+-- stack_entries"): a node is one frame under its caller's node, so the
+-- callers two stacks share are kept once. Node ids are unique in the file
+-- (not ranged per process: reach them through stacks.node).
 CREATE TABLE stacks (
   id      INTEGER PRIMARY KEY, -- the id events carry
-  nframes INTEGER NOT NULL
+  nframes INTEGER NOT NULL,
+  node    INTEGER              -- stack_nodes(id) of its innermost frame (depth 0); NULL: no frames
 );
 
-CREATE TABLE stack_entries (
-  stack_id INTEGER NOT NULL REFERENCES stacks(id),
-  depth    INTEGER NOT NULL,  -- 0 = innermost frame of the program (malloc's caller)
-  frame_id INTEGER NOT NULL REFERENCES frames(id),
-  PRIMARY KEY (stack_id, depth)
-) WITHOUT ROWID;
+CREATE TABLE stack_nodes (
+  id       INTEGER PRIMARY KEY,
+  parent   INTEGER,            -- the caller's node (depth + 1); NULL: the outermost frame
+  frame_id INTEGER NOT NULL REFERENCES frames(id)
+);
+
+-- One row per frame of a stack, as v2's plain table had them: a virtual
+-- table (module lowram_stack_entries, lib/store/stackvt.h) that walks
+-- stack_nodes from stacks.node; registered with lowram_allocations.
+--   stack_id INTEGER  stacks(id)
+--   depth    INTEGER  0 = innermost frame of the program (malloc's caller)
+--   frame_id INTEGER  frames(id)
+-- INSERT appends a frame at a stack's next depth (tests, hand-made traces).
+CREATE VIRTUAL TABLE stack_entries USING lowram_stack_entries;
 
 CREATE TABLE threads (
   tid       INTEGER NOT NULL,

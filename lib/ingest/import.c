@@ -49,6 +49,7 @@
 #include "ingest/stage.h"
 #include "ingest/aggsort.h"
 #include "ingest/symtrace.h"
+#include "store/stackvt.h"
 #include "lowram/trace.h"
 #include "core/trace_internal.h"
 
@@ -81,7 +82,10 @@ typedef struct Imp {
   LrSpool *sp;
   LrRows *rows; /* allocations rows, batched */
   LrAggSort *sorted; /* the same rows for the aggregates (aggsort.h), or NULL */
-  sqlite3_stmt *st_stack, *st_entry, *st_frame, *st_module, *st_unmodule,
+  LrStackTrie *trie; /* stack_nodes (stackvt.h) */
+  int64_t *stk_fr;   /* one stack's frame ids, shifted */
+  size_t stk_cap;
+  sqlite3_stmt *st_stack, *st_frame, *st_module, *st_unmodule,
       *st_rss, *st_mark, *st_param, *st_meta;
   int failed;
   LrErr *err;
@@ -251,25 +255,51 @@ static uint64_t frame_id(Imp *im, uint64_t ip) {
   return id;
 }
 
-static void do_stack(Imp *im, const LrSpoolRec *r) {
-  bind_u(im->st_stack, 1, r->stack);
-  sqlite3_bind_int(im->st_stack, 2, (int)r->nframes);
+/* Writes stack id (ids already shifted) with frames[0..n), innermost first,
+** as a chain of the trie (stackvt.h); a stack id seen before stays as it
+** was. 1 written, 0 known already, -1 failed (*err set). */
+static int put_stack(Imp *im, int64_t id, const int64_t *frames, size_t n) {
+  int64_t node = 0;
+  int oom = 0;
+  if (lr_stack_trie_put(im->trie, frames, n, &node, &oom) != 0) {
+    if (oom) {
+      im->failed = 1;
+      lr_err_set(im->err, "%s: out of memory", im->spool_path);
+    }
+    db_fail(im, "stack_nodes");
+    return -1;
+  }
+  sqlite3_bind_int64(im->st_stack, 1, id);
+  sqlite3_bind_int64(im->st_stack, 2, (int64_t)n);
+  if (node) sqlite3_bind_int64(im->st_stack, 3, node);
   step(im, im->st_stack, "stacks");
-  if (sqlite3_changes(im->db) == 0) return; /* already known */
-  im->stacks++;
-  if (r->stack > im->max_stack) im->max_stack = r->stack;
+  return im->failed ? -1 : sqlite3_changes(im->db) > 0;
+}
+
+static int py_stack(void *ctx, int64_t id, const int64_t *frames, size_t n) {
+  return put_stack(ctx, id, frames, n) < 0 ? -1 : 0;
+}
+
+static void do_stack(Imp *im, const LrSpoolRec *r) {
+  int64_t *f = lr_grow(im->stk_fr, &im->stk_cap, r->nframes ? r->nframes : 1, sizeof *f);
+  if (!f) {
+    im->failed = 1;
+    lr_err_set(im->err, "%s: out of memory", im->spool_path);
+    return;
+  }
+  im->stk_fr = f;
   for (uint32_t i = 0; i < r->nframes; i++) {
-    uint64_t f = frame_id(im, r->frames[i]);
-    if (!f) {
+    uint64_t id = frame_id(im, r->frames[i]);
+    if (!id) {
       im->failed = 1;
       lr_err_set(im->err, "%s: out of memory", im->spool_path);
       return;
     }
-    bind_u(im->st_entry, 1, r->stack);
-    sqlite3_bind_int(im->st_entry, 2, (int)i);
-    bind_u(im->st_entry, 3, f);
-    step(im, im->st_entry, "stack_entries");
+    f[i] = (int64_t)id + im->off.frame;
   }
+  if (put_stack(im, (int64_t)r->stack + im->off.stack, f, r->nframes) != 1) return;
+  im->stacks++;
+  if (r->stack > im->max_stack) im->max_stack = r->stack;
 }
 
 /* ---- threads, argv ---- */
@@ -685,7 +715,9 @@ static void flush(Imp *im) {
 static void imp_free(Imp *im) {
   lr_rows_free(im->rows);
   lr_pyf_free(im->py);
-  sqlite3_stmt *sts[] = {im->st_stack, im->st_entry, im->st_frame, im->st_module,
+  lr_stack_trie_free(im->trie);
+  free(im->stk_fr);
+  sqlite3_stmt *sts[] = {im->st_stack, im->st_frame, im->st_module,
                          im->st_unmodule, im->st_rss, im->st_mark, im->st_param, im->st_meta};
   for (size_t i = 0; i < sizeof sts / sizeof sts[0]; i++) sqlite3_finalize(sts[i]);
   for (size_t i = 0; i < im->nstreams; i++) {
@@ -732,9 +764,12 @@ static int run(Imp *im, const char *spool_path, const LrImportOpts *opts) {
   int oom = 0;
   if (!(im->rows = lr_rows_new(im->db, im->proc, im->off.alloc, im->off.stack, &oom)))
     rows_fail(im, oom);
-  im->st_stack = prep_proc(im, "INSERT OR IGNORE INTO main.stacks(id, nframes) VALUES(?1 + %S,?2)");
-  im->st_entry = prep_proc(im, "INSERT OR IGNORE INTO main.stack_entries(stack_id, depth, "
-                               "frame_id) VALUES(?1 + %S,?2,?3 + %F)");
+  /* ids bound already shifted: put_stack serves pyframes.c too */
+  im->st_stack = prep(im, "INSERT OR IGNORE INTO main.stacks(id, nframes, node) VALUES(?1,?2,?3)");
+  if (!im->failed && !(im->trie = lr_stack_trie_new(im->db, "main", &oom))) {
+    if (oom) lr_err_set(im->err, "%s: out of memory", spool_path), im->failed = 1;
+    db_fail(im, "stack_nodes");
+  }
   im->st_frame = prep_proc(im, "INSERT INTO main.frames(id, module_id, rel_pc) "
                                "VALUES(?1 + %F,?2 + %M,?3)");
   im->st_module = prep_proc(im, "INSERT INTO main.modules(id, path, build_id, base, size, "
@@ -754,7 +789,7 @@ static int run(Imp *im, const char *spool_path, const LrImportOpts *opts) {
   merge(im);
   for (LrSpoolRec side; lr_spool_side_next(im->sp, UINT64_MAX, im->max_seq, &side);)
     process(im, &side); /* outside samples after the last record */
-  LrPyfHost ph = {im, py_frame, py_module}; /* every native stack is in now */
+  LrPyfHost ph = {im, py_frame, py_module, py_stack}; /* every native stack is in now */
   if (!im->failed && lr_pyf_finish(im->py, im->db, &im->off, &ph, &im->stacks, &im->max_stack,
                                    spool_path, im->err) != 0)
     im->failed = 1;

@@ -130,7 +130,7 @@ int lr_pyf_take(LrPyf *p, const LrSpoolRec *r) {
 
 typedef struct Out {
   sqlite3 *db;
-  sqlite3_stmt *sel, *stack, *entry, *frame;
+  sqlite3_stmt *sel, *frame;
   const LrIdOff *off;
   const LrPyfHost *h;
   uint64_t module; /* the [python] module's id, 0 until made */
@@ -232,20 +232,8 @@ static int write_stack(LrPyf *p, Out *o, const Kept *k) {
   assert(at <= nn && total == nn + k->n);
   assert(!nn || ((at == 0 || row[0] == o->ids[0]) &&
                  (at == nn || row[total - 1] == o->ids[nn - 1])));
-  sqlite3_bind_int64(o->stack, 1, (int64_t)k->id + o->off->stack);
-  sqlite3_bind_int64(o->stack, 2, (int64_t)total);
-  rc = sqlite3_step(o->stack);
-  sqlite3_reset(o->stack);
-  if (rc != SQLITE_DONE) return -1;
-  for (size_t i = 0; i < total; i++) {
-    sqlite3_bind_int64(o->entry, 1, (int64_t)k->id + o->off->stack);
-    sqlite3_bind_int64(o->entry, 2, (int64_t)i);
-    sqlite3_bind_int64(o->entry, 3, (int64_t)row[i]);
-    rc = sqlite3_step(o->entry);
-    sqlite3_reset(o->entry);
-    if (rc != SQLITE_DONE) return -1;
-  }
-  return 0;
+  /* the importer's trie (stackvt.h): the frame ids in row are shifted */
+  return o->h->stack(o->h->ctx, (int64_t)k->id + o->off->stack, (const int64_t *)row, total);
 }
 
 static sqlite3_stmt *prep(sqlite3 *db, const char *sql) {
@@ -264,13 +252,10 @@ int lr_pyf_finish(LrPyf *p, sqlite3 *db, const LrIdOff *off, const LrPyfHost *h,
   o.sel = prep(db, "SELECT e.frame_id, coalesce(m.base, 0) + f.rel_pc FROM main.stack_entries e "
                    "JOIN main.frames f ON f.id = e.frame_id LEFT JOIN main.modules m ON "
                    "m.id = f.module_id WHERE e.stack_id = ?1 ORDER BY e.depth");
-  o.stack = prep(db, "INSERT OR IGNORE INTO main.stacks(id, nframes) VALUES(?1, ?2)");
-  o.entry = prep(db, "INSERT OR IGNORE INTO main.stack_entries(stack_id, depth, frame_id) "
-                     "VALUES(?1, ?2, ?3)");
   o.frame = prep(db, "UPDATE main.frames SET module_id = ?2, rel_pc = ?3, function = ?4, "
                      "file = ?5, line = ?6 WHERE id = ?1");
   int rc = -1;
-  if (!o.sel || !o.stack || !o.entry || !o.frame) {
+  if (!o.sel || !o.frame) {
     lr_err_set(err, "%s: Python frames: %s", what, sqlite3_errmsg(db));
     goto out;
   }
@@ -286,8 +271,6 @@ int lr_pyf_finish(LrPyf *p, sqlite3 *db, const LrIdOff *off, const LrPyfHost *h,
   rc = 0;
 out:
   sqlite3_finalize(o.sel);
-  sqlite3_finalize(o.stack);
-  sqlite3_finalize(o.entry);
   sqlite3_finalize(o.frame);
   free(o.ids);
   free(o.ips);

@@ -29,6 +29,9 @@ typedef struct LrPyfHost {
   void *ctx;
   uint64_t (*frame)(void *ctx, uint64_t ip);       /* 0: out of memory */
   uint64_t (*module)(void *ctx, const char *path); /* a new module row; 0: failed */
+  /* writes stack id with frames[0..n) innermost first (ids shifted), or
+  ** leaves a known id as it is: 0, or -1 failed */
+  int (*stack)(void *ctx, int64_t id, const int64_t *frames, size_t n);
 } LrPyfHost;
 
 /* The name symbolize and reports know Python frames by. */

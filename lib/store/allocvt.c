@@ -25,6 +25,7 @@
 
 #include "core/grow.h"
 #include "store/blockstore.h"
+#include "store/stackvt.h"
 
 enum { VC_PROCESS = LR_BC_NCOLS, VC_LIVE_AT, VC_NCOLS };
 enum { OP_EQ, OP_GT, OP_GE, OP_LT, OP_LE, OP_ISNULL, OP_NOTNULL };
@@ -735,7 +736,8 @@ static const sqlite3_module module = {
 };
 
 int lr_allocvt_register(sqlite3 *db) {
-  return sqlite3_create_module_v2(db, "lowram_allocations", &module, NULL, NULL);
+  int rc = sqlite3_create_module_v2(db, "lowram_allocations", &module, NULL, NULL);
+  return rc == SQLITE_OK ? lr_stackvt_register(db) : rc; /* stack_entries too */
 }
 
 int lr_allocvt_open(const char *path, int flags, sqlite3 **db) {

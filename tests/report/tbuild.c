@@ -86,14 +86,16 @@ void tb_frame(sqlite3 *db, int64_t id, const char *module, const char *fn, const
 void tb_stack(sqlite3 *db, int64_t id, ...) {
   va_list ap;
   va_start(ap, id);
-  int64_t depth = 0, f;
-  while ((f = va_arg(ap, int64_t)) != 0) {
-    run(db, "INSERT INTO stack_entries(stack_id, depth, frame_id) VALUES(?1, ?2, ?3)", "iii",
-        id, depth, f);
-    depth++;
-  }
+  int64_t depth = 0;
+  while (va_arg(ap, int64_t) != 0) depth++;
   va_end(ap);
+  /* the stacks row first: stack_entries appends to it, depth 0 first */
   run(db, "INSERT INTO stacks(id, nframes) VALUES(?1, ?2)", "ii", id, depth);
+  va_start(ap, id);
+  for (int64_t d = 0, f; (f = va_arg(ap, int64_t)) != 0; d++)
+    run(db, "INSERT INTO stack_entries(stack_id, depth, frame_id) VALUES(?1, ?2, ?3)", "iii",
+        id, d, f);
+  va_end(ap);
 }
 
 static int64_t next_address = 0x10000;
