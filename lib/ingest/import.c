@@ -85,7 +85,7 @@ typedef struct Imp {
   LrStackTrie *trie; /* stack_nodes (stackvt.h) */
   int64_t *stk_fr;   /* one stack's frame ids, shifted */
   size_t stk_cap;
-  sqlite3_stmt *st_stack, *st_frame, *st_module, *st_unmodule,
+  sqlite3_stmt *st_frame, *st_module, *st_unmodule,
       *st_rss, *st_mark, *st_param, *st_meta;
   int failed;
   LrErr *err;
@@ -255,25 +255,16 @@ static uint64_t frame_id(Imp *im, uint64_t ip) {
   return id;
 }
 
-/* Writes stack id (ids already shifted) with frames[0..n), innermost first,
-** as a chain of the trie (stackvt.h); a stack id seen before stays as it
-** was. 1 written, 0 known already, -1 failed (*err set). */
+/* Stack id (ids shifted) with frames[0..n), innermost first, into the
+** trie (stackvt.h): 1 written, 0 known already, -1 failed (*err set). */
 static int put_stack(Imp *im, int64_t id, const int64_t *frames, size_t n) {
-  int64_t node = 0;
-  int oom = 0;
-  if (lr_stack_trie_put(im->trie, frames, n, &node, &oom) != 0) {
-    if (oom) {
-      im->failed = 1;
-      lr_err_set(im->err, "%s: out of memory", im->spool_path);
-    }
-    db_fail(im, "stack_nodes");
-    return -1;
+  int oom = 0, rc = lr_stack_trie_stack(im->trie, id, frames, n, &oom);
+  if (rc < 0 && oom && !im->failed) {
+    im->failed = 1;
+    lr_err_set(im->err, "%s: out of memory", im->spool_path);
   }
-  sqlite3_bind_int64(im->st_stack, 1, id);
-  sqlite3_bind_int64(im->st_stack, 2, (int64_t)n);
-  if (node) sqlite3_bind_int64(im->st_stack, 3, node);
-  step(im, im->st_stack, "stacks");
-  return im->failed ? -1 : sqlite3_changes(im->db) > 0;
+  if (rc < 0) db_fail(im, "stacks");
+  return rc;
 }
 
 static int py_stack(void *ctx, int64_t id, const int64_t *frames, size_t n) {
@@ -717,7 +708,7 @@ static void imp_free(Imp *im) {
   lr_pyf_free(im->py);
   lr_stack_trie_free(im->trie);
   free(im->stk_fr);
-  sqlite3_stmt *sts[] = {im->st_stack, im->st_frame, im->st_module,
+  sqlite3_stmt *sts[] = {im->st_frame, im->st_module,
                          im->st_unmodule, im->st_rss, im->st_mark, im->st_param, im->st_meta};
   for (size_t i = 0; i < sizeof sts / sizeof sts[0]; i++) sqlite3_finalize(sts[i]);
   for (size_t i = 0; i < im->nstreams; i++) {
@@ -764,8 +755,6 @@ static int run(Imp *im, const char *spool_path, const LrImportOpts *opts) {
   int oom = 0;
   if (!(im->rows = lr_rows_new(im->db, im->proc, im->off.alloc, im->off.stack, &oom)))
     rows_fail(im, oom);
-  /* ids bound already shifted: put_stack serves pyframes.c too */
-  im->st_stack = prep(im, "INSERT OR IGNORE INTO main.stacks(id, nframes, node) VALUES(?1,?2,?3)");
   if (!im->failed && !(im->trie = lr_stack_trie_new(im->db, "main", &oom))) {
     if (oom) lr_err_set(im->err, "%s: out of memory", spool_path), im->failed = 1;
     db_fail(im, "stack_nodes");

@@ -23,7 +23,7 @@ typedef struct Slot {
 
 struct LrStackTrie {
   sqlite3 *db;
-  sqlite3_stmt *ins;
+  sqlite3_stmt *ins, *stack;
   Slot *s;
   size_t cap, n;
   int64_t next_id;
@@ -51,6 +51,13 @@ LrStackTrie *lr_stack_trie_new(sqlite3 *db, const char *schema, int *oom) {
   ok = sql && sqlite3_prepare_v2(db, sql, -1, &t->ins, NULL) == SQLITE_OK;
   if (!sql && sqlite3_errcode(db) == SQLITE_OK) *oom = 1;
   sqlite3_free(sql);
+  sql = ok ? sqlite3_mprintf("INSERT OR IGNORE INTO \"%w\".stacks(id, nframes, node) "
+                             "VALUES(?1, ?2, ?3)",
+                             schema)
+           : NULL;
+  ok = sql && sqlite3_prepare_v2(db, sql, -1, &t->stack, NULL) == SQLITE_OK;
+  if (!sql && sqlite3_errcode(db) == SQLITE_OK) *oom = 1;
+  sqlite3_free(sql);
   if (!ok || t->next_id <= 0) { /* a max(id) of INT64_MAX wraps: a damaged file */
     lr_stack_trie_free(t);
     return NULL;
@@ -61,6 +68,7 @@ LrStackTrie *lr_stack_trie_new(sqlite3 *db, const char *schema, int *oom) {
 void lr_stack_trie_free(LrStackTrie *t) {
   if (!t) return;
   sqlite3_finalize(t->ins);
+  sqlite3_finalize(t->stack);
   free(t->s);
   free(t);
 }
@@ -113,4 +121,19 @@ int lr_stack_trie_put(LrStackTrie *t, const int64_t *frames, size_t n, int64_t *
     if (!(p = node(t, p, frames[i], oom))) return -1;
   *out = p;
   return 0;
+}
+
+int lr_stack_trie_stack(LrStackTrie *t, int64_t id, const int64_t *frames, size_t n, int *oom) {
+  int64_t node = 0;
+  if (lr_stack_trie_put(t, frames, n, &node, oom) != 0) return -1;
+  sqlite3_bind_int64(t->stack, 1, id);
+  sqlite3_bind_int64(t->stack, 2, (int64_t)n);
+  if (node)
+    sqlite3_bind_int64(t->stack, 3, node);
+  else
+    sqlite3_bind_null(t->stack, 3);
+  int rc = sqlite3_step(t->stack);
+  sqlite3_reset(t->stack);
+  if (rc != SQLITE_DONE) return -1;
+  return sqlite3_changes(t->db) > 0;
 }

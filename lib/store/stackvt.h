@@ -56,6 +56,11 @@ void lr_stack_trie_free(LrStackTrie *t);
 ** ran out, else the SQLite error is on db. */
 int lr_stack_trie_put(LrStackTrie *t, const int64_t *frames, size_t n, int64_t *node, int *oom);
 
+/* Writes the stacks row (id, n, node of frames[0..n) as interned above),
+** or leaves a known id as it is: 1 written, 0 known already, -1 as
+** lr_stack_trie_put. */
+int lr_stack_trie_stack(LrStackTrie *t, int64_t id, const int64_t *frames, size_t n, int *oom);
+
 /* Nodes written so far by this trie. */
 uint64_t lr_stack_trie_nodes(const LrStackTrie *t);
 
