@@ -35,6 +35,9 @@ PACKAGES=(
   # dpkg-architecture; without dpkg-dev (a Recommends of meson) it uses lib/
   meson ninja-build pkg-config dpkg-dev
   libunwind-dev libsqlite3-dev libcunit1-dev libdw-dev libelf-dev
+  # zlib: the trace's allocation blocks are deflated (lib/store/blockcodec.h);
+  # libelf already links it, so it adds nothing to what lowram loads
+  zlib1g-dev
   # ncurses with wide characters (libncursesw) for tui/; Debian 12 has no
   # separate libncursesw-dev
   libncurses-dev

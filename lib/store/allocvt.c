@@ -75,7 +75,7 @@ typedef struct Cur {
   int64_t live_at;
   int in_block, row, eof;
   int64_t block_id, proc;
-  uint8_t *blob; /* invariant 1 */
+  uint8_t *blob; /* invariant 1: the block unpacked (lr_bc_unpack) */
   size_t blob_len, blob_cap;
   LrBcCols cols;
 } Cur;
@@ -157,7 +157,7 @@ static int vt_disconnect(sqlite3_vtab *tab) {
   lr_bs_writer_free(v->pend); /* uncommitted rows go with the connection */
   lr_bc_cols_free(&v->cols);
   lr_bc_enc_free(v->enc);
-  sqlite3_free(v->blob);
+  free(v->blob); /* lr_bc_unpack's: realloc */
   sqlite3_free(v->schema);
   sqlite3_free(v);
   return SQLITE_OK;
@@ -261,7 +261,7 @@ static int vt_close(sqlite3_vtab_cursor *cur) {
   Cur *c = (Cur *)cur;
   cur_reset(c);
   lr_bc_cols_free(&c->cols);
-  sqlite3_free(c->blob);
+  free(c->blob);
   sqlite3_free(c);
   return SQLITE_OK;
 }
@@ -375,16 +375,9 @@ static int load_block(Cur *c, uint32_t mask) {
   const void *p = sqlite3_column_blob(c->scan, 10);
   int len = sqlite3_column_bytes(c->scan, 10);
   if (!p || len <= 0) return cur_error(c, "has no bytes");
-  if ((size_t)len > c->blob_cap) {
-    uint8_t *b = sqlite3_realloc64(c->blob, (sqlite3_uint64)len);
-    if (!b) return SQLITE_NOMEM;
-    c->blob = b;
-    c->blob_cap = (size_t)len;
-  }
-  memcpy(c->blob, p, (size_t)len);
-  c->blob_len = (size_t)len;
   int oom = 0;
-  if (lr_bc_decode(c->blob, c->blob_len, mask, &c->cols, &oom))
+  if (lr_bc_unpack(p, (size_t)len, &c->blob, &c->blob_cap, &c->blob_len, &oom) ||
+      lr_bc_decode(c->blob, c->blob_len, mask, &c->cols, &oom))
     return oom ? SQLITE_NOMEM : cur_error(c, "is damaged");
   return SQLITE_OK;
 }
@@ -571,14 +564,9 @@ static int find_row(Vt *v, int64_t id, int *found, int64_t *blk, int64_t *proc, 
   while (!*found && (rc = sqlite3_step(st)) == SQLITE_ROW) {
     int len = sqlite3_column_bytes(st, 3), oom = 0;
     const void *p = sqlite3_column_blob(st, 3);
-    if ((size_t)len > v->blob_cap) {
-      uint8_t *b = sqlite3_realloc64(v->blob, (sqlite3_uint64)len);
-      if (!b) return sqlite3_finalize(st), SQLITE_NOMEM;
-      v->blob = b;
-      v->blob_cap = (size_t)len;
-    }
-    if (len > 0) memcpy(v->blob, p, (size_t)len);
-    if (len <= 0 || lr_bc_decode(v->blob, (size_t)len, 1u << LR_BC_ID, &v->cols, &oom)) {
+    size_t raw = 0;
+    if (len <= 0 || !p || lr_bc_unpack(p, (size_t)len, &v->blob, &v->blob_cap, &raw, &oom) ||
+        lr_bc_decode(v->blob, raw, 1u << LR_BC_ID, &v->cols, &oom)) {
       sqlite3_finalize(st);
       return oom ? SQLITE_NOMEM
                  : vt_error(v, "allocations: %s", "a block of alloc_blocks is damaged");
@@ -590,7 +578,7 @@ static int find_row(Vt *v, int64_t id, int *found, int64_t *blk, int64_t *proc, 
         *blk = sqlite3_column_int64(st, 0);
         *proc = sqlite3_column_int64(st, 1);
         *lvl = sqlite3_column_int(st, 2);
-        lr_bc_decode(v->blob, (size_t)len, (1u << LR_BC_NCOLS) - 1, &v->cols, &oom);
+        lr_bc_decode(v->blob, raw, (1u << LR_BC_NCOLS) - 1, &v->cols, &oom);
         if (oom) return sqlite3_finalize(st), SQLITE_NOMEM;
         break;
       }

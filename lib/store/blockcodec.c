@@ -6,10 +6,15 @@
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "core/grow.h"
 
 enum { VERSION = 1, NULLS_NONE = 0, NULLS_SOME = 1, NULLS_ALL = 2 };
+enum { PACK_RAW = 0, PACK_DEFLATE = 1 };
+/* No block is larger: 1024 rows of 17 ten-byte values and four strings
+** of at most PATH_MAX each; a damaged length beyond it is refused. */
+#define MAX_BLOCK ((size_t)64 << 20)
 
 int lr_bc_is_text(int col) {
   return col == LR_BC_KIND || col == LR_BC_REGION || col == LR_BC_FREE_KIND || col == LR_BC_FILE;
@@ -101,7 +106,7 @@ static int get_head(const uint8_t **p, const uint8_t *end, uint64_t *zz, int *mo
 /* ---- the encoder -------------------------------------------------------- */
 
 struct LrBcEnc {
-  Buf out, col;
+  Buf out, col, pack;
   /* the block's strings: open addressing over `slot` (index + 1) */
   uint32_t *slot;
   size_t nslot;
@@ -118,6 +123,7 @@ void lr_bc_enc_free(LrBcEnc *e) {
   if (!e) return;
   free(e->out.p);
   free(e->col.p);
+  free(e->pack.p);
   free(e->slot);
   free(e->sp);
   free(e->sl);
@@ -234,6 +240,56 @@ const uint8_t *lr_bc_encode(LrBcEnc *e, const LrBcRow *rows, int n, size_t *len)
   if (o->oom) return NULL;
   *len = o->len;
   return o->p;
+}
+
+/* ---- packing ---------------------------------------------------------- */
+
+const uint8_t *lr_bc_pack(LrBcEnc *e, const uint8_t *b, size_t len, size_t *out_len) {
+  Buf *k = &e->pack;
+  k->len = 0;
+  k->oom = 0;
+  uLongf zlen = compressBound((uLong)len);
+  need(k, 1 + 10 + (size_t)zlen);
+  if (k->oom) return NULL;
+  k->p[k->len++] = PACK_DEFLATE;
+  put_varint(k, len);
+  if (compress2(k->p + k->len, &zlen, b, (uLong)len, 1) == Z_OK && k->len + zlen < len + 1) {
+    *out_len = k->len + (size_t)zlen;
+    return k->p;
+  }
+  /* deflate did not pay: the block as it is */
+  k->len = 0;
+  put_bytes(k, (uint8_t[]){PACK_RAW}, 1);
+  put_bytes(k, b, len);
+  if (k->oom) return NULL;
+  *out_len = k->len;
+  return k->p;
+}
+
+int lr_bc_unpack(const uint8_t *p, size_t len, uint8_t **buf, size_t *cap, size_t *out_len,
+                 int *oom) {
+  const uint8_t *end = p + len;
+  if (len < 1) return -1;
+  uint8_t how = *p++;
+  uint64_t raw = (uint64_t)(end - p);
+  if (how == PACK_DEFLATE && (get_varint(&p, end, &raw) || raw == 0)) return -1;
+  if ((how != PACK_RAW && how != PACK_DEFLATE) || raw > MAX_BLOCK) return -1;
+  if (raw > *cap) {
+    uint8_t *b = realloc(*buf, (size_t)raw);
+    if (!b) return *oom = 1, -1;
+    *buf = b;
+    *cap = (size_t)raw;
+  }
+  if (how == PACK_RAW) {
+    if (raw) memcpy(*buf, p, (size_t)raw);
+  } else {
+    uLongf got = (uLongf)raw;
+    int rc = uncompress(*buf, &got, p, (uLong)(end - p));
+    if (rc == Z_MEM_ERROR) return *oom = 1, -1;
+    if (rc != Z_OK || got != raw) return -1;
+  }
+  *out_len = (size_t)raw;
+  return 0;
 }
 
 /* ---- the decoder -------------------------------------------------------- */

@@ -61,9 +61,10 @@ static void bind_range(sqlite3_stmt *st, int i, const LrBcRow *rows, int n, int 
 
 int lr_bs_write_block(sqlite3_stmt *ins, LrBcEnc *enc, int64_t proc, int lvl, const LrBcRow *rows,
                       int n, int *oom) {
-  size_t len;
+  size_t len, plen;
   const uint8_t *b = lr_bc_encode(enc, rows, n, &len);
-  if (!b) return *oom = 1, -1;
+  if (!b || !(b = lr_bc_pack(enc, b, len, &plen))) return *oom = 1, -1;
+  len = plen;
   int nlive = 0;
   for (int i = 0; i < n; i++) nlive += (rows[i].nulls >> LR_BC_FREE_SEQ) & 1;
   sqlite3_bind_int64(ins, 1, proc);

@@ -172,10 +172,38 @@ static void test_codec_churn_is_small(void) {
                1u << LR_BC_FILE_OFFSET;
   }
   LrBcEnc *e = lr_bc_enc_new();
-  size_t len = 0;
-  CU_ASSERT_PTR_NOT_NULL(lr_bc_encode(e, rows, LR_BC_MAX_ROWS, &len));
-  printf("\n    1024 churn rows: %zu bytes", len);
+  size_t len = 0, plen = 0, ulen = 0, cap = 0;
+  const uint8_t *b = lr_bc_encode(e, rows, LR_BC_MAX_ROWS, &len);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+  uint8_t *raw = malloc(len), *un = NULL;
+  memcpy(raw, b, len);
+  const uint8_t *pk = lr_bc_pack(e, raw, len, &plen);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(pk);
+  printf("\n    1024 churn rows: %zu bytes, %zu deflated", len, plen);
   CU_ASSERT(len > 0 && len < 4 * LR_BC_MAX_ROWS);
+  CU_ASSERT(plen > 0 && plen < LR_BC_MAX_ROWS / 2); /* under half a byte a row */
+  /* unpacked: the same bytes; damaged: refused or the right length, in bounds */
+  int oom = 0;
+  CU_ASSERT_EQUAL(lr_bc_unpack(pk, plen, &un, &cap, &ulen, &oom), 0);
+  CU_ASSERT(ulen == len && un && !memcmp(un, raw, len));
+  uint8_t *dam = malloc(plen);
+  int accepted = 0;
+  for (size_t cut = 0; cut < plen; cut++)
+    accepted += lr_bc_unpack(pk, cut, &un, &cap, &ulen, &oom) == 0;
+  CU_ASSERT_EQUAL(accepted, 0);
+  for (int k = 0; k < 3000; k++) {
+    memcpy(dam, pk, plen);
+    dam[next_rand() % plen] ^= (uint8_t)(1 + next_rand() % 255);
+    if (lr_bc_unpack(dam, plen, &un, &cap, &ulen, &oom) == 0) CU_ASSERT(ulen <= ((size_t)64 << 20));
+  }
+  /* a raw block stored as such: byte 0, then the block */
+  uint8_t small[] = {0, 1, 2, 3};
+  CU_ASSERT_EQUAL(lr_bc_unpack(small, sizeof small, &un, &cap, &ulen, &oom), 0);
+  CU_ASSERT(ulen == 3 && un[0] == 1 && un[2] == 3);
+  CU_ASSERT_EQUAL(oom, 0);
+  free(dam);
+  free(raw);
+  free(un);
   lr_bc_enc_free(e);
 }
 
@@ -394,7 +422,8 @@ int main(void) {
   if (!dir || CU_initialize_registry() != CUE_SUCCESS) return 1;
   CU_pSuite s = CU_add_suite("store", NULL, NULL);
   CU_add_test(s, "codec: random rows back exactly, damage refused", test_codec_round_trip);
-  CU_add_test(s, "codec: malloc churn under 4 bytes a row", test_codec_churn_is_small);
+  CU_add_test(s, "codec: malloc churn under 4 bytes a row, half a byte deflated",
+              test_codec_churn_is_small);
   CU_add_test(s, "table: live_at, ranges, ids as computed", test_table_answers);
   CU_add_test(s, "table: INSERT, UPDATE, DELETE as a plain table", test_table_writes);
   return lrt_main();
