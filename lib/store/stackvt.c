@@ -19,9 +19,15 @@
 **      new outermost node under its old root only when this table made
 **      that chain; otherwise it copies the chain first, so shared nodes
 **      of other stacks never change.
+**   4. The node cache of a table holds rows of stack_nodes as they are:
+**      it is emptied whenever this connection has changed anything
+**      (sqlite3_total_changes) or another one committed (the file's data
+**      version) since it was filled. Lookups of stacks share callers, so
+**      most frames are found there without a B-tree lookup.
 */
 #include "store/stackvt.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,10 +37,30 @@ enum { COL_STACK, COL_DEPTH, COL_FRAME };
 /* idxNum bits: which constraints xFilter gets, in this order */
 enum { IX_EQ = 1, IX_GE = 2, IX_GT = 4, IX_LE = 8, IX_LT = 16, IX_DMAX = 32, IX_DLT = 64 };
 
+/* The statements a cursor runs, prepared once per table (a lookup per
+** stack, as report's load_stack makes, must not prepare each time): a
+** cursor takes a spare from the table and gives it back when it closes. */
+enum { SQ_EQ, SQ_RANGE, SQ_NODE, SQ_N };
+static const char *const sq_sql[SQ_N] = {
+    "SELECT id, node FROM \"%w\".stacks WHERE id = ?1",
+    "SELECT id, node FROM \"%w\".stacks WHERE id BETWEEN ?1 AND ?2 ORDER BY id",
+    "SELECT parent, frame_id FROM \"%w\".stack_nodes WHERE id = ?1"};
+
+/* Nodes read by lookups, kept by the table (invariant 4). */
+typedef struct Node {
+  int64_t id, parent, frame; /* id 0: empty slot */
+} Node;
+enum { NODE_CACHE_MAX = 1 << 20 }; /* slots: 24 MB at most, then emptied */
+
 typedef struct Vt {
   sqlite3_vtab base;
   sqlite3 *db;
   char *schema;
+  sqlite3_stmt *spare[SQ_N];
+  Node *nc; /* open addressing on id, at most 3/4 full */
+  size_t nc_cap, nc_n;
+  int nc_changes; /* sqlite3_total_changes and the file's data version when filled */
+  unsigned nc_version;
   int64_t next_node; /* 0: not known yet */
   /* the stack INSERT appended to last (invariant 3) */
   int64_t own_stack, own_node0, own_root, own_len;
@@ -44,9 +70,10 @@ typedef struct Vt {
 
 typedef struct Cur {
   sqlite3_vtab_cursor base;
-  sqlite3_stmt *stk;   /* the stacks to walk: (id, node) */
-  sqlite3_stmt *nodeq; /* one node by id (lookups) */
-  int scan;            /* walking many stacks: the arrays */
+  sqlite3_stmt *st[SQ_N]; /* taken from the table's spares */
+  sqlite3_stmt *stk;      /* st[SQ_EQ] or st[SQ_RANGE]: the stacks to walk, (id, node) */
+  sqlite3_stmt *nodeq;    /* st[SQ_NODE]: one node by id (lookups) */
+  int scan;               /* walking many stacks: the arrays */
   int64_t *nid, *npar, *nfr;
   size_t nn, ncap;
   int loaded, dense;
@@ -75,6 +102,31 @@ static sqlite3_stmt *prep(Vt *v, const char *fmt) {
   if (sql) sqlite3_prepare_v2(v->db, sql, -1, &st, NULL);
   sqlite3_free(sql);
   return st;
+}
+
+/* Statement k for cursor c, reset: its own, the table's spare, or new. */
+static sqlite3_stmt *take(Vt *v, sqlite3_stmt **st, int k) {
+  if (st[k]) {
+    sqlite3_reset(st[k]);
+  } else if (v->spare[k]) {
+    st[k] = v->spare[k];
+    v->spare[k] = NULL;
+  } else {
+    st[k] = prep(v, sq_sql[k]);
+  }
+  return st[k];
+}
+
+static void give_back(Vt *v, sqlite3_stmt **st) {
+  for (int k = 0; k < SQ_N; k++) {
+    if (!st[k]) continue;
+    sqlite3_reset(st[k]);
+    if (!v->spare[k])
+      v->spare[k] = st[k];
+    else
+      sqlite3_finalize(st[k]);
+    st[k] = NULL;
+  }
 }
 
 /* ---- connecting ---------------------------------------------------------- */
@@ -120,6 +172,8 @@ static int vt_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
 
 static int vt_disconnect(sqlite3_vtab *tab) {
   Vt *v = (Vt *)tab;
+  for (int k = 0; k < SQ_N; k++) sqlite3_finalize(v->spare[k]);
+  sqlite3_free(v->nc);
   sqlite3_free(v->schema);
   sqlite3_free(v->fr);
   sqlite3_free(v);
@@ -201,8 +255,7 @@ static int vt_open(sqlite3_vtab *tab, sqlite3_vtab_cursor **out) {
 
 static int vt_close(sqlite3_vtab_cursor *cur) {
   Cur *c = (Cur *)cur;
-  sqlite3_finalize(c->stk);
-  sqlite3_finalize(c->nodeq);
+  give_back((Vt *)cur->pVtab, c->st);
   sqlite3_free(c->nid);
   sqlite3_free(c->npar);
   sqlite3_free(c->nfr);
@@ -249,6 +302,49 @@ static int load_nodes(Vt *v, Cur *c) {
   return SQLITE_OK;
 }
 
+/* Empties the node cache if the file may have changed (invariant 4). */
+static void cache_check(Vt *v) {
+  unsigned ver = 0;
+  int ch = sqlite3_total_changes(v->db);
+  if (sqlite3_file_control(v->db, v->schema, SQLITE_FCNTL_DATA_VERSION, &ver) != SQLITE_OK)
+    ver = v->nc_version + 1; /* cannot tell: never trust it */
+  if (ch == v->nc_changes && ver == v->nc_version) return;
+  if (v->nc_n) memset(v->nc, 0, v->nc_cap * sizeof *v->nc);
+  v->nc_n = 0;
+  v->nc_changes = ch;
+  v->nc_version = ver;
+}
+
+static Node *cache_slot(Node *t, size_t cap, int64_t id) {
+  size_t m = cap - 1, j = (size_t)((uint64_t)id * 0x9e3779b97f4a7c15ull >> 20) & m;
+  while (t[j].id && t[j].id != id) j = (j + 1) & m;
+  return &t[j];
+}
+
+static void cache_put(Vt *v, int64_t id, int64_t parent, int64_t frame) {
+  if (!id) return; /* 0 marks empty slots */
+  if ((v->nc_n + 1) * 4 > v->nc_cap * 3) {
+    size_t nc = v->nc_cap ? v->nc_cap * 2 : 1024;
+    if (nc > NODE_CACHE_MAX) { /* bounded: start again */
+      memset(v->nc, 0, v->nc_cap * sizeof *v->nc);
+      v->nc_n = 0;
+    } else {
+      Node *t = sqlite3_malloc64(nc * sizeof *t);
+      if (!t) return; /* a cache only */
+      memset(t, 0, nc * sizeof *t);
+      for (size_t i = 0; i < v->nc_cap; i++)
+        if (v->nc[i].id) *cache_slot(t, nc, v->nc[i].id) = v->nc[i];
+      sqlite3_free(v->nc);
+      v->nc = t;
+      v->nc_cap = nc;
+    }
+  }
+  Node *n = cache_slot(v->nc, v->nc_cap, id);
+  assert(!n->id || n->id == id);
+  if (!n->id) v->nc_n++;
+  *n = (Node){id, parent, frame};
+}
+
 /* Loads node c->node into c->parent, c->frame; an error if it is missing. */
 static int fetch(Vt *v, Cur *c) {
   int64_t id = c->node;
@@ -272,11 +368,21 @@ static int fetch(Vt *v, Cur *c) {
       return SQLITE_OK;
     }
   } else {
+    if (v->nc_n) {
+      const Node *n = cache_slot(v->nc, v->nc_cap, id);
+      if (n->id) {
+        assert(n->id == id); /* invariant 4: the row of that id */
+        c->parent = n->parent;
+        c->frame = n->frame;
+        return SQLITE_OK;
+      }
+    }
     sqlite3_bind_int64(c->nodeq, 1, id);
     int rc = sqlite3_step(c->nodeq);
     if (rc == SQLITE_ROW) {
       c->parent = sqlite3_column_int64(c->nodeq, 0);
       c->frame = sqlite3_column_int64(c->nodeq, 1);
+      cache_put(v, id, c->parent, c->frame);
     }
     sqlite3_reset(c->nodeq);
     if (rc == SQLITE_ROW) return SQLITE_OK;
@@ -386,10 +492,7 @@ static int vt_filter(sqlite3_vtab_cursor *cur, int idx, const char *s, int argc,
   }
   c->eof = 0;
   c->scan = !have_eq;
-  sqlite3_finalize(c->stk);
-  c->stk = prep(v, have_eq ? "SELECT id, node FROM \"%w\".stacks WHERE id = ?1"
-                           : "SELECT id, node FROM \"%w\".stacks WHERE id BETWEEN ?1 AND ?2 "
-                             "ORDER BY id");
+  c->stk = take(v, c->st, have_eq ? SQ_EQ : SQ_RANGE);
   if (!c->stk) return db_error(v);
   sqlite3_bind_int64(c->stk, 1, have_eq ? eq : lo);
   if (!have_eq) sqlite3_bind_int64(c->stk, 2, hi);
@@ -400,12 +503,10 @@ static int vt_filter(sqlite3_vtab_cursor *cur, int idx, const char *s, int argc,
   int rc;
   if (c->scan)
     rc = load_nodes(v, c);
-  else if (!c->nodeq)
-    rc = (c->nodeq = prep(v, "SELECT parent, frame_id FROM \"%w\".stack_nodes WHERE id = ?1"))
-             ? SQLITE_OK
-             : db_error(v);
+  else if (!(c->nodeq = take(v, c->st, SQ_NODE)))
+    rc = db_error(v);
   else
-    rc = SQLITE_OK;
+    cache_check(v), rc = SQLITE_OK;
   return rc == SQLITE_OK ? next_stack(v, c) : rc;
 }
 
@@ -461,8 +562,8 @@ static int read_chain(Vt *v, int64_t s, int64_t n, int64_t *len, int64_t *root) 
   memset(&c, 0, sizeof c);
   c.stack = s;
   c.dmax = INT64_MAX;
-  if (!(c.nodeq = prep(v, "SELECT parent, frame_id FROM \"%w\".stack_nodes WHERE id = ?1")))
-    return db_error(v);
+  if (!(c.nodeq = take(v, c.st, SQ_NODE))) return db_error(v);
+  cache_check(v);
   int rc = start(v, &c, n);
   *len = 0;
   while (rc == SQLITE_OK && n) {
@@ -482,7 +583,7 @@ static int read_chain(Vt *v, int64_t s, int64_t n, int64_t *len, int64_t *root) 
     rc = up(v, &c, &moved);
     if (!moved) break;
   }
-  sqlite3_finalize(c.nodeq);
+  give_back(v, c.st);
   return rc;
 }
 

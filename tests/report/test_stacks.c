@@ -191,6 +191,17 @@ static void test_entries_back(void) {
   CU_ASSERT_EQUAL(one_int(db, "SELECT count(*) FROM stack_entries WHERE depth = 21"), NSTACKS);
   CU_ASSERT_EQUAL(one_int(db, "SELECT count(*) FROM stack_entries WHERE stack_id = 999"), 0);
   CU_ASSERT_EQUAL(one_int(db, "SELECT count(*) FROM stack_entries WHERE stack_id = NULL"), 0);
+  /* a node changed by another connection is seen (the lookups' cache) */
+  tb_exec(db, "COMMIT");
+  CU_ASSERT_EQUAL(
+      one_int(db, "SELECT frame_id FROM stack_entries WHERE stack_id = 37 AND depth = 0"), 1036);
+  sqlite3 *other;
+  CU_ASSERT_EQUAL_FATAL(sqlite3_open(sqlite3_db_filename(db, "main"), &other), SQLITE_OK);
+  tb_exec(other, "UPDATE stack_nodes SET frame_id = 4242 WHERE id = (SELECT node FROM stacks "
+                 "WHERE id = 37)");
+  sqlite3_close(other);
+  CU_ASSERT_EQUAL(
+      one_int(db, "SELECT frame_id FROM stack_entries WHERE stack_id = 37 AND depth = 0"), 4242);
   sqlite3_close(db);
 }
 
