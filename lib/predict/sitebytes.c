@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "predict/sitegroups.h"
+#include "query/peak_sql.h"
 #include "store/allocvt.h"
 
 typedef struct Site {
@@ -512,13 +514,11 @@ static int scan_peaks(LrSiteBytes *r, sqlite3 *db, LrErr *err) {
 /* The site of a row of allocations: its stack's site, or the pooled arena
 ** of its allocator (see StackClass). arena_sized: an anonymous mmap of
 ** 256 KiB or 1 MiB, obmalloc's arena sizes. */
-static int row_site(const LrSiteBytes *r, sqlite3_stmt *st, int col_stack, const char *region,
-                    int arena_sized) {
+/* The site of a group of rows: their stack (id -1: none), region, and
+** whether they are arena-sized anonymous mappings. */
+static int site_of(const LrSiteBytes *r, int64_t id, int anon, int arena_sized) {
   int s = r->nullsite;
-  if (sqlite3_column_type(st, col_stack) == SQLITE_NULL) return s;
-  int64_t id = sqlite3_column_int64(st, col_stack);
   if (id < 0 || id >= r->nstack || r->stack_site[id] < 0) return s;
-  int anon = region && !strcmp(region, "anon");
   switch ((StackClass)r->stack_cls[id]) {
   case SC_PY_NAMED: return r->arena_site[LR_ARENA_PYTHON];
   case SC_PY_CAND:
@@ -535,6 +535,13 @@ static int row_site(const LrSiteBytes *r, sqlite3_stmt *st, int col_stack, const
   return r->stack_site[id];
 }
 
+static int row_site(const LrSiteBytes *r, sqlite3_stmt *st, int col_stack, const char *region,
+                    int arena_sized) {
+  if (sqlite3_column_type(st, col_stack) == SQLITE_NULL) return r->nullsite;
+  return site_of(r, sqlite3_column_int64(st, col_stack), region && !strcmp(region, "anon"),
+                 arena_sized);
+}
+
 #define ARENA_SIZED "(region = 'anon' AND size IN (262144, 1048576))"
 
 /* Site bytes and blocks live at seq (heap + anon), file-mapped bytes apart;
@@ -543,12 +550,18 @@ static int row_site(const LrSiteBytes *r, sqlite3_stmt *st, int col_stack, const
 static int bytes_at(LrSiteBytes *r, int64_t seq, int64_t *bytes, int64_t *blocks, int64_t *file,
                     char *file_name, size_t name_len, LrErr *err) {
   sqlite3_stmt *st;
+  /* v3: live_at reads the blocks around seq only (store/allocvt.h) */
   if (sqlite3_prepare_v2(r->db,
-                         "SELECT stack_id, region, SUM(size), COUNT(*), " ARENA_SIZED ", "
-                         "CASE WHEN region = 'file' THEN file END FROM allocations "
-                         "WHERE region IN ('heap','anon','file') AND "
-                         "alloc_seq <= ?1 AND (free_seq IS NULL OR free_seq > ?1) "
-                         "GROUP BY stack_id, region, 5, 6",
+                         lr_peak_has_live_at(r->db)
+                             ? "SELECT stack_id, region, SUM(size), COUNT(*), " ARENA_SIZED ", "
+                               "CASE WHEN region = 'file' THEN file END FROM allocations "
+                               "WHERE region IN ('heap','anon','file') AND live_at = ?1 "
+                               "GROUP BY stack_id, region, 5, 6"
+                             : "SELECT stack_id, region, SUM(size), COUNT(*), " ARENA_SIZED ", "
+                               "CASE WHEN region = 'file' THEN file END FROM allocations "
+                               "WHERE region IN ('heap','anon','file') AND "
+                               "alloc_seq <= ?1 AND (free_seq IS NULL OR free_seq > ?1) "
+                               "GROUP BY stack_id, region, 5, 6",
                          -1, &st, NULL))
     return fail_db(err, r->path, r->db, "allocations");
   sqlite3_bind_int64(st, 1, seq);
@@ -627,8 +640,51 @@ int lr_sitebytes_moment(LrSiteBytes *r, int p, int64_t ordinal, int64_t *bytes, 
   return bytes_at(r, seq, bytes, NULL, file, NULL, 0, err);
 }
 
+/* v3: the same statistics from one pass over the blocks in C
+** (predict/sitegroups.h), without sorting every row through SQL. */
+static int site_stats_blocks(LrSiteBytes *r, sqlite3 *db, LrErr *err) {
+  int64_t proc = 1;
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'process_id'", -1, &st, NULL) ==
+      SQLITE_OK) {
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_INTEGER)
+      proc = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+  }
+  if (sqlite3_prepare_v2(db, "SELECT max(alloc_max), max(free_max) FROM main.alloc_blocks WHERE "
+                             "process_id = ?1", -1, &st, NULL) != SQLITE_OK)
+    return fail_db(err, r->path, db, "alloc_blocks");
+  sqlite3_bind_int64(st, 1, proc);
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    int64_t a = sqlite3_column_int64(st, 0), f = sqlite3_column_int64(st, 1);
+    r->span = a > f ? a : f;
+  }
+  sqlite3_finalize(st);
+  LrSiteGroup *g = NULL;
+  size_t n = 0;
+  if (lr_site_groups(db, r->path, proc, r->span - r->span / 4, &g, &n, err)) return -1;
+  int64_t allocs = 0;
+  for (size_t i = 0; i < n; i++) {
+    int s = site_of(r, g[i].stack, g[i].anon, g[i].arena_sized);
+    allocs += g[i].count;
+    r->sites[s].allocs += g[i].count;
+    if (g[i].max_size > r->sites[s].max_block) r->sites[s].max_block = g[i].max_size;
+    r->sites[s].anon |= g[i].anon;
+    r->sites[s].life_sum += (double)g[i].life_sum;
+    r->sites[s].freed += g[i].freed;
+    r->sites[s].late_bytes += g[i].late_bytes;
+  }
+  free(g);
+  r->exploded = (int64_t)n > LR_SITEBYTES_EXPLODED_STACKS && allocs < 8 * (int64_t)n;
+  return 0;
+}
+
 static int site_stats(LrSiteBytes *r, sqlite3 *db, LrErr *err) {
   sqlite3_stmt *st;
+  if (lr_peak_has_live_at(db)) {
+    if (site_stats_blocks(r, db, err)) return -1;
+    goto rss;
+  }
   if (sqlite3_prepare_v2(db, "SELECT MAX(alloc_seq), MAX(free_seq) FROM allocations", -1, &st,
                          NULL) == SQLITE_OK) {
     if (sqlite3_step(st) == SQLITE_ROW) {
@@ -663,6 +719,7 @@ static int site_stats(LrSiteBytes *r, sqlite3 *db, LrErr *err) {
   /* many distinct stacks with few blocks each: keys of 5 frames split the
   ** program into groups that do not repeat from run to run */
   r->exploded = used > LR_SITEBYTES_EXPLODED_STACKS && allocs < 8 * used;
+rss:
   r->rss_peak = -1;
   if (sqlite3_prepare_v2(db, "SELECT MAX(rss), COUNT(*) FROM rss_samples", -1, &st, NULL) ==
       SQLITE_OK) {
