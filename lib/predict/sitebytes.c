@@ -640,29 +640,13 @@ int lr_sitebytes_moment(LrSiteBytes *r, int p, int64_t ordinal, int64_t *bytes, 
   return bytes_at(r, seq, bytes, NULL, file, NULL, 0, err);
 }
 
-/* v3: the same statistics from one pass over the blocks in C
-** (predict/sitegroups.h), without sorting every row through SQL. */
-static int site_stats_blocks(LrSiteBytes *r, sqlite3 *db, LrErr *err) {
-  int64_t proc = 1;
+/* Per-site counts, sizes and lifetimes from every heap and anon row
+** (predict/sitegroups.h), then the RSS peak. */
+static int site_stats(LrSiteBytes *r, sqlite3 *db, LrErr *err) {
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'process_id'", -1, &st, NULL) ==
-      SQLITE_OK) {
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_INTEGER)
-      proc = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-  }
-  if (sqlite3_prepare_v2(db, "SELECT max(alloc_max), max(free_max) FROM main.alloc_blocks WHERE "
-                             "process_id = ?1", -1, &st, NULL) != SQLITE_OK)
-    return fail_db(err, r->path, db, "alloc_blocks");
-  sqlite3_bind_int64(st, 1, proc);
-  if (sqlite3_step(st) == SQLITE_ROW) {
-    int64_t a = sqlite3_column_int64(st, 0), f = sqlite3_column_int64(st, 1);
-    r->span = a > f ? a : f;
-  }
-  sqlite3_finalize(st);
   LrSiteGroup *g = NULL;
   size_t n = 0;
-  if (lr_site_groups(db, r->path, proc, r->span - r->span / 4, &g, &n, err)) return -1;
+  if (lr_site_groups(db, r->path, &r->span, &g, &n, err)) return -1;
   int64_t allocs = 0;
   for (size_t i = 0; i < n; i++) {
     int s = site_of(r, g[i].stack, g[i].anon, g[i].arena_sized);
@@ -675,51 +659,9 @@ static int site_stats_blocks(LrSiteBytes *r, sqlite3 *db, LrErr *err) {
     r->sites[s].late_bytes += g[i].late_bytes;
   }
   free(g);
-  r->exploded = (int64_t)n > LR_SITEBYTES_EXPLODED_STACKS && allocs < 8 * (int64_t)n;
-  return 0;
-}
-
-static int site_stats(LrSiteBytes *r, sqlite3 *db, LrErr *err) {
-  sqlite3_stmt *st;
-  if (lr_peak_has_live_at(db)) {
-    if (site_stats_blocks(r, db, err)) return -1;
-    goto rss;
-  }
-  if (sqlite3_prepare_v2(db, "SELECT MAX(alloc_seq), MAX(free_seq) FROM allocations", -1, &st,
-                         NULL) == SQLITE_OK) {
-    if (sqlite3_step(st) == SQLITE_ROW) {
-      int64_t a = sqlite3_column_int64(st, 0), f = sqlite3_column_int64(st, 1);
-      r->span = a > f ? a : f;
-    }
-    sqlite3_finalize(st);
-  }
-  if (sqlite3_prepare_v2(db,
-                         "SELECT stack_id, COUNT(*), MAX(size), MAX(region = 'anon'), "
-                         "SUM(free_seq - alloc_seq), COUNT(free_seq), region, " ARENA_SIZED ", "
-                         "SUM(CASE WHEN free_seq IS NULL OR free_seq > ?1 THEN size ELSE 0 END) "
-                         "FROM allocations WHERE region IN ('heap','anon') "
-                         "GROUP BY stack_id, region, 8",
-                         -1, &st, NULL))
-    return fail_db(err, r->path, db, "allocations");
-  sqlite3_bind_int64(st, 1, r->span - r->span / 4);
-  int64_t used = 0, allocs = 0;
-  while (sqlite3_step(st) == SQLITE_ROW) {
-    int s = row_site(r, st, 0, (const char *)sqlite3_column_text(st, 6), sqlite3_column_int(st, 7));
-    used++;
-    allocs += sqlite3_column_int64(st, 1);
-    r->sites[s].allocs += sqlite3_column_int64(st, 1);
-    if (sqlite3_column_int64(st, 2) > r->sites[s].max_block)
-      r->sites[s].max_block = sqlite3_column_int64(st, 2);
-    r->sites[s].anon |= sqlite3_column_int(st, 3);
-    r->sites[s].life_sum += sqlite3_column_double(st, 4);
-    r->sites[s].freed += sqlite3_column_int64(st, 5);
-    r->sites[s].late_bytes += sqlite3_column_int64(st, 8);
-  }
-  sqlite3_finalize(st);
   /* many distinct stacks with few blocks each: keys of 5 frames split the
   ** program into groups that do not repeat from run to run */
-  r->exploded = used > LR_SITEBYTES_EXPLODED_STACKS && allocs < 8 * used;
-rss:
+  r->exploded = (int64_t)n > LR_SITEBYTES_EXPLODED_STACKS && allocs < 8 * (int64_t)n;
   r->rss_peak = -1;
   if (sqlite3_prepare_v2(db, "SELECT MAX(rss), COUNT(*) FROM rss_samples", -1, &st, NULL) ==
       SQLITE_OK) {

@@ -102,22 +102,91 @@ static int cmp_group(const void *a, const void *b) {
   return x->arena_sized - y->arena_sized;
 }
 
-int lr_site_groups(sqlite3 *db, const char *path, int64_t proc, int64_t late, LrSiteGroup **out,
-                   size_t *n, LrErr *err) {
-  Pass p = {0};
-  p.late = late;
-  char *msg = NULL;
-  uint32_t mask = 1u << LR_BC_REGION | 1u << LR_BC_SIZE | 1u << LR_BC_STACK |
-                  1u << LR_BC_ALLOC_SEQ | 1u << LR_BC_FREE_SEQ;
-  if (lr_store_scan(db, proc, mask, on_block, &p, &msg) != 0) {
-    lr_err_set(err, "%s: allocations: %s", path, p.oom ? "out of memory" : msg ? msg : "?");
-    sqlite3_free(msg);
-    free(p.g);
-    free(p.slot);
-    return -1;
+/* A v2 trace (a plain allocations table): the SQL itself. */
+static int groups_sql(sqlite3 *db, const char *path, int64_t late, Pass *p, LrErr *err) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db,
+                         "SELECT stack_id, COUNT(*), MAX(size), MAX(region = 'anon'), "
+                         "SUM(free_seq - alloc_seq), COUNT(free_seq), "
+                         "region = 'anon' AND size IN (262144, 1048576), "
+                         "SUM(CASE WHEN free_seq IS NULL OR free_seq > ?1 THEN size ELSE 0 END) "
+                         "FROM allocations WHERE region IN ('heap','anon') "
+                         "GROUP BY stack_id, region, 7",
+                         -1, &st, NULL) != SQLITE_OK)
+    return lr_err_set(err, "%s: allocations: %s", path, sqlite3_errmsg(db));
+  sqlite3_bind_int64(st, 1, late);
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    LrSiteGroup *g = lr_grow(p->g, &p->cap, p->n + 1, sizeof *p->g);
+    if (!g) {
+      sqlite3_finalize(st);
+      return lr_err_set(err, "%s: out of memory", path);
+    }
+    p->g = g;
+    g = &p->g[p->n++];
+    g->stack = sqlite3_column_type(st, 0) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 0);
+    g->count = sqlite3_column_int64(st, 1);
+    g->max_size = sqlite3_column_int64(st, 2);
+    g->anon = sqlite3_column_int(st, 3);
+    g->life_sum = sqlite3_column_int64(st, 4);
+    g->freed = sqlite3_column_int64(st, 5);
+    g->arena_sized = sqlite3_column_int(st, 6);
+    g->late_bytes = sqlite3_column_int64(st, 7);
   }
-  free(p.slot);
-  if (p.n) qsort(p.g, p.n, sizeof *p.g, cmp_group);
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) return lr_err_set(err, "%s: allocations: %s", path, sqlite3_errmsg(db));
+  return 0;
+}
+
+/* One integer from sql (bound to a), or dflt. */
+static int64_t one_int(sqlite3 *db, const char *sql, int64_t a, int64_t dflt) {
+  sqlite3_stmt *st;
+  int64_t v = dflt;
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return dflt;
+  sqlite3_bind_int64(st, 1, a);
+  if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_INTEGER)
+    v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return v;
+}
+
+int lr_site_groups(sqlite3 *db, const char *path, int64_t *span, LrSiteGroup **out, size_t *n,
+                   LrErr *err) {
+  Pass p = {0};
+  int64_t proc = one_int(db, "SELECT value FROM meta WHERE key = 'process_id'", 0, 1);
+  int v3 = one_int(db,
+                   "SELECT count(*) FROM pragma_table_xinfo('allocations') WHERE name = "
+                   "'live_at' AND ?1 = ?1",
+                   0, 0) > 0;
+  int64_t a, f;
+  if (v3) { /* the blocks' ranges */
+    a = one_int(db, "SELECT max(alloc_max) FROM main.alloc_blocks WHERE process_id = ?1", proc, 0);
+    f = one_int(db, "SELECT max(free_max) FROM main.alloc_blocks WHERE process_id = ?1", proc, 0);
+  } else {
+    a = one_int(db, "SELECT MAX(alloc_seq) FROM allocations", 0, 0);
+    f = one_int(db, "SELECT MAX(free_seq) FROM allocations", 0, 0);
+  }
+  *span = a > f ? a : f;
+  p.late = *span - *span / 4;
+  if (!v3) {
+    if (groups_sql(db, path, p.late, &p, err)) {
+      free(p.g);
+      return -1;
+    }
+  } else {
+    char *msg = NULL;
+    uint32_t mask = 1u << LR_BC_REGION | 1u << LR_BC_SIZE | 1u << LR_BC_STACK |
+                    1u << LR_BC_ALLOC_SEQ | 1u << LR_BC_FREE_SEQ;
+    int rc = lr_store_scan(db, proc, mask, on_block, &p, &msg);
+    free(p.slot);
+    if (rc != 0) {
+      lr_err_set(err, "%s: allocations: %s", path, p.oom ? "out of memory" : msg ? msg : "?");
+      sqlite3_free(msg);
+      free(p.g);
+      return -1;
+    }
+    if (p.n) qsort(p.g, p.n, sizeof *p.g, cmp_group);
+  }
   *out = p.g;
   *n = p.n;
   return 0;

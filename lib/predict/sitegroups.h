@@ -2,7 +2,8 @@
 ** sitegroups.h: the per-stack statistics sitebytes.c needs from every
 ** heap and anon row of a v3 trace, computed in one pass over the blocks
 ** (store/scan.h) instead of a SQL GROUP BY that sorts every row through the
-** virtual table. The groups and numbers are those of
+** virtual table (3.2 s on 10M events; the pass, well under a second). The
+** groups and numbers are those of
 **   SELECT stack_id, COUNT(*), MAX(size), MAX(region = 'anon'),
 **          SUM(free_seq - alloc_seq), COUNT(free_seq), region, ARENA_SIZED,
 **          SUM(CASE WHEN free_seq IS NULL OR free_seq > late THEN size END)
@@ -26,9 +27,12 @@ typedef struct LrSiteGroup {
   int64_t life_sum; /* sum of free_seq - alloc_seq over the freed */
 } LrSiteGroup;
 
-/* The groups of process proc's rows, sorted as SQL's GROUP BY would give
-** them; *out malloc'd. 0, or -1 with err naming path. */
-int lr_site_groups(sqlite3 *db, const char *path, int64_t proc, int64_t late, LrSiteGroup **out,
-                   size_t *n, LrErr *err);
+/* The groups of the selected process's rows (lr_trace_views), sorted as
+** SQL's GROUP BY gives them, *out malloc'd; "late" means freed after
+** 3/4 of *span, the highest alloc_seq or free_seq, which is set too. v3:
+** one pass over the blocks; a v2 trace: the SQL above. 0, or -1 with err
+** naming path. */
+int lr_site_groups(sqlite3 *db, const char *path, int64_t *span, LrSiteGroup **out, size_t *n,
+                   LrErr *err);
 
 #endif
