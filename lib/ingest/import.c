@@ -98,6 +98,8 @@ typedef struct Imp {
   size_t nmods, cap_mods;
   FrameSlot *fr;
   size_t fr_cap, fr_n;
+  uint64_t *ipc; /* IPC_SIZE x (ip + 1, frame id): frame_id's last answers,
+                    emptied when the modules change */
   Thr *thr;
   size_t nthr, cap_thr;
   uint32_t *thr_idx; /* open addressing on tid: slot = thr index + 1, 0 empty */
@@ -181,7 +183,17 @@ static void hex(char *out, const char *b, size_t n) {
   out[2 * n] = 0;
 }
 
+/* frame_id's cache of ip -> id: a stack repeats the frames of others, and
+** finding an ip's module is a walk over every module (PyTorch loads
+** hundreds: that walk was 16% of its import). */
+#define IPC_SIZE 65536
+
+static void ipc_clear(Imp *im) {
+  if (im->ipc) memset(im->ipc, 0, sizeof *im->ipc * 2 * IPC_SIZE);
+}
+
 static void do_module(Imp *im, const LrSpoolRec *r) {
+  ipc_clear(im); /* the new module may cover ips cached as moduleless */
   Mod *nm = lr_grow(im->mods, &im->cap_mods, im->nmods + 1, sizeof *nm);
   if (!nm) {
     im->failed = 1;
@@ -208,6 +220,7 @@ static void do_module(Imp *im, const LrSpoolRec *r) {
 }
 
 static void do_unmodule(Imp *im, const LrSpoolRec *r) {
+  ipc_clear(im);
   for (size_t i = im->nmods; i-- > 0;) {
     if (im->mods[i].live && im->mods[i].base == r->addr) {
       im->mods[i].live = 0;
@@ -219,7 +232,21 @@ static void do_unmodule(Imp *im, const LrSpoolRec *r) {
   }
 }
 
+static uint64_t frame_id_slow(Imp *im, uint64_t ip);
+
 static uint64_t frame_id(Imp *im, uint64_t ip) {
+  if (!im->ipc && !(im->ipc = calloc(2 * IPC_SIZE, sizeof *im->ipc))) return frame_id_slow(im, ip);
+  uint64_t *e = &im->ipc[2 * (lr_mix64(ip) & (IPC_SIZE - 1))];
+  if (e[0] == ip + 1) return e[1];
+  uint64_t id = frame_id_slow(im, ip);
+  if (id) {
+    e[0] = ip + 1;
+    e[1] = id;
+  }
+  return id;
+}
+
+static uint64_t frame_id_slow(Imp *im, uint64_t ip) {
   uint64_t mod = 0, rel = ip;
   for (size_t i = im->nmods; i-- > 0;) {
     const Mod *m = &im->mods[i];
@@ -720,6 +747,7 @@ static void imp_free(Imp *im) {
   lr_life_free(im->life);
   free(im->mods);
   free(im->fr);
+  free(im->ipc);
   for (size_t i = 0; i < im->nthr; i++) free(im->thr[i].name);
   free(im->thr);
   free(im->thr_idx);
