@@ -3,7 +3,7 @@
 ** own, with the importer's connection settings (pragmas as in import.c).
 ** The trace is copied first so the original is never changed:
 **   build/bench/import/bench_agg TRACE [COPY]   (COPY default TRACE.agg-bench)
-** Prints seconds, rows in agg_live, and this process's peak RSS, so the
+** Prints seconds, rows in agg_stacks, and this process's peak RSS, so the
 ** analyzer's own memory stays visible next to its speed.
 */
 #include <stdio.h>
@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "query/agg.h"
+#include "store/allocvt.h"
 
 static double now(void) {
   struct timespec ts;
@@ -50,7 +51,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   sqlite3 *db;
-  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+  if (lr_allocvt_open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, &db) != SQLITE_OK) {
     fprintf(stderr, "bench_agg: %s: cannot open\n", path);
     return 1;
   }
@@ -67,14 +68,14 @@ int main(int argc, char **argv) {
   double dt = now() - t0;
   sqlite3_stmt *st;
   long long live = -1;
-  if (sqlite3_prepare_v2(db, "SELECT count(*) FROM agg_live", -1, &st, NULL) == SQLITE_OK &&
+  if (sqlite3_prepare_v2(db, "SELECT count(*) FROM agg_stacks", -1, &st, NULL) == SQLITE_OK &&
       sqlite3_step(st) == SQLITE_ROW)
     live = sqlite3_column_int64(st, 0);
   sqlite3_finalize(st);
   sqlite3_close(db);
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
-  printf("lr_agg_build: %.2f s (%lld agg_live rows), peak RSS %ld MiB\n", dt, live,
+  printf("lr_agg_build: %.2f s (%lld agg_stacks rows), peak RSS %ld MiB\n", dt, live,
          ru.ru_maxrss / 1024);
   if (argc <= 2) unlink(path);
   return 0;

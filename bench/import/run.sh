@@ -38,9 +38,9 @@ best() { # best wall time of 3 runs of "$@" (a `rm -f` of $TMP/x.db first)
 
 # the shared input of bench_agg and report: built once
 "$B1/bench/report/bench_report" "$N" "$TMP/rep.db" >/dev/null
-sqlite3 "$TMP/rep.db" "DROP TABLE agg_info; DROP TABLE agg_checkpoints; DROP TABLE agg_timeline;
+"$B1/cli/lowram" sql "$TMP/rep.db" "DROP TABLE agg_info; DROP TABLE agg_checkpoints; DROP TABLE agg_timeline;
   DROP TABLE agg_phases; DROP TABLE agg_stacks; DROP TABLE agg_largest; DROP TABLE agg_maps;
-  DROP TABLE agg_live; VACUUM; ANALYZE;"
+  VACUUM; ANALYZE;"
 # (ANALYZE: the planner statistics lowram's importer writes into every trace)
 LOWRAM_SHIM=$B1/preload/liblowram.so "$B1/cli/lowram" record -o "$TMP/mh.db" --keep-spool \
   -- "$B1/bench/overhead/malloc_heavy" >/dev/null 2>&1

@@ -22,7 +22,8 @@ one() { # SPOOL
     "$B/cli/lowram" import "$1" -o "$TMP/$k.db" >/dev/null 2>"$TMP/$k.err"
     echo "exit $?" >>"$TMP/$k.err"
     sed -i "s|$TMP/||g" "$TMP/$k.err"
-    if [ -f "$TMP/$k.db" ]; then sqlite3 "$TMP/$k.db" .dump >"$TMP/$k.sql"; else : >"$TMP/$k.sql"; fi
+    # `lowram sql`: the sqlite3 shell with the store loaded (v3 virtual tables)
+    if [ -f "$TMP/$k.db" ]; then "$B/cli/lowram" sql "$TMP/$k.db" .dump >"$TMP/$k.sql"; else : >"$TMP/$k.sql"; fi
   done
   if cmp -s "$TMP/1.sql" "$TMP/2.sql" && cmp -s "$TMP/1.err" "$TMP/2.err"; then
     same=$((same + 1))

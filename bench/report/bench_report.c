@@ -26,6 +26,7 @@
 #include "query/agg.h"
 #include "lowram/report.h"
 #include "lowram/trace.h"
+#include "store/allocvt.h"
 
 extern const char lr_schema_sql[];
 
@@ -102,7 +103,9 @@ static void row(const char *kind, const char *region, int64_t size, int64_t seq,
 static void generate(const char *path) {
   unlink(path);
   sqlite3 *db;
-  if (sqlite3_open(path, &db) != SQLITE_OK) die(db, path);
+  /* v3: allocations and stack_entries are virtual tables (store/) */
+  if (lr_allocvt_open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &db) != SQLITE_OK)
+    die(db, path);
   exec(db, "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF");
   exec(db, lr_schema_sql);
   exec(db, "BEGIN");
@@ -124,6 +127,9 @@ static void generate(const char *path) {
   sqlite3_prepare_v2(db, "INSERT INTO stack_entries VALUES(?1, ?2, ?3)", -1, &se, NULL);
   for (int s = 1; s <= NSTACKS; s++) {
     int depth = 8 + (int)(rnd() % 17);
+    /* the stacks row first: stack_entries appends to it (stackvt.h) */
+    snprintf(sql, sizeof sql, "INSERT INTO stacks(id, nframes) VALUES(%d, %d)", s, depth);
+    exec(db, sql);
     for (int d = 0; d < depth; d++) {
       sqlite3_bind_int(se, 1, s);
       sqlite3_bind_int(se, 2, d);
@@ -133,8 +139,6 @@ static void generate(const char *path) {
       if (sqlite3_step(se) != SQLITE_DONE) die(db, "stack");
       sqlite3_reset(se);
     }
-    snprintf(sql, sizeof sql, "INSERT INTO stacks VALUES(%d, %d)", s, depth);
-    exec(db, sql);
   }
   sqlite3_finalize(se);
   for (int t = 1; t <= 4; t++) {

@@ -107,6 +107,11 @@ static int get_head(const uint8_t **p, const uint8_t *end, uint64_t *zz, int *mo
 
 struct LrBcEnc {
   Buf out, col, pack;
+  /* one deflate state for every block: compress2() sets up and frees ~270
+  ** KB per call, and freeing it trimmed the heap each time (a third of a
+  ** churn import went to that and to faulting the pages back in) */
+  z_stream z;
+  int z_ready;
   /* the block's strings: open addressing over `slot` (index + 1) */
   uint32_t *slot;
   size_t nslot;
@@ -124,6 +129,7 @@ void lr_bc_enc_free(LrBcEnc *e) {
   free(e->out.p);
   free(e->col.p);
   free(e->pack.p);
+  if (e->z_ready) deflateEnd(&e->z);
   free(e->slot);
   free(e->sp);
   free(e->sl);
@@ -248,13 +254,24 @@ const uint8_t *lr_bc_pack(LrBcEnc *e, const uint8_t *b, size_t len, size_t *out_
   Buf *k = &e->pack;
   k->len = 0;
   k->oom = 0;
-  uLongf zlen = compressBound((uLong)len);
+  if (!e->z_ready) {
+    memset(&e->z, 0, sizeof e->z);
+    if (deflateInit(&e->z, 1) != Z_OK) return NULL;
+    e->z_ready = 1;
+  } else if (deflateReset(&e->z) != Z_OK) {
+    return NULL;
+  }
+  uLong zlen = deflateBound(&e->z, (uLong)len);
   need(k, 1 + 10 + (size_t)zlen);
   if (k->oom) return NULL;
   k->p[k->len++] = PACK_DEFLATE;
   put_varint(k, len);
-  if (compress2(k->p + k->len, &zlen, b, (uLong)len, 1) == Z_OK && k->len + zlen < len + 1) {
-    *out_len = k->len + (size_t)zlen;
+  e->z.next_in = (Bytef *)b;
+  e->z.avail_in = (uInt)len;
+  e->z.next_out = k->p + k->len;
+  e->z.avail_out = (uInt)zlen;
+  if (deflate(&e->z, Z_FINISH) == Z_STREAM_END && k->len + e->z.total_out < len + 1) {
+    *out_len = k->len + (size_t)e->z.total_out;
     return k->p;
   }
   /* deflate did not pay: the block as it is */
