@@ -43,7 +43,7 @@ echo "device shim: $(stat -c %s "$shim") bytes, NEEDED: $needed"
 chain=$work/chain
 run "$work/chain.log" aarch64-linux-gnu-gcc -std=c11 -D_GNU_SOURCE -O2 -fomit-frame-pointer \
   -mbranch-protection=pac-ret -rdynamic -I"$src/preload" "$src/tests/unwind/chain.c" \
-  "$src/preload/unwind_eh.c" "$src/preload/unwind_fp.c" "$src/preload/unwind_libunwind.c" \
+  "$src/preload/unwind_eh.c" "$src/preload/unwind_eh_cfi.c" "$src/preload/unwind_fp.c" "$src/preload/unwind_libunwind.c" \
   -o "$chain" -pthread -ldl || fail "cannot build tests/unwind/chain.c for aarch64 (output above)"
 run "$work/chain-check.log" "${q[@]}" "$chain" check ||
   fail "the eh walk in-process on aarch64 does not see every frame (output above)"
