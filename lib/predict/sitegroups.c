@@ -87,9 +87,12 @@ static int on_block(void *ctx, const LrBcCols *c) {
     if (freed) {
       g->freed++;
       if (!c->null[LR_BC_ALLOC_SEQ][i])
-        g->life_sum += c->v[LR_BC_FREE_SEQ][i] - c->v[LR_BC_ALLOC_SEQ][i];
+        /* wrapping, not UB, on a damaged trace's absurd seqs */
+        g->life_sum = (int64_t)((uint64_t)g->life_sum + (uint64_t)c->v[LR_BC_FREE_SEQ][i] -
+                                (uint64_t)c->v[LR_BC_ALLOC_SEQ][i]);
     }
-    if ((!freed || c->v[LR_BC_FREE_SEQ][i] > p->late) && has_size) g->late_bytes += size;
+    if ((!freed || c->v[LR_BC_FREE_SEQ][i] > p->late) && has_size)
+      g->late_bytes = (int64_t)((uint64_t)g->late_bytes + (uint64_t)size);
   }
   return 0;
 }

@@ -67,7 +67,10 @@ static void random_rows(LrBcRow *rows, int n, char strs[][8]) {
       } else if (x % 7 == 0) {
         r->v[c] = extremes[(x >> 8) % (sizeof extremes / sizeof extremes[0])];
       } else if (x % 3 == 0) {
-        r->v[c] = i > 0 && !(rows[i - 1].nulls & (1u << c)) ? rows[i - 1].v[c] + 2 : 7;
+        /* the previous value + 2, wrapping (as int64 arithmetic may not) */
+        r->v[c] = i > 0 && !(rows[i - 1].nulls & (1u << c))
+                      ? (int64_t)((uint64_t)rows[i - 1].v[c] + 2)
+                      : 7;
       } else {
         r->v[c] = (int64_t)(next_rand() >> (x % 64));
       }
