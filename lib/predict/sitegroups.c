@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/grow.h"
+#include "query/peak_sql.h"
 #include "store/scan.h"
 
 typedef struct Pass {
@@ -157,10 +158,7 @@ int lr_site_groups(sqlite3 *db, const char *path, int64_t *span, LrSiteGroup **o
                    LrErr *err) {
   Pass p = {0};
   int64_t proc = one_int(db, "SELECT value FROM meta WHERE key = 'process_id'", 0, 1);
-  int v3 = one_int(db,
-                   "SELECT count(*) FROM pragma_table_xinfo('allocations') WHERE name = "
-                   "'live_at' AND ?1 = ?1",
-                   0, 0) > 0;
+  int v3 = lr_peak_has_live_at(db); /* the same test as the queries' */
   int64_t a, f;
   if (v3) { /* the blocks' ranges */
     a = one_int(db, "SELECT max(alloc_max) FROM main.alloc_blocks WHERE process_id = ?1", proc, 0);

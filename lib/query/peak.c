@@ -849,7 +849,8 @@ static int has_agg_live(sqlite3 *db) {
 }
 
 char *lr_peak_live_sql(sqlite3 *db, int64_t seq, int64_t min_size, char *buf, size_t len) {
-  if (lr_peak_has_live_at(db) || !has_agg_live(db)) {
+  int v3 = lr_peak_has_live_at(db);
+  if (v3 || !has_agg_live(db)) {
     /* v3: the block store finds the live blocks (store/allocvt.h); a v2
     ** trace without agg_live: the plain scan */
     snprintf(buf, len,
@@ -857,7 +858,7 @@ char *lr_peak_live_sql(sqlite3 *db, int64_t seq, int64_t min_size, char *buf, si
              "region IN ('heap', 'anon') AND size >= %lld)",
              "%s", (long long)min_size);
     char cond[160];
-    if (lr_peak_has_live_at(db))
+    if (v3)
       snprintf(cond, sizeof cond, "live_at = %lld AND", (long long)seq);
     else
       snprintf(cond, sizeof cond, "alloc_seq <= %lld AND (free_seq IS NULL OR free_seq > %lld) AND",
